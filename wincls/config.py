@@ -1,0 +1,208 @@
+"""Configuration: one frozen dataclass per concern, field names = flag names.
+
+``Config`` holds every setting of a run (data, model, loss, optimisation). Its
+field names are the flag names of ``experiments/train.py`` and the keys of the
+``config.json`` saved in a run's workdir. ``ModelConfig`` is the part the pure
+model functions need; it is hashable, so it is passed to jitted functions as a
+static argument, and it carries the sizes that come from the data (vocabulary,
+feature tables, classes).
+
+Sweep-varied numbers (learning rate) are *not* in ``ModelConfig``, so changing
+them never recompiles the model.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from typing import Any
+
+WINDOWS = ("concat", "average")
+CLASSIFIERS = ("softmax", "hidden")
+ACTIVATIONS = ("tanh", "relu", "sigmoid", "hardtanh")
+OUTPUTS = ("multiclass", "score")
+LOSSES = (
+    "cross_entropy",  # softmax cross-entropy (maximum likelihood), multiclass
+    "max_margin",  # J = max(0, 1 - s + s_c); see wincls/losses.py
+    "hinge_ww",  # Weston-Watkins multi-class hinge
+    "hinge_cs",  # Crammer-Singer multi-class hinge
+    "logistic",  # binary logistic on the single score s (output="score")
+    "crf",  # Collobert & Weston sentence-level log-likelihood
+)
+FEATURES = ("casing", "caps")
+LABEL_SCHEMES = ("io", "iob2", "iobes")
+OPTIMIZERS = ("sgd", "adam", "adagrad")
+SCHEDULES = ("constant", "cosine", "linear")
+GRADS = ("autodiff", "hand")
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelConfig:
+  """What ``models.init_params``/``models.apply`` need. Hashable (static arg).
+
+  Attributes:
+    vocab_size: rows of the word table (including the reserved ids).
+    feature_sizes: number of ids of each per-word feature table, in the order of
+      the last axis of ``feature_ids``; ``()`` for words only.
+    num_classes: C, the number of output classes (ignored for output="score").
+    window: name of the window representation ("concat" | "average").
+    window_size: half-width m; a window holds 2m+1 words.
+    embed_dim: dimension of a word vector.
+    feature_dim: dimension of each feature vector.
+    classifier: "softmax" (scores = W x + b) or "hidden" (one/two hidden layers).
+    hidden_size: H, width of the first hidden layer.
+    hidden2_size: width of an optional second hidden layer (0 = none).
+    activation: the non-linearity f of the hidden layers.
+    output: "multiclass" (scores U h + c, [B, C]) or "score" (s = u^T h, [B]).
+    dropout: dropout rate on the window vector and hidden layers (train only).
+    freeze_vectors: word vectors receive no update.
+    use_crf: add transition parameters for the sentence-level likelihood.
+  """
+
+  vocab_size: int
+  feature_sizes: tuple[int, ...] = ()
+  num_classes: int = 5
+  window: str = "concat"
+  window_size: int = 2
+  embed_dim: int = 50
+  feature_dim: int = 5
+  classifier: str = "hidden"
+  hidden_size: int = 300
+  hidden2_size: int = 0
+  activation: str = "tanh"
+  output: str = "multiclass"
+  dropout: float = 0.0
+  freeze_vectors: bool = False
+  use_crf: bool = False
+
+  @property
+  def window_len(self) -> int:
+    return 2 * self.window_size + 1
+
+  @property
+  def word_dim(self) -> int:
+    """d: dimension of one position's vector (word vector + feature vectors)."""
+    return self.embed_dim + len(self.feature_sizes) * self.feature_dim
+
+
+@dataclasses.dataclass(frozen=True)
+class Config:
+  """Every setting of one run; field names are the flag names of train.py."""
+
+  # Data.
+  dataset: str = "conll2003"
+  data_dir: str = ""
+  train_path: str = ""
+  dev_path: str = ""
+  train_fraction: float = 1.0
+  label_scheme: str = "iobes"
+  min_count: int = 1
+  lowercase: bool = True
+  normalize_digits: bool = True
+  features: tuple[str, ...] = ("casing",)
+  # Word vectors.
+  vectors: str = "random"
+  vectors_path: str = ""
+  freeze_vectors: bool = False
+  # Model.
+  window: str = "concat"
+  window_size: int = 2
+  embed_dim: int = 50
+  feature_dim: int = 5
+  classifier: str = "hidden"
+  hidden_size: int = 300
+  hidden2_size: int = 0
+  activation: str = "tanh"
+  output: str = "multiclass"
+  target_type: str = ""  # for output="score": the entity type to detect
+  dropout: float = 0.0
+  # Loss.
+  loss: str = "cross_entropy"
+  margin: float = 1.0
+  num_corruptions: int = 1
+  # Optimisation.
+  optimizer: str = "adam"
+  learning_rate: float = 1e-3
+  schedule: str = "constant"
+  grad_clip: float = 0.0  # global-norm clipping; 0 = off
+  weight_decay: float = 0.0
+  batch_size: int = 256
+  epochs: int = 10
+  patience: int = 0  # early-stopping patience in epochs; 0 = off
+  grad: str = "autodiff"
+  # Run.
+  seed: int = 0
+  num_seeds: int = 1
+
+  def model_config(self, *, vocab_size: int, feature_sizes: tuple[int, ...],
+                   num_classes: int) -> ModelConfig:
+    """The model part of this config, with the sizes that come from the data."""
+    return ModelConfig(
+        vocab_size=vocab_size,
+        feature_sizes=tuple(feature_sizes),
+        num_classes=num_classes,
+        window=self.window,
+        window_size=self.window_size,
+        embed_dim=self.embed_dim,
+        feature_dim=self.feature_dim,
+        classifier=self.classifier,
+        hidden_size=self.hidden_size,
+        hidden2_size=self.hidden2_size,
+        activation=self.activation,
+        output=self.output,
+        dropout=self.dropout,
+        freeze_vectors=self.freeze_vectors,
+        use_crf=self.loss == "crf",
+    )
+
+  def validate(self) -> "Config":
+    """Raises ValueError naming the flag and what was expected; returns self."""
+    choices = {
+        "window": WINDOWS, "classifier": CLASSIFIERS, "activation": ACTIVATIONS,
+        "output": OUTPUTS, "loss": LOSSES, "label_scheme": LABEL_SCHEMES,
+        "optimizer": OPTIMIZERS, "schedule": SCHEDULES, "grad": GRADS,
+    }
+    for name, allowed in choices.items():
+      value = getattr(self, name)
+      if value not in allowed:
+        raise ValueError(f"--{name}={value!r} is not one of {', '.join(allowed)}")
+    for feature in self.features:
+      if feature not in FEATURES:
+        raise ValueError(f"--features: {feature!r} is not one of {', '.join(FEATURES)}")
+    positive = ("embed_dim", "hidden_size", "batch_size", "epochs", "num_seeds",
+                "num_corruptions", "feature_dim")
+    for name in positive:
+      if getattr(self, name) < 1:
+        raise ValueError(f"--{name}={getattr(self, name)} must be >= 1")
+    non_negative = ("window_size", "hidden2_size", "patience", "grad_clip",
+                    "weight_decay", "min_count")
+    for name in non_negative:
+      if getattr(self, name) < 0:
+        raise ValueError(f"--{name}={getattr(self, name)} must be >= 0")
+    if not 0.0 < self.train_fraction <= 1.0:
+      raise ValueError(f"--train_fraction={self.train_fraction} must be in (0, 1]")
+    if not 0.0 <= self.dropout < 1.0:
+      raise ValueError(f"--dropout={self.dropout} must be in [0, 1)")
+    if self.learning_rate <= 0:
+      raise ValueError(f"--learning_rate={self.learning_rate} must be > 0")
+    if self.output == "score" and self.loss not in ("max_margin", "logistic"):
+      raise ValueError(f"--output=score needs --loss=max_margin or logistic, got {self.loss!r}")
+    if self.output == "multiclass" and self.loss == "logistic":
+      raise ValueError("--loss=logistic needs --output=score")
+    if self.output == "score" and not self.target_type:
+      raise ValueError("--output=score needs --target_type (the entity type to detect, e.g. LOC)")
+    return self
+
+  def to_json(self) -> str:
+    return json.dumps(dataclasses.asdict(self), indent=2, sort_keys=True)
+
+  @classmethod
+  def from_dict(cls, d: dict[str, Any]) -> "Config":
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(d) - names)
+    if unknown:
+      raise ValueError(f"unknown config fields {unknown}; expected some of {sorted(names)}")
+    d = dict(d)
+    if "features" in d:
+      d["features"] = tuple(d["features"])
+    return cls(**d)
