@@ -90,7 +90,7 @@ class Config:
   """Every setting of one run; field names are the flag names of train.py."""
 
   # Data.
-  dataset: str = "conll2003"
+  dataset: str = "wnut16"  # runs anywhere; conll2003 reads --data_dir
   data_dir: str = ""
   train_path: str = ""
   dev_path: str = ""
