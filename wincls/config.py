@@ -116,6 +116,10 @@ class Config:
   output: str = "multiclass"
   target_type: str = ""  # for output="score": the entity type to detect
   dropout: float = 0.0
+  # Training-time word dropout: each word id of a training window (not the
+  # reserved ids) becomes <unk> with this probability, so the <unk> vector is
+  # trained and rare words are not memorised.
+  word_dropout: float = 0.0
   # Loss.
   loss: str = "cross_entropy"
   margin: float = 1.0
@@ -181,6 +185,8 @@ class Config:
         raise ValueError(f"--{name}={getattr(self, name)} must be >= 0")
     if not 0.0 < self.train_fraction <= 1.0:
       raise ValueError(f"--train_fraction={self.train_fraction} must be in (0, 1]")
+    if not 0.0 <= self.word_dropout < 1.0:
+      raise ValueError(f"--word_dropout={self.word_dropout} must be in [0, 1)")
     if not 0.0 <= self.dropout < 1.0:
       raise ValueError(f"--dropout={self.dropout} must be in [0, 1)")
     if self.learning_rate <= 0:
