@@ -34,6 +34,7 @@ LABEL_SCHEMES = ("io", "iob2", "iobes")
 OPTIMIZERS = ("sgd", "adam", "adagrad")
 SCHEDULES = ("constant", "cosine", "linear")
 GRADS = ("autodiff", "hand")
+EMBEDDING_UPDATES = ("dense", "sparse")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -134,6 +135,10 @@ class Config:
   epochs: int = 10
   patience: int = 0  # early-stopping patience in epochs; 0 = off
   grad: str = "autodiff"
+  # "sparse": update only the word-table rows a batch touches (wincls/sparse.py;
+  # exact for SGD, lazy Adam/AdaGrad semantics otherwise); "dense": optax on
+  # the whole table.
+  embedding_update: str = "dense"
   # Run.
   seed: int = 0
   num_seeds: int = 1
@@ -165,6 +170,7 @@ class Config:
         "window": WINDOWS, "classifier": CLASSIFIERS, "activation": ACTIVATIONS,
         "output": OUTPUTS, "loss": LOSSES, "label_scheme": LABEL_SCHEMES,
         "optimizer": OPTIMIZERS, "schedule": SCHEDULES, "grad": GRADS,
+        "embedding_update": EMBEDDING_UPDATES,
     }
     for name, allowed in choices.items():
       value = getattr(self, name)
