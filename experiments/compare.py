@@ -1,0 +1,91 @@
+r"""The main job: window representations × losses × seeds, with intervals.
+
+  python experiments/compare.py --dataset=conll2003 --workdir=/tmp/compare
+
+trains the grid ``--windows`` (average, concat) × ``--losses`` (cross_entropy,
+max_margin), each configuration with ``--num_seeds`` (5) replicas vmapped in one
+program, and writes ``results.jsonl`` (one row per configuration and seed),
+``results.csv``, ``results.md`` (mean ± std and 95% t-intervals over seeds, and
+paired differences such as concat − average and max_margin − cross_entropy)
+and the plots ``f1_by_config.png`` and ``dev_f1_per_epoch.png`` into
+``--workdir``. Each configuration trains in ``<workdir>/runs/<name>/`` as a
+resumable run of ``experiments/train.py``: a killed sweep rerun with the same
+command keeps its rows and completes the rest.
+
+More axes: ``--activations=tanh,relu``, ``--window_sizes=1,2,3``,
+``--hidden_sizes=...``, ``--train_fractions=0.1,1.0``, ``--learning_rates=...``,
+and ``--axis=FIELD=v1,v2`` for any other ``Config`` field (repeatable), e.g.
+``--axis=vectors=random,glove-6b-100d --axis=freeze_vectors=false,true``. Every
+``Config`` field is also a flag setting the base of all runs (quick runs:
+``--epochs=2 --train_fraction=0.1``).
+
+Splitting over machines: ``--num_shards=3 --shard_index=i`` runs every third
+configuration from i (rows to ``results.shard-i-of-3.jsonl``); then the same
+command with ``--collect`` (and ``--num_shards=3``) merges them and writes the
+reports, exactly as the unsplit sweep would.
+"""
+
+from absl import flags
+
+from wincls import cli
+
+_WORKDIR = flags.DEFINE_string("workdir", None, "Directory of the sweep (created).")
+_WINDOWS = flags.DEFINE_list("windows", ["average", "concat"], "Window representations.")
+_LOSSES = flags.DEFINE_list("losses", ["cross_entropy", "max_margin"], "Losses.")
+_ACTIVATIONS = flags.DEFINE_list("activations", [], "Activations axis (empty: base).")
+_WINDOW_SIZES = flags.DEFINE_list("window_sizes", [], "Window half-widths axis.")
+_HIDDEN_SIZES = flags.DEFINE_list("hidden_sizes", [], "Hidden sizes axis.")
+_TRAIN_FRACTIONS = flags.DEFINE_list("train_fractions", [], "Training fractions axis.")
+_LEARNING_RATES = flags.DEFINE_list("learning_rates", [], "Learning rates axis.")
+_AXIS = flags.DEFINE_multi_string(
+    "axis", [], "FIELD=v1,v2: an axis over any Config field (repeatable).")
+_SHARD_INDEX = flags.DEFINE_integer("shard_index", 0, "This shard (0-based).")
+_NUM_SHARDS = flags.DEFINE_integer("num_shards", 1, "Number of shards of the grid.")
+_COLLECT = flags.DEFINE_bool("collect", False, "Merge the shards' results and report.")
+cli.define_config_flags(defaults={"num_seeds": 5})
+flags.mark_flag_as_required("workdir")
+
+
+def axes_from_flags():
+  axes = [("window", _WINDOWS.value), ("loss", _LOSSES.value)]
+  named = [("activation", _ACTIVATIONS.value), ("window_size", _WINDOW_SIZES.value),
+           ("hidden_size", _HIDDEN_SIZES.value),
+           ("train_fraction", _TRAIN_FRACTIONS.value),
+           ("learning_rate", _LEARNING_RATES.value)]
+  axes += [(name, values) for name, values in named if values]
+  for spec in _AXIS.value:
+    name, sep, values = spec.partition("=")
+    if not sep or not values:
+      raise cli.app.UsageError(f"--axis={spec!r}: expected FIELD=v1,v2")
+    axes.append((name.strip(), [v for v in values.split(",") if v]))
+  for name, values in axes:
+    if not values:
+      raise cli.app.UsageError(f"the {name} axis is empty")
+  return axes
+
+
+def main(argv):
+  if len(argv) > 1:
+    raise cli.app.UsageError(f"unexpected arguments {argv[1:]}")
+  cli.use_stdout_for_logging()
+  base = cli.config_from_flags(flags.FLAGS)
+  from wincls import sweep  # here: bad flags exit before JAX loads
+  axes = axes_from_flags()
+  try:
+    runs = sweep.make_grid(base, axes)
+  except ValueError as e:
+    raise cli.app.UsageError(str(e)) from None
+  if _COLLECT.value:
+    rows = sweep.collect(base, axes, _WORKDIR.value, num_shards=_NUM_SHARDS.value)
+  else:
+    sweep.shard(runs, shard_index=_SHARD_INDEX.value, num_shards=_NUM_SHARDS.value)
+    print(f"{len(runs)} configurations: {', '.join(r.name for r in runs)}", flush=True)
+    rows = sweep.run_sweep(base, axes, _WORKDIR.value, shard_index=_SHARD_INDEX.value,
+                           num_shards=_NUM_SHARDS.value)
+  print(f"{len(rows)} result rows in {_WORKDIR.value}", flush=True)
+  if _NUM_SHARDS.value == 1 or _COLLECT.value:
+    print(sweep.markdown_report(runs, axes, rows, base), flush=True)
+
+
+if __name__ == "__main__":
+  cli.run(main)

@@ -1,0 +1,42 @@
+r"""Trains one configuration (all of its seeds in one program) and evaluates it on dev.
+
+Launch (CoNLL-2003 from ../shared/data/conll2003 or $WINCLS_CONLL2003_DIR)::
+
+  python experiments/train.py --dataset=conll2003 --workdir=/tmp/w1 --epochs=3
+
+Every field of ``wincls.config.Config`` is a flag of the same name with the same
+default (``--helpfull`` lists them), e.g. ``--window=average --loss=max_margin
+--num_seeds=5 --vectors=glove-6b-100d --freeze_vectors``. The config is printed
+and saved as ``<workdir>/config.json``; per-epoch metrics go to stdout and
+``<workdir>/metrics.jsonl``, the final ones to ``<workdir>/results.json``.
+Rerunning the same command after a kill resumes from the last epoch; rerunning
+it after the end prints the stored results.
+"""
+
+import json
+
+from absl import flags
+
+from wincls import cli
+
+_WORKDIR = flags.DEFINE_string("workdir", None, "Directory of the run (created).")
+cli.define_config_flags()
+flags.mark_flag_as_required("workdir")
+
+
+def main(argv):
+  if len(argv) > 1:
+    raise cli.app.UsageError(f"unexpected arguments {argv[1:]}")
+  cli.use_stdout_for_logging()
+  config = cli.config_from_flags(flags.FLAGS)
+  from wincls import train  # here: bad flags exit before JAX loads
+  print(config.to_json(), flush=True)
+  results = train.train_and_evaluate(config, _WORKDIR.value)
+  summary = {k: results[k] for k in ("dev_f1_mean", "dev_f1_std", "best_seed_index",
+                                     "epochs_run", "wall_time")}
+  summary["dev_f1"] = [s["dev_f1"] for s in results["seeds"]]
+  print(json.dumps(summary, indent=2), flush=True)
+
+
+if __name__ == "__main__":
+  cli.run(main)

@@ -1,0 +1,162 @@
+"""Tests of wincls/sweep.py: grid order and names, shards, statistics, reports.
+
+The sweep logic is tested with a fake ``train_fn`` (deterministic results per
+config and seed, no training); tests/test_scripts.py runs real sweeps.
+"""
+
+import dataclasses
+import hashlib
+import math
+
+import numpy as np
+import pytest
+
+from wincls import checkpoint
+from wincls import config as config_lib
+from wincls import sweep
+
+BASE = config_lib.Config(num_seeds=3, epochs=2)
+AXES = [("window", ["average", "concat"]), ("loss", ["cross_entropy", "max_margin"]),
+        ("learning_rate", ["0.01", "0.1"])]
+
+
+def fake_train(config, workdir, calls=None):
+  """Deterministic per-seed results of a config, and a metrics.jsonl."""
+  if calls is not None:
+    calls.append(workdir.name)
+  seeds = []
+  for i in range(config.num_seeds):
+    digest = hashlib.sha256(f"{config.window}{config.loss}{config.learning_rate}"
+                            f"{config.seed + i}".encode()).digest()
+    f1 = 0.5 + digest[0] / 1000 + (0.05 if config.window == "concat" else 0.0)
+    seeds.append({"seed": config.seed + i, "best_epoch": 1 + digest[1] % 2, "dev_f1": f1,
+                  "dev_precision": f1 - 0.01, "dev_recall": f1 + 0.01,
+                  "dev_accuracy": 0.9})
+  workdir.mkdir(parents=True, exist_ok=True)
+  checkpoint.rewrite_jsonl(workdir / "metrics.jsonl", lambda r: False)
+  checkpoint.append_jsonl(workdir / "metrics.jsonl", [
+      {"epoch": e, "seed": s["seed"], "dev_f1": s["dev_f1"] - 0.1 / e}
+      for e in (1, 2) for s in seeds])
+  return {"seeds": seeds, "epochs_run": 2, "wall_time": 1.0}
+
+
+def test_grid_order_and_names_are_stable():
+  runs = sweep.make_grid(BASE, AXES)
+  assert [r.index for r in runs] == list(range(8))
+  assert runs[0].name == "window=average,loss=cross_entropy,learning_rate=0.01"
+  assert runs[-1].name == "window=concat,loss=max_margin,learning_rate=0.1"
+  assert runs[1].config.learning_rate == 0.1 and runs[1].config.window == "average"
+  assert runs[4].config.window == "concat" and runs[4].config.loss == "cross_entropy"
+  assert [r.name for r in sweep.make_grid(BASE, AXES)] == [r.name for r in runs]
+  bools = sweep.make_grid(BASE, [("freeze_vectors", ["false", "true"])])
+  assert [r.name for r in bools] == ["freeze_vectors=false", "freeze_vectors=true"]
+  assert bools[1].config.freeze_vectors is True
+
+
+def test_grid_rejects_bad_axes():
+  with pytest.raises(ValueError, match="axis 'colour' is not a Config field"):
+    sweep.make_grid(BASE, [("colour", ["red"])])
+  with pytest.raises(ValueError, match="axis window_size: 'two' is not a int"):
+    sweep.make_grid(BASE, [("window_size", ["two"])])
+  with pytest.raises(ValueError, match="run window=diagonal: --window='diagonal'"):
+    sweep.make_grid(BASE, [("window", ["diagonal"])])
+  with pytest.raises(ValueError, match="repeats a value"):
+    sweep.make_grid(BASE, [("window", ["concat", "concat"])])
+
+
+def test_shards_partition_the_grid():
+  runs = sweep.make_grid(BASE, AXES)
+  shards = [sweep.shard(runs, shard_index=i, num_shards=3) for i in range(3)]
+  names = sorted(r.name for s in shards for r in s)
+  assert names == sorted(r.name for r in runs)
+  assert [r.index for r in shards[1]] == [1, 4, 7]
+  with pytest.raises(ValueError, match="--shard_index=3 must be in"):
+    sweep.shard(runs, shard_index=3, num_shards=3)
+
+
+def test_t_quantile_and_interval():
+  # Student's t table values.
+  for df, expected in ((1, 12.7062), (4, 2.7764), (9, 2.2622), (30, 2.0423)):
+    assert sweep.t_quantile(0.975, df) == pytest.approx(expected, abs=1e-4)
+  assert sweep.t_quantile(0.025, 4) == pytest.approx(-2.7764, abs=1e-4)
+  stats = sweep.mean_interval([0.80, 0.82, 0.84, 0.86, 0.88])
+  assert stats["mean"] == pytest.approx(0.84)
+  assert stats["std"] == pytest.approx(np.std([0.80, 0.82, 0.84, 0.86, 0.88], ddof=1))
+  assert stats["half_width"] == pytest.approx(2.7764 * stats["std"] / math.sqrt(5),
+                                              rel=1e-4)
+  assert math.isnan(sweep.mean_interval([0.5])["half_width"])
+
+
+def test_paired_differences_pair_by_seed():
+  axes = [("window", ["average", "concat"])]
+  runs = sweep.make_grid(BASE, axes)
+  rows = [{"run": runs[0].name, "seed": s, "dev_f1": f} for s, f in
+          ((0, 0.5), (1, 0.6), (2, 0.7))]
+  rows += [{"run": runs[1].name, "seed": s, "dev_f1": f} for s, f in
+           ((0, 0.55), (1, 0.66), (2, 0.77))]
+  (diff,) = sweep.paired_differences(runs, rows, axes)
+  assert (diff["axis"], diff["a"], diff["b"], diff["n"]) == ("window", "average",
+                                                             "concat", 3)
+  assert diff["mean"] == pytest.approx(0.06)
+  assert diff["std"] == pytest.approx(0.01)  # paired: much smaller than unpaired
+
+
+class _Killed(Exception):
+  pass
+
+
+def test_killed_sweep_resumes_without_duplicates(tmp_path):
+  reference = sweep.run_sweep(BASE, AXES, tmp_path / "ref", train_fn=fake_train,
+                              reports=False)
+  calls = []
+
+  def dies_at_third_run(config, workdir):
+    if len(calls) == 2:
+      raise _Killed
+    return fake_train(config, workdir, calls)
+
+  with pytest.raises(_Killed):
+    sweep.run_sweep(BASE, AXES, tmp_path / "s", train_fn=dies_at_third_run,
+                    reports=False)
+  assert len(checkpoint.read_jsonl(tmp_path / "s" / "results.jsonl")) == 6
+  calls.clear()
+  rows = sweep.run_sweep(BASE, AXES, tmp_path / "s",
+                         train_fn=lambda c, w: fake_train(c, w, calls), reports=False)
+  assert len(calls) == 6  # the two finished runs are not retrained
+  assert rows == reference
+  stored = checkpoint.read_jsonl(tmp_path / "s" / "results.jsonl")
+  assert stored == reference and len(stored) == 8 * 3
+  assert {(r["run"], r["seed"]) for r in stored} == {
+      (r.name, s) for r in sweep.make_grid(BASE, AXES) for s in (0, 1, 2)}
+  row = stored[0]
+  for key in ("window", "loss", "learning_rate", "seed", "dev_f1", "dev_precision",
+              "dev_recall", "best_epoch", "wall_time"):
+    assert key in row
+
+
+def test_three_shards_collected_equal_the_unsplit_sweep(tmp_path):
+  whole = sweep.run_sweep(BASE, AXES, tmp_path / "whole", train_fn=fake_train)
+  for i in range(3):
+    sweep.run_sweep(BASE, AXES, tmp_path / "split", shard_index=i, num_shards=3,
+                    train_fn=fake_train)
+  with pytest.raises(ValueError, match="missing; run shard 0 of 4"):
+    sweep.collect(BASE, AXES, tmp_path / "split", num_shards=4)
+  collected = sweep.collect(BASE, AXES, tmp_path / "split", num_shards=3)
+  assert collected == whole
+  for name in ("results.jsonl", "results.csv", "results.md"):
+    assert ((tmp_path / "split" / name).read_text() ==
+            (tmp_path / "whole" / name).read_text()), name
+  for name in ("f1_by_config.png", "dev_f1_per_epoch.png"):
+    assert (tmp_path / "split" / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_report_contents(tmp_path):
+  rows = sweep.run_sweep(BASE, AXES[:2], tmp_path, train_fn=fake_train)
+  text = (tmp_path / "results.md").read_text()
+  assert "| window | loss | seeds | dev F1 | 95% CI |" in text
+  assert "concat − average" in text and "max_margin − cross_entropy" in text
+  csv_lines = (tmp_path / "results.csv").read_text().splitlines()
+  assert len(csv_lines) == 1 + len(rows) and csv_lines[0].startswith("run,run_index")
+  with pytest.raises(checkpoint.ConfigMismatchError, match="grid.json"):
+    sweep.run_sweep(dataclasses.replace(BASE, epochs=3), AXES[:2], tmp_path,
+                    train_fn=fake_train)
