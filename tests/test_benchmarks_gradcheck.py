@@ -1,0 +1,138 @@
+"""Smoke tests of benchmarks/gradcheck.py: run it as a script and read what it writes.
+
+The script runs in a subprocess (it defines absl flags, which other benchmark
+scripts may define too), with ``--smoke``: one tiny size per component, both
+dtypes, one timed repeat.
+"""
+
+import json
+import math
+import pathlib
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+REPO = pathlib.Path(__file__).resolve().parents[1]
+SCRIPT = REPO / "benchmarks" / "gradcheck.py"
+
+# Every piece of the window network with a hand Jacobian, and the whole network
+# (issue 8); spelled out here so that a component dropped from the script fails.
+COMPONENTS = (
+    "affine_x", "affine_W", "affine_b", "tanh", "relu", "sigmoid", "hardtanh",
+    "softmax", "log_softmax", "cross_entropy", "max_margin", "hinge_ww", "hinge_cs",
+    "window_concat", "window_average", "embed", "crf_log_partition",
+    "network_x", "network_params",
+)
+KEYS = (
+    "component", "dtype", "jacobian_shape", "out_size", "in_size",
+    "max_abs_err_jacfwd", "max_abs_err_jacrev", "max_abs_err_fd",
+    "max_rel_err_jacfwd", "max_rel_err_jacrev", "max_rel_err_fd",
+    "time_hand_s", "time_jacfwd_s", "time_jacrev_s", "fd_dtype", "fd_eps",
+)
+
+
+def _run(args, timeout=240):
+  return subprocess.run([sys.executable, *args], cwd=REPO, capture_output=True,
+                        text=True, timeout=timeout)
+
+
+@pytest.fixture(scope="module")
+def smoke(tmp_path_factory):
+  out = tmp_path_factory.mktemp("gradcheck") / "g.json"
+  proc = _run([str(SCRIPT), "--smoke", f"--output={out}"])
+  assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-4000:]
+  return out, json.loads(out.read_text())
+
+
+def test_every_component_appears_in_both_dtypes(smoke):
+  _, rows = smoke
+  seen = {(r["component"], r["dtype"]) for r in rows}
+  expected = {(c, d) for c in COMPONENTS for d in ("float32", "float64")}
+  assert expected <= seen, sorted(expected - seen)
+  assert not [r for r in rows if "error" in r]
+
+
+def test_rows_have_the_documented_keys(smoke):
+  _, rows = smoke
+  for row in rows:
+    missing = [k for k in KEYS if k not in row]
+    assert not missing, (row["component"], row["dtype"], missing)
+    for method in ("hand", "jacfwd", "jacrev"):
+      t = row[f"time_{method}_s"]
+      assert t is not None and 0 < t < 10, (row["component"], method, t)
+    assert row["fd_dtype"] == "float64"  # the default: FD evaluated in float64
+
+
+def test_float64_errors_are_at_rounding_level(smoke):
+  _, rows = smoke
+  for row in rows:
+    if row["dtype"] != "float64":
+      continue
+    for method in ("jacfwd", "jacrev"):
+      err = row[f"max_rel_err_{method}"]
+      assert err is not None and err <= 1e-10, (row["component"], method, err)
+    # Central differences with eps=1e-6 are good to about 1e-8 here.
+    assert row["max_rel_err_fd"] <= 1e-6, (row["component"], row["max_rel_err_fd"])
+
+
+def test_float32_errors_are_float32_sized(smoke):
+  _, rows = smoke
+  for row in rows:
+    if row["dtype"] != "float32":
+      continue
+    for method in ("jacfwd", "jacrev", "fd"):
+      err = row[f"max_rel_err_{method}"]
+      assert err is not None and math.isfinite(err) and err <= 1e-4, (
+          row["component"], method, err)
+
+
+def test_jacobian_shapes_are_output_by_input(smoke):
+  _, rows = smoke
+  by_name = {r["component"]: r for r in rows if r["dtype"] == "float64"}
+  net = by_name["network_x"]  # scores [C] w.r.t. the window vector [D]
+  d = (2 * net["window_size"] + 1) * (net["embed_dim"] + net["feature_dim"])
+  assert net["jacobian_shape"] == [net["num_classes"], d]
+  ce = by_name["cross_entropy"]  # per-example losses [B] w.r.t. logits [B, C]
+  assert ce["jacobian_shape"] == [ce["batch"], ce["batch"], ce["num_classes"]]
+  assert by_name["crf_log_partition"]["jacobian_shape"] == [
+      by_name["crf_log_partition"]["seq_len"], by_name["crf_log_partition"]["num_classes"]]
+
+
+def test_markdown_and_plot_are_written(smoke):
+  out, _ = smoke
+  text = out.with_suffix(".md").read_text()
+  assert "## Summary (computed from the rows)" in text
+  for component in COMPONENTS:
+    assert f"| {component} | float64 |" in text, component
+  assert out.with_suffix(".png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_a_failing_row_is_recorded_and_the_run_exits_nonzero(tmp_path):
+  out = tmp_path / "g.json"
+  code = textwrap.dedent(f"""
+      import sys
+      from absl import app
+      sys.path.insert(0, {str(SCRIPT.parent)!r})
+      import gradcheck as gc
+      def broken(sizes, rng, dtype):
+        raise RuntimeError("injected failure")
+      gc.COMPONENTS = {{"broken": (broken, ("hidden_size",), ()),
+                        "tanh": gc.COMPONENTS["tanh"]}}
+      sys.argv = ["gradcheck.py", "--smoke", "--dtypes=float64", "--output={out}"]
+      app.run(gc.main)
+  """)
+  proc = _run(["-c", code])
+  assert proc.returncode == 1, proc.stdout[-2000:] + proc.stderr[-2000:]
+  rows = json.loads(out.read_text())
+  assert [r["component"] for r in rows] == ["broken", "tanh"]
+  assert "RuntimeError: injected failure" in rows[0]["error"]
+  assert "error" not in rows[1] and rows[1]["max_rel_err_jacrev"] <= 1e-10
+
+
+def test_bad_flag_is_a_usage_error(tmp_path):
+  proc = _run([str(SCRIPT), "--smoke", "--components=affine_z",
+               f"--output={tmp_path / 'g.json'}"])
+  assert proc.returncode != 0
+  assert "--components: 'affine_z' is not one of" in proc.stderr
