@@ -1,0 +1,295 @@
+"""Tests of wincls/backprop.py: the hand δ-form backward pass against jax.grad.
+
+The hand side is ``backprop.hand_grad``; the other side is
+``jax.value_and_grad`` of ``objectives.loss_fn`` (or training with it). Float64,
+1e-10 relative (normwise per leaf). Every comparison case is computed in one
+jitted program (the ``results`` fixture): one compile instead of one per case, or
+one per primitive and shape in eager mode.
+"""
+
+import dataclasses
+import functools
+import itertools
+from typing import Any, NamedTuple
+
+import chex
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+
+from wincls import backprop
+from wincls import config as config_lib
+from wincls import models
+from wincls import objectives
+
+RTOL = 1e-10
+# The compiled programs here run once: skipping LLVM's optimisation passes halves
+# their compile time, which is most of these tests' time.
+FAST_COMPILE = {"xla_backend_optimization_level": 0,
+                "xla_llvm_disable_expensive_passes": True}
+VOCAB = 9
+FEATURE_SIZES = (3,)
+NUM_CLASSES = 3
+SCORE_LOSSES = ("max_margin", "logistic")
+MULTICLASS_LOSSES = ("cross_entropy", "hinge_ww", "hinge_cs", "max_margin", "crf")
+CLASSIFIERS = {"softmax": ("softmax", 0), "hidden1": ("hidden", 0), "hidden2": ("hidden", 3)}
+LOSS_CASES = ([("multiclass", loss) for loss in MULTICLASS_LOSSES]
+              + [("score", loss) for loss in SCORE_LOSSES])
+
+
+@pytest.fixture(autouse=True)
+def _x64():
+  with jax.enable_x64(True):
+    yield
+
+
+def assert_close(hand, ref, rtol=RTOL):
+  """Same structure, shapes, dtypes; ``‖hand - ref‖∞ <= rtol · max(‖ref‖∞, 1e-6)`` per leaf."""
+  chex.assert_trees_all_equal_structs(hand, ref)
+  paths = [jax.tree_util.keystr(p) for p, _ in jax.tree_util.tree_leaves_with_path(ref)]
+  for path, a, b in zip(paths, jax.tree.leaves(hand), jax.tree.leaves(ref)):
+    a, b = np.asarray(a), np.asarray(b)
+    assert a.shape == b.shape and a.dtype == b.dtype == np.float64, (path, a.shape, b.shape)
+    scale = max(float(np.max(np.abs(b), initial=0.0)), 1e-6)
+    err = float(np.max(np.abs(a - b), initial=0.0))
+    assert err <= rtol * scale, f"{path}: max abs error {err:.3g} > {rtol} * {scale:.3g}"
+
+
+def _config(classifier="hidden1", output="multiclass", loss="cross_entropy",
+            window="concat", activation="tanh", half_width=1, hidden=4, dropout=0.0,
+            freeze_vectors=False):
+  kind, hidden2 = CLASSIFIERS[classifier]
+  return config_lib.ModelConfig(
+      vocab_size=VOCAB, feature_sizes=FEATURE_SIZES, num_classes=NUM_CLASSES,
+      window=window, window_size=half_width, embed_dim=3, feature_dim=2, classifier=kind,
+      hidden_size=hidden, hidden2_size=hidden2, activation=activation, output=output,
+      dropout=dropout, freeze_vectors=freeze_vectors, use_crf=loss == "crf")
+
+
+def _params(config, seed=0):
+  """Normal leaves in ``init_params``' structure: matrices and tables N(0, 0.5²),
+  vectors (biases, u, CRF start/end) N(0, 0.2²), so that the pre-activations
+  mostly stay off the flat parts of relu, hardtanh and sigmoid.
+
+  Built with NumPy from ``jax.eval_shape`` (no eager compiles of the initialiser).
+  """
+  shapes = jax.eval_shape(lambda: models.init_params(jax.random.key(0), config=config))
+  rng = np.random.default_rng(seed)
+  return jax.tree.map(lambda s: (0.5 if len(s.shape) == 2 else 0.2) * rng.normal(size=s.shape),
+                      shapes)
+
+
+def _batch(config, loss, seed=0, batch_size=5, length=3):
+  """A token batch (weights 1, 1, 0.5, 0 = padding, 2) or a sentence batch for CRF."""
+  rng = np.random.default_rng(seed)
+  window_len = config.window_len
+  shape = (batch_size, length, window_len) if loss == "crf" else (batch_size, window_len)
+  batch = {"window_ids": rng.integers(0, VOCAB, shape).astype(np.int32),
+           "feature_ids": np.stack([rng.integers(0, f, shape) for f in FEATURE_SIZES],
+                                   -1).astype(np.int32)}
+  if loss == "crf":
+    lengths = np.array([length, 1, 2, 0, length])[:batch_size]  # row 3: padding
+    batch["mask"] = (np.arange(length)[None] < lengths[:, None]).astype(np.int32)
+    batch["labels"] = rng.integers(0, NUM_CLASSES, (batch_size, length)).astype(np.int32)
+  else:
+    num_labels = NUM_CLASSES if config.output == "multiclass" else 2
+    batch["labels"] = rng.integers(0, num_labels, batch_size).astype(np.int32)
+    batch["weights"] = np.array([1.0, 1.0, 0.5, 0.0, 2.0])[:batch_size]
+  return batch
+
+
+def _autodiff(params, batch, **kwargs):
+  (mean, _), grads = jax.value_and_grad(objectives.loss_fn, has_aux=True)(
+      params, batch, **kwargs)
+  return mean, grads
+
+
+class Case(NamedTuple):
+  """One hand-vs-autodiff comparison: static settings and arrays."""
+  config: config_lib.ModelConfig
+  loss: str
+  margin: float = 1.0
+  num_corruptions: int = 2
+  train: bool = True
+  params: Any = None  # None: _params(config, seed)
+  seed: int = 0
+
+
+def _static(case):
+  return (case.config, case.loss, case.margin, case.num_corruptions, case.train)
+
+
+@functools.partial(jax.jit, static_argnames="static", compiler_options=FAST_COMPILE)
+def _evaluate(params, batches, keys, static):
+  """``(hand_grad, value_and_grad(loss_fn))`` of every case, in one compiled program.
+
+  One program for all cases compiles several times faster than one per case
+  (or eager mode, which compiles every primitive of every new shape).
+  """
+  results = []
+  for p, batch, key, (config, loss, margin, num_corruptions, train) in zip(
+      params, batches, keys, static):
+    kwargs = dict(config=config, loss=loss, key=key, margin=margin,
+                  num_corruptions=num_corruptions, train=train)
+    results.append((backprop.hand_grad(p, batch, **kwargs), _autodiff(p, batch, **kwargs)))
+  return results
+
+
+def _grid_case(i, classifier, window, output, loss):
+  """Case i of the grid. Besides its classifier x window x loss, each case gets a
+  variation, cycling with i so that the grid as a whole covers them all (see
+  test_grid_covers_the_variations): activation, half-width 0/1/2, hidden width
+  1/4/30 (30 > every input D here), dropout 0.4 on half of the two-hidden-layer
+  cases, frozen vectors, margin 0.5/1/2, 1-3 corruptions, and unused CRF
+  parameters for every multiclass loss but "crf".
+  """
+  config = _config(classifier, output, loss, window,
+                   activation=config_lib.ACTIVATIONS[(i // 7 + i % 7) % 4],
+                   half_width=i % 3, hidden=(1, 4, 30)[(i // 3) % 3],
+                   dropout=0.4 if classifier == "hidden2" and i % 2 == 0 else 0.0,
+                   freeze_vectors=i % 2 == 1)
+  config = dataclasses.replace(config, use_crf=output == "multiclass")
+  return Case(config, loss, margin=(1.0, 0.5, 2.0)[(i // 2) % 3],
+              num_corruptions=1 + i % 3, seed=i)
+
+
+def _cases():
+  """name -> Case: the grid of every classifier x window x loss, and special cases."""
+  cases = {}
+  for i, (classifier, window, (output, loss)) in enumerate(itertools.product(
+      CLASSIFIERS, config_lib.WINDOWS, LOSS_CASES)):
+    cases[f"grid-{classifier}-{window}-{loss}-{output}"] = _grid_case(
+        i, classifier, window, output, loss)
+  # The same as a grid case with dropout, but train=False.
+  with_dropout = cases["grid-hidden2-concat-cross_entropy-multiclass"]
+  assert with_dropout.config.dropout > 0
+  cases["dropout-off"] = with_dropout._replace(train=False)
+  for activation in ("relu", "hardtanh"):
+    # Zero word and feature vectors make x = 0, so z = b: put b on the kinks.
+    config = _config("hidden1", "multiclass", "cross_entropy", "concat", activation)
+    params = _params(config)
+    params["embed"]["words"] *= 0.0
+    params["embed"]["features"][0] *= 0.0
+    params["hidden"]["b"] = np.array([0.0, 1.0, -1.0, 0.5])
+    cases[f"kink-{activation}"] = Case(config, "cross_entropy", params=params)
+  return cases
+
+
+@pytest.fixture(scope="module")
+def results():
+  """name -> ((hand mean, hand grads), (autodiff mean, autodiff grads)), as NumPy."""
+  with jax.enable_x64(True):
+    cases = _cases()
+    params = [case.params if case.params is not None else _params(case.config, case.seed)
+              for case in cases.values()]
+    batches = [_batch(case.config, case.loss, case.seed) for case in cases.values()]
+    keys = [jax.random.key(case.seed + 10) for case in cases.values()]
+    outputs = _evaluate(params, batches, keys, tuple(map(_static, cases.values())))
+    return {name: jax.tree.map(np.asarray, out) for name, out in zip(cases, outputs)}
+
+
+def _assert_case(results, name):
+  (hand_mean, hand_grads), (ref_mean, ref_grads) = results[name]
+  np.testing.assert_allclose(hand_mean, ref_mean, rtol=RTOL, err_msg=name)
+  assert_close(hand_grads, ref_grads)
+  return hand_mean, hand_grads
+
+
+@pytest.mark.parametrize("classifier", list(CLASSIFIERS))
+@pytest.mark.parametrize("window", config_lib.WINDOWS)
+@pytest.mark.parametrize("output,loss", LOSS_CASES)
+def test_hand_grad_matches_autodiff(results, classifier, window, output, loss):
+  """Every classifier x window x loss, each with a variation (``_grid_case``)."""
+  mean, grads = _assert_case(results, f"grid-{classifier}-{window}-{loss}-{output}")
+  assert mean > 0
+  for path, leaf in jax.tree_util.tree_leaves_with_path(grads):
+    name = jax.tree_util.keystr(path)
+    if name.startswith("['crf']") and loss != "crf":
+      np.testing.assert_array_equal(leaf, 0.0, err_msg=name)  # unused, as jax.grad
+    else:  # every other parameter reaches the loss (frozen word vectors included)
+      assert np.any(leaf != 0), name
+
+
+def test_grid_covers_the_variations():
+  cases = [c for name, c in _cases().items() if name.startswith("grid-")]
+  for classifier in ("hidden1", "hidden2"):
+    kind, hidden2 = CLASSIFIERS[classifier]
+    activations = {c.config.activation for c in cases
+                   if (c.config.classifier, c.config.hidden2_size) == (kind, hidden2)}
+    assert activations == set(config_lib.ACTIVATIONS)
+  for loss in config_lib.LOSSES:  # each loss meets every activation
+    assert {c.config.activation for c in cases if c.loss == loss} == set(
+        config_lib.ACTIVATIONS), loss
+  assert {c.config.window_size for c in cases} == {0, 1, 2}
+  hidden = [c for c in cases if c.config.classifier == "hidden"]
+  assert any(c.config.hidden_size == 1 for c in hidden)
+  assert any(c.config.hidden_size > models.input_dim(c.config) for c in hidden)
+  assert {c.loss for c in cases if c.config.dropout > 0} == set(config_lib.LOSSES)
+  assert {c.config.freeze_vectors for c in cases} == {True, False}
+  assert {c.margin for c in cases if c.loss != "cross_entropy"} == {0.5, 1.0, 2.0}
+  assert {c.num_corruptions for c in cases
+          if (c.loss, c.config.output) == ("max_margin", "score")} == {1, 2, 3}
+
+
+def test_train_false_turns_dropout_off(results):
+  _, with_dropout = _assert_case(results, "grid-hidden2-concat-cross_entropy-multiclass")
+  _, without = _assert_case(results, "dropout-off")
+  assert not np.allclose(with_dropout["hidden"]["W"], without["hidden"]["W"])
+
+
+@pytest.mark.parametrize("activation,derivative", [("relu", [0, 1, 0, 1]),
+                                                   ("hardtanh", [1, 1, 1, 1])])
+def test_kinks_follow_jax(results, activation, derivative):
+  """z exactly at relu's 0 and hardtanh's ±1: the hand pass uses jax.grad's derivative."""
+  _, grads = _assert_case(results, f"kink-{activation}")
+  np.testing.assert_array_equal(grads["hidden"]["b"] != 0, np.array(derivative) != 0)
+
+
+def test_training_with_hand_gradients_matches_autodiff():
+  """20 Adam steps from the same init with dropout on: the parameters agree."""
+  config = _config("hidden2", "multiclass", "cross_entropy", "concat", "tanh", dropout=0.2)
+  params0 = jax.tree.map(jnp.asarray, _params(config, seed=1))
+  batches = [_batch(config, "cross_entropy", seed=s) for s in range(4)]
+  stacked = jax.tree.map(lambda *xs: jnp.asarray(np.stack(xs)), *batches)
+  tx = optax.adam(1e-2)
+  key = jax.random.key(7)
+
+  def train(grad_fn):
+    def step(carry, step_index):
+      params, opt_state = carry
+      batch = jax.tree.map(lambda x: x[step_index % 4], stacked)
+      loss, grads = grad_fn(params, batch, config=config, loss="cross_entropy",
+                            key=jax.random.fold_in(key, step_index))
+      updates, opt_state = tx.update(grads, opt_state, params)
+      return (optax.apply_updates(params, updates), opt_state), loss
+
+    (params, _), losses = jax.lax.scan(step, (params0, tx.init(params0)), jnp.arange(20))
+    return params, losses
+
+  run = jax.jit(lambda: (train(backprop.hand_grad), train(_autodiff)),
+                compiler_options=FAST_COMPILE)
+  (hand_params, hand_losses), (ref_params, ref_losses) = run()
+  np.testing.assert_allclose(hand_losses, ref_losses, rtol=1e-9)
+  assert hand_losses[-1] < hand_losses[0]
+  chex.assert_trees_all_close(hand_params, ref_params, rtol=1e-9, atol=1e-9)
+  moved = jax.tree.map(lambda a, b: bool(np.any(np.asarray(a) != np.asarray(b))),
+                       hand_params, params0)
+  assert all(jax.tree.leaves(moved))
+
+
+def test_errors():
+  config = _config(output="score", loss="max_margin")
+  params = _params(config)
+  batch = _batch(config, "max_margin")
+  with pytest.raises(ValueError, match="needs a key"):
+    backprop.hand_grad(params, batch, config=config, loss="max_margin", key=None)
+  with pytest.raises(ValueError, match="--loss=cross_entropy does not work with --output=score"):
+    backprop.hand_grad(params, batch, config=config, loss="cross_entropy", key=None)
+  crf_config = _config(loss="crf")
+  crf_batch = _batch(crf_config, "crf")
+  del crf_batch["mask"]
+  with pytest.raises(ValueError, match=r"backprop.py: batch for --loss=crf lacks \['mask'\]"):
+    backprop.hand_grad(_params(crf_config), crf_batch, config=crf_config, loss="crf",
+                       key=None)
