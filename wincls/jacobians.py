@@ -678,11 +678,17 @@ def network_jacobians(params: Mapping[str, Any], x: Array, *,
     upstream = affine_jacobian_x(h_last, u[None, :], None)  # [1, H_L]
   for layer in reversed(range(len(names))):
     name, z, h_in = names[layer], zs[layer], hs[layer]
-    W, b = params[name]["W"], params[name]["b"]
-    dz = upstream @ activation_jacobian(config.activation, z)
-    jac[name] = {"W": jnp.tensordot(dz, affine_jacobian_W(h_in, W, b), axes=1),
-                 "b": dz @ affine_jacobian_b(h_in, W, b)}
-    upstream = dz @ affine_jacobian_x(h_in, W, b)
+    W = params[name]["W"]
+    # The chain rule with the layer Jacobians' structure used instead of
+    # multiplied out: upstream @ diag(f'(z)) scales columns, and contracting
+    # with ∂z/∂W (∂z_i/∂W_jk = δ_ij x_k) is an outer product per score row.
+    # Equal to ``upstream @ activation_jacobian(z)`` and
+    # ``tensordot(dz, affine_jacobian_W(h_in, W, b), 1)`` (tests check the
+    # result against jacfwd/jacrev), without their O(H^2) and O(H^2 D) work.
+    dz = upstream * ACTIVATION_DERIVATIVES[config.activation](z)  # [C, H]
+    jac[name] = {"W": dz[:, :, None] * h_in[None, None, :],  # [C, H, D]
+                 "b": dz}  # ∂z/∂b = I
+    upstream = dz @ W  # ∂z/∂h_in = W
   jac["x"] = upstream
   if config.output == "score":
     for name in names:
