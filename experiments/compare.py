@@ -22,8 +22,14 @@ and ``--axis=FIELD=v1,v2`` for any other ``Config`` field (repeatable), e.g.
 Splitting over machines: ``--num_shards=3 --shard_index=i`` runs every third
 configuration from i (rows to ``results.shard-i-of-3.jsonl``); then the same
 command with ``--collect`` (and ``--num_shards=3``) merges them and writes the
-reports, exactly as the unsplit sweep would.
+reports, exactly as the unsplit sweep would. A rerun shard skips the runs it
+has rows for (and a finished run's ``results.json`` is read, not retrained),
+so a SLURM array job (``--shard_index=$SLURM_ARRAY_TASK_ID``) can be
+resubmitted; see docs/scaling.md. ``--num_devices=N`` trains each
+configuration data-parallel over N devices of this machine.
 """
+
+import functools
 
 from absl import flags
 
@@ -43,6 +49,8 @@ _SHARD_INDEX = flags.DEFINE_integer("shard_index", 0, "This shard (0-based).")
 _NUM_SHARDS = flags.DEFINE_integer("num_shards", 1, "Number of shards of the grid.")
 _COLLECT = flags.DEFINE_bool("collect", False, "Merge the shards' results and report.")
 cli.define_config_flags(defaults={"num_seeds": 5})
+# One machine per shard: a sweep's runs do not span processes.
+cli.define_device_flags(multi_process=False)
 flags.mark_flag_as_required("workdir")
 
 
@@ -69,19 +77,29 @@ def main(argv):
     raise cli.app.UsageError(f"unexpected arguments {argv[1:]}")
   cli.use_stdout_for_logging()
   base = cli.config_from_flags(flags.FLAGS)
+  settings = cli.device_settings(flags.FLAGS)
   from wincls import sweep  # here: bad flags exit before JAX loads
   axes = axes_from_flags()
   try:
     runs = sweep.make_grid(base, axes)
+    mine = sweep.shard(runs, shard_index=_SHARD_INDEX.value, num_shards=_NUM_SHARDS.value)
   except ValueError as e:
     raise cli.app.UsageError(str(e)) from None
   if _COLLECT.value:
     rows = sweep.collect(base, axes, _WORKDIR.value, num_shards=_NUM_SHARDS.value)
   else:
-    sweep.shard(runs, shard_index=_SHARD_INDEX.value, num_shards=_NUM_SHARDS.value)
-    print(f"{len(runs)} configurations: {', '.join(r.name for r in runs)}", flush=True)
+    shard_note = ("" if _NUM_SHARDS.value == 1 else
+                  f" (shard {_SHARD_INDEX.value} of {_NUM_SHARDS.value}: {len(mine)})")
+    print(f"{len(runs)} configurations{shard_note}: {', '.join(r.name for r in mine)}",
+          flush=True)
+    train_fn = None
+    from wincls import distributed
+    layout = distributed.setup(**settings)
+    if layout is not None:
+      from wincls import train
+      train_fn = functools.partial(train.train_and_evaluate, layout=layout)
     rows = sweep.run_sweep(base, axes, _WORKDIR.value, shard_index=_SHARD_INDEX.value,
-                           num_shards=_NUM_SHARDS.value)
+                           num_shards=_NUM_SHARDS.value, train_fn=train_fn)
   print(f"{len(rows)} result rows in {_WORKDIR.value}", flush=True)
   if _NUM_SHARDS.value == 1 or _COLLECT.value:
     print(sweep.markdown_report(runs, axes, rows, base), flush=True)

@@ -11,6 +11,17 @@ and saved as ``<workdir>/config.json``; per-epoch metrics go to stdout and
 ``<workdir>/metrics.jsonl``, the final ones to ``<workdir>/results.json``.
 Rerunning the same command after a kill resumes from the last epoch; rerunning
 it after the end prints the stored results.
+
+Several devices, data-parallel (each takes an equal slice of every batch; the
+results are those of one device up to float rounding; docs/scaling.md)::
+
+  python experiments/train.py --dataset=conll2003 --workdir=/tmp/w1 --num_devices=4
+
+Several hosts: one process per host (or per GPU), the same command with
+``--coordinator_address=HOST0:PORT --num_processes=N --process_id=i`` (or
+``--distributed`` under SLURM: ``srun python experiments/train.py --distributed
+...``); process 0 writes the workdir. These flags are not ``Config`` fields: a
+run can resume on other devices.
 """
 
 import json
@@ -21,6 +32,7 @@ from wincls import cli
 
 _WORKDIR = flags.DEFINE_string("workdir", None, "Directory of the run (created).")
 cli.define_config_flags()
+cli.define_device_flags()
 flags.mark_flag_as_required("workdir")
 
 
@@ -29,9 +41,12 @@ def main(argv):
     raise cli.app.UsageError(f"unexpected arguments {argv[1:]}")
   cli.use_stdout_for_logging()
   config = cli.config_from_flags(flags.FLAGS)
-  from wincls import train  # here: bad flags exit before JAX loads
+  settings = cli.device_settings(flags.FLAGS)
+  from wincls import distributed  # here: bad flags exit before JAX loads
+  from wincls import train
+  layout = distributed.setup(**settings)
   print(config.to_json(), flush=True)
-  results = train.train_and_evaluate(config, _WORKDIR.value)
+  results = train.train_and_evaluate(config, _WORKDIR.value, layout=layout)
   summary = {k: results[k] for k in ("dev_f1_mean", "dev_f1_std", "best_seed_index",
                                      "epochs_run", "wall_time")}
   summary["dev_f1"] = [s["dev_f1"] for s in results["seeds"]]

@@ -62,6 +62,13 @@ original file with conlleval semantics (``wincls.metrics``). ``output="score"``
 runs are binary detectors of ``target_type`` (decision ``s > 0``) scored by
 token-level detection P/R/F1; their ``dev_f1`` is that detection F1.
 
+**Devices.** ``train_and_evaluate(..., layout=distributed.make_layout(N))``
+trains data-parallel on N devices (and hosts) with the same programs: the
+training windows and the state are replicated (or the word table split on its
+rows), each step's batch rows are split over the devices, and GSPMD inserts
+the gradient all-reduce (``wincls/distributed.py``, docs/scaling.md). In a
+multi-process run process 0 alone reads and writes the workdir.
+
 **Per epoch** it logs loss, dev P/R/F1, windows/s, the L2 norms of the
 parameters and of the gradient (mean over steps) to absl logging and to
 ``<workdir>/metrics.jsonl``; it keeps per seed the parameters of the best dev F1
@@ -74,6 +81,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import json
 import math
 import os
 import sys
@@ -92,6 +100,7 @@ import tqdm
 from wincls import checkpoint
 from wincls import config as config_lib
 from wincls import crf
+from wincls import distributed
 from wincls import metrics as metrics_lib
 from wincls import models
 from wincls import objectives
@@ -490,7 +499,8 @@ def train_step(state: State, batch: dict[str, Array], rng: Array, *,
 
 
 def train_epoch(state: State, data: dict[str, Array], seed_key: Array, epoch: Array,
-                bucket: Array, *, step_fn: Callable, batch_size: int
+                bucket: Array, *, step_fn: Callable, batch_size: int,
+                layout: distributed.Layout | None = None
                 ) -> tuple[State, dict[str, Array]]:
   """One pass over ``data`` in shuffled minibatches, the steps under ``lax.scan``.
 
@@ -502,7 +512,10 @@ def train_epoch(state: State, data: dict[str, Array], seed_key: Array, epoch: Ar
     epoch: int scalar, the 1-based epoch.
     bucket: int scalar, the bucket index (0 for token data).
     step_fn: ``train_step`` with its settings bound.
-    batch_size: rows per step.
+    batch_size: rows per step (the global batch).
+    layout: devices to split each batch over (``wincls.distributed``): each
+      device gathers its slice of the batch's rows from its replica of
+      ``data``; None: one device. The program is the same either way.
 
   Returns:
     ``(state, {"loss_sum", "weight_sum", "grad_norm_sum", "num_steps",
@@ -523,7 +536,9 @@ def train_epoch(state: State, data: dict[str, Array], seed_key: Array, epoch: Ar
 
   def body(state, inputs):
     i, rows, row_weights = inputs
-    batch = {name: array[rows] for name, array in data.items()}
+    rows, row_weights = distributed.shard_batch((rows, row_weights), layout)
+    batch = distributed.shard_batch({name: array[rows] for name, array in data.items()},
+                                    layout)
     if "mask" in batch:
       batch["mask"] = batch["mask"] * row_weights[:, None]  # padding sentences
     else:
@@ -562,8 +577,11 @@ def eval_step(params: Any, batch: dict[str, Array], *, config: config_lib.ModelC
 
 
 def eval_dataset(params: Any, data: dict[str, Array], *, step_fn: Callable,
-                 batch_size: int) -> Array:
-  """``step_fn`` over all rows of ``data`` in chunks of ``batch_size`` (``lax.map``)."""
+                 batch_size: int, layout: distributed.Layout | None = None) -> Array:
+  """``step_fn`` over all rows of ``data`` in chunks of ``batch_size`` (``lax.map``).
+
+  With a ``layout`` each chunk is split over its devices.
+  """
   num_rows = jax.tree.leaves(data)[0].shape[0]
   num_steps = -(-num_rows // batch_size)
   padding = num_steps * batch_size - num_rows
@@ -580,6 +598,7 @@ def eval_dataset(params: Any, data: dict[str, Array], *, step_fn: Callable,
     mask = jnp.concatenate([data["mask"], jnp.broadcast_to(
         first, (padding,) + data["mask"].shape[1:])])
     chunks["mask"] = mask.reshape((num_steps, batch_size) + mask.shape[1:])
+  chunks = distributed.shard_batch(chunks, layout, axis=1)
   out = lax.map(lambda batch: step_fn(params, batch), chunks)
   return out.reshape((num_steps * batch_size,) + out.shape[2:])[:num_rows]
 
@@ -598,6 +617,7 @@ class _Static:
   total_steps: int
   word_dropout: float = 0.0
   embedding_update: str = "dense"
+  layout: distributed.Layout | None = None  # None: one device
 
 
 def _optimizer_for(static: _Static, **values) -> optax.GradientTransformation:
@@ -623,17 +643,29 @@ def _train_epoch_fn(static: _Static, batch_size: int) -> Callable:
       num_corruptions=static.num_corruptions, word_dropout=static.word_dropout,
       embedding_update=static.embedding_update, optimizer=static.optimizer,
       schedule=schedule_factor(static.schedule, static.total_steps))
-  epoch_fn = functools.partial(train_epoch, step_fn=step_fn, batch_size=batch_size)
-  return jax.jit(jax.vmap(epoch_fn, in_axes=(0, None, 0, None, None)),
-                 donate_argnums=0)
+  layout = static.layout
+  epoch_fn = jax.vmap(functools.partial(train_epoch, step_fn=step_fn,
+                                        batch_size=batch_size, layout=layout),
+                      in_axes=(0, None, 0, None, None))
+  if layout is None:
+    return jax.jit(epoch_fn, donate_argnums=0)
+
+  def sharded_epoch_fn(state, data, seed_keys, epoch, bucket):
+    state, sums = epoch_fn(state, data, seed_keys, epoch, bucket)
+    state = distributed.constrain_state(state, layout,
+                                        vocab_size=static.model_config.vocab_size)
+    return state, distributed.replicate(sums, layout)
+
+  return jax.jit(sharded_epoch_fn, donate_argnums=0)
 
 
 @functools.lru_cache(maxsize=32)
-def _eval_fn(model_config: config_lib.ModelConfig, loss: str, batch_size: int) -> Callable:
+def _eval_fn(model_config: config_lib.ModelConfig, loss: str, batch_size: int,
+             layout: distributed.Layout | None = None) -> Callable:
   step_fn = functools.partial(eval_step, config=model_config, loss=loss)
-  return jax.jit(jax.vmap(functools.partial(eval_dataset, step_fn=step_fn,
-                                            batch_size=batch_size),
-                          in_axes=(0, None)))
+  fn = jax.vmap(functools.partial(eval_dataset, step_fn=step_fn, batch_size=batch_size,
+                                  layout=layout), in_axes=(0, None))
+  return jax.jit(lambda params, data: distributed.replicate(fn(params, data), layout))
 
 
 @functools.lru_cache(maxsize=32)
@@ -658,7 +690,9 @@ def _init_fn(static: _Static) -> Callable:
     hyper["grad_clip"] = jnp.asarray(grad_clip, hyper["grad_clip"].dtype)
     return state
 
-  return jax.jit(jax.vmap(init, in_axes=(0, None, None, None, None)))
+  vmapped = jax.vmap(init, in_axes=(0, None, None, None, None))
+  return jax.jit(lambda *args: distributed.constrain_state(
+      vmapped(*args), static.layout, vocab_size=static.model_config.vocab_size))
 
 
 def seed_keys(seed: int, num_seeds: int) -> Array:
@@ -677,13 +711,21 @@ class Tagger:
     model_config: the model's settings.
     config: the run's config (loss, output, label scheme).
     label_vocab: the labels.
+    layout: devices to split the evaluation batches over (None: one device).
   """
 
   def __init__(self, model_config: config_lib.ModelConfig, config: config_lib.Config,
-               label_vocab: vocab_lib.LabelVocab):
+               label_vocab: vocab_lib.LabelVocab, *,
+               layout: distributed.Layout | None = None):
     self.model_config = model_config
     self.config = config
     self.label_vocab = label_vocab
+    self.layout = layout
+
+  def _put(self, arrays: dict[str, np.ndarray]) -> dict[str, Array]:
+    if self.layout is None:
+      return jax.tree.map(jnp.asarray, arrays)
+    return distributed.put_replicated(arrays, self.layout)
 
   def predict(self, params: Any, data: windows_lib.WindowedCorpus) -> np.ndarray:
     """Per-seed predictions ``[S, N]`` (class ids, or scores for output="score").
@@ -695,15 +737,16 @@ class Tagger:
     config = self.config
     num_seeds = jax.tree.leaves(params)[0].shape[0]
     if config.loss != "crf":
-      fn = _eval_fn(self.model_config, config.loss, EVAL_BATCH_SIZE)
+      fn = _eval_fn(self.model_config, config.loss, EVAL_BATCH_SIZE, self.layout)
       arrays = {"window_ids": data.window_ids, "feature_ids": data.feature_ids}
-      return np.asarray(fn(params, jax.tree.map(jnp.asarray, arrays)))
+      return np.asarray(fn(params, self._put(arrays)))
     out = np.zeros((num_seeds, data.window_ids.shape[0]), np.int32)
     starts = np.cumsum(data.lengths) - data.lengths
     for bucket in sentence_buckets(data, batch_size=1):
       arrays = {k: v for k, v in bucket.arrays.items() if k != "labels"}
-      fn = _eval_fn(self.model_config, "crf", max(1, EVAL_BATCH_SIZE // bucket.length))
-      tags = np.asarray(fn(params, jax.tree.map(jnp.asarray, arrays)))  # [S, S_b, T]
+      fn = _eval_fn(self.model_config, "crf", max(1, EVAL_BATCH_SIZE // bucket.length),
+                    self.layout)
+      tags = np.asarray(fn(params, self._put(arrays)))  # [S, S_b, T]
       mask = bucket.arrays["mask"].astype(bool)
       rows = (starts[bucket.sentences][:, None] + np.arange(bucket.length)[None, :])
       out[:, rows[mask]] = tags[:, mask]
@@ -790,8 +833,27 @@ def _load_results(workdir: Path) -> dict[str, Any]:
   return checkpoint.read_json(workdir / checkpoint.RESULTS_FILE)
 
 
-def train_and_evaluate(config: config_lib.Config, workdir: str | os.PathLike
-                       ) -> dict[str, Any]:
+@jax.jit
+def _copy_tree(tree: Any) -> Any:
+  return jax.tree.map(jnp.copy, tree)
+
+
+@jax.jit
+def _select_seeds(mask: Array, new: Any, old: Any) -> Any:
+  """Per seed (leading axis), ``new``'s leaves where ``mask`` [S] else ``old``'s."""
+  return jax.tree.map(
+      lambda a, b: jnp.where(mask.reshape((-1,) + (1,) * (a.ndim - 1)), a, b), new, old)
+
+
+def _data_digest(data: RunData) -> str:
+  """What must be the same in every process of a run: vocabularies and data."""
+  return json.dumps([list(data.vocab.words), list(data.label_vocab.labels),
+                     data.train.window_ids.shape, int(data.train.labels.sum()),
+                     data.dev.window_ids.shape])
+
+
+def train_and_evaluate(config: config_lib.Config, workdir: str | os.PathLike, *,
+                       layout: distributed.Layout | None = None) -> dict[str, Any]:
   """Trains ``config.num_seeds`` replicas and evaluates them on dev.
 
   Resumes from ``<workdir>/checkpoints/latest`` when present; returns the
@@ -800,6 +862,10 @@ def train_and_evaluate(config: config_lib.Config, workdir: str | os.PathLike
   Args:
     config: the run's settings (validated here).
     workdir: the run's directory (created if needed).
+    layout: the devices to train on, data-parallel (``wincls.distributed``);
+      None: one device. In a multi-process run every process calls this with
+      the same arguments; process 0 reads the workdir and tells the others
+      what it holds, and only process 0 writes it.
 
   Returns:
     The content of ``results.json``: ``{"seeds": [{"seed", "best_epoch",
@@ -815,40 +881,63 @@ def train_and_evaluate(config: config_lib.Config, workdir: str | os.PathLike
   if config.embedding_update == "sparse":
     from wincls import sparse
     sparse.check_supported(config)
+  if config.loss != "crf":  # sentence batches (batch_size // T) may split unevenly
+    distributed.check_batch_size(config.batch_size, layout)
+  lead = distributed.is_lead()
   workdir = Path(workdir)
-  workdir.mkdir(parents=True, exist_ok=True)
-  # config.json is written once the data is read (bad data leaves no run
-  # behind); a workdir without it holds no run, whatever else it holds.
-  existed = checkpoint.check_workdir_config(workdir, config, write=False)
-  if existed and (workdir / checkpoint.RESULTS_FILE).exists():
-    results = _load_results(workdir)
+
+  def inspect_workdir():
+    workdir.mkdir(parents=True, exist_ok=True)
+    # config.json is written once the data is read (bad data leaves no run
+    # behind); a workdir without it holds no run, whatever else it holds.
+    existed = checkpoint.check_workdir_config(workdir, config, write=False)
+    finished = existed and (workdir / checkpoint.RESULTS_FILE).exists()
+    return {"existed": existed, "results": _load_results(workdir) if finished else None}
+
+  found = distributed.run_on_lead(inspect_workdir)
+  existed = found["existed"]
+  if found["results"] is not None:
+    results = found["results"]
     logging.info("%s is finished; stored results: dev F1 %s", workdir,
                  [round(s["dev_f1"], 4) for s in results["seeds"]])
     return results
 
   start_time = time.perf_counter()
-  data = prepare_data(config, workdir, reuse_vocab=existed)
-  if not existed:
+  data = prepare_data(config, workdir if lead else None, reuse_vocab=existed)
+  distributed.check_same(_data_digest(data), "the vocabulary or data")
+  if lead and not existed:
     for name in (checkpoint.METRICS_FILE, checkpoint.RESULTS_FILE):
       (workdir / name).unlink(missing_ok=True)
     for name in (checkpoint.LATEST, checkpoint.BEST):
       checkpoint.checkpoint_path(workdir, name).unlink(missing_ok=True)
     checkpoint.check_workdir_config(workdir, config)
-  if data.vectors_report is not None:
+  if lead and data.vectors_report is not None:
     checkpoint.write_json(workdir / "vectors_coverage.json", data.vectors_report)
   model_config = data.model_config
+  layout = distributed.word_table_layout(layout, model_config.vocab_size)
   num_seeds = config.num_seeds
   seeds = [config.seed + i for i in range(num_seeds)]
   keys = seed_keys(config.seed, num_seeds)
 
-  # Training data on the device: one array set for tokens, one per bucket for
-  # sentences.
+  def place_data(arrays):
+    if layout is None:
+      return jax.tree.map(jnp.asarray, arrays)
+    return distributed.put_replicated(arrays, layout)
+
+  def place_state(tree):
+    if layout is None:
+      return jax.tree.map(jnp.asarray, tree)
+    return distributed.put(tree, distributed.state_shardings(
+        tree, layout, vocab_size=model_config.vocab_size))
+
+  # Training data on the device(s): one array set for tokens, one per bucket
+  # for sentences; replicated over a layout's devices.
   if config.loss == "crf":
     buckets = sentence_buckets(data.train, batch_size=config.batch_size)
-    parts = [(b.batch_size, jax.tree.map(jnp.asarray, b.arrays)) for b in buckets]
+    parts = [(b.batch_size, place_data(b.arrays)) for b in buckets]
     steps_per_epoch = sum(-(-len(b.sentences) // b.batch_size) for b in buckets)
   else:
-    parts = [(config.batch_size, jax.tree.map(jnp.asarray, token_arrays(data.train)))]
+    parts = [(config.batch_size, place_data(token_arrays(data.train)))]
     steps_per_epoch = -(-data.train.labels.shape[0] // config.batch_size)
   static = _Static(model_config=model_config, loss=config.loss, grad=config.grad,
                    margin=float(config.margin), num_corruptions=config.num_corruptions,
@@ -857,41 +946,64 @@ def train_and_evaluate(config: config_lib.Config, workdir: str | os.PathLike
                    total_steps=(0 if config.schedule == "constant"
                                 else steps_per_epoch * config.epochs),
                    word_dropout=float(config.word_dropout),
-                   embedding_update=config.embedding_update)
+                   embedding_update=config.embedding_update, layout=layout)
   num_train_windows = int(data.train.labels.shape[0])
-  tagger = Tagger(model_config, config, data.label_vocab)
+  tagger = Tagger(model_config, config, data.label_vocab, layout=layout)
 
   grad_clip = config.grad_clip if config.grad_clip > 0 else float("inf")
-  pretrained = None if data.pretrained is None else jnp.asarray(data.pretrained)
+  pretrained = None
+  if data.pretrained is not None:
+    pretrained = (jnp.asarray(data.pretrained) if layout is None
+                  else distributed.put_replicated(data.pretrained, layout))
   state = _init_fn(static)(keys, pretrained, config.learning_rate,
                            config.weight_decay, grad_clip)
   early = {"best_f1": np.full(num_seeds, -1.0), "best_epoch": np.zeros(num_seeds, np.int64),
            "bad_epochs": np.zeros(num_seeds, np.int64)}
-  latest_target = {"state": state, "epoch": 0, "wall_time": 0.0, **early}
-  latest = checkpoint.restore_checkpoint(workdir, checkpoint.LATEST, latest_target)
+  # Checkpoints are read by process 0 and broadcast (the others' workdir may
+  # be another disk): ``held`` keeps its arrays, the numbers go as JSON.
+  held = {}
+  shapes_only = lambda tree: jax.tree.map(lambda x: np.zeros(x.shape, x.dtype), tree)
+
+  def read_latest():
+    target = {"state": state, "epoch": 0, "wall_time": 0.0, **early}
+    latest = held["latest"] = checkpoint.restore_checkpoint(
+        workdir, checkpoint.LATEST, target)
+    if latest is None:
+      return None
+    return {"epoch": int(latest["epoch"]), "wall_time": float(latest["wall_time"]),
+            **{k: np.asarray(latest[k]).tolist() for k in early}}
+
+  latest = distributed.run_on_lead(read_latest)
   metrics_path = workdir / checkpoint.METRICS_FILE
   start_epoch, elapsed = 0, 0.0
   if latest is not None:
-    state = jax.tree.map(jnp.asarray, latest["state"])
+    state = place_state(distributed.broadcast_tree(
+        held["latest"]["state"] if lead else shapes_only(state)))
     start_epoch = int(latest["epoch"])
     elapsed = float(latest["wall_time"])
-    early = {k: np.asarray(latest[k]) for k in early}
+    early = {k: np.asarray(latest[k], early[k].dtype) for k in early}
     logging.info("Resuming %s after epoch %d", workdir, start_epoch)
-  # Rows of epochs after the checkpoint come from a killed run: redone below.
-  checkpoint.rewrite_jsonl(metrics_path, lambda row: row.get("epoch", 0) <= start_epoch)
-  best_target = {"params": state["params"], "epoch": early["best_epoch"],
-                 "f1": early["best_f1"]}
-  best_params = None
-  if start_epoch > 0:
-    best = checkpoint.restore_checkpoint(workdir, checkpoint.BEST, best_target)
-    if best is not None:
-      best_params = jax.tree.map(jnp.asarray, best["params"])
-  if best_params is None:
-    best_params = jax.tree.map(jnp.copy, state["params"])
+  if lead:
+    # Rows of epochs after the checkpoint come from a killed run: redone below.
+    checkpoint.rewrite_jsonl(metrics_path, lambda row: row.get("epoch", 0) <= start_epoch)
 
-  logging.info("Training %s: %d train windows, %d dev windows, %d seeds, %d steps/epoch",
+  def read_best():
+    target = {"params": state["params"], "epoch": early["best_epoch"],
+              "f1": early["best_f1"]}
+    held["best"] = checkpoint.restore_checkpoint(workdir, checkpoint.BEST, target)
+    return held["best"] is not None
+
+  best_params = None
+  if start_epoch > 0 and distributed.run_on_lead(read_best):
+    best_params = place_state(distributed.broadcast_tree(
+        held["best"]["params"] if lead else shapes_only(state["params"])))
+  if best_params is None:
+    best_params = _copy_tree(state["params"])
+
+  logging.info("Training %s: %d train windows, %d dev windows, %d seeds, %d steps/epoch%s",
                workdir, num_train_windows, data.dev.labels.shape[0], num_seeds,
-               steps_per_epoch)
+               steps_per_epoch, "" if layout is None else
+               f", data-parallel over {layout.num_devices} devices")
   patience = config.patience
   stopped = (patience > 0) & (early["bad_epochs"] >= patience)
   epochs_run = start_epoch
@@ -938,17 +1050,15 @@ def train_and_evaluate(config: config_lib.Config, workdir: str | os.PathLike
     lr = np.asarray(state["opt_state"].hyperparams["learning_rate"])
     rows = _epoch_rows(epoch, seeds, sums, dev_scores, active=active,
                        timing=timing, learning_rate=lr)
-    # Early stopping and best parameters, per seed.
+    # Early stopping and best parameters, per seed (the same in every process:
+    # the predictions are replicated).
     f1 = np.array([s["f1"] for s in dev_scores])
     improved = active & (f1 > early["best_f1"])
     early["best_f1"] = np.where(improved, f1, early["best_f1"])
     early["best_epoch"] = np.where(improved, epoch, early["best_epoch"])
     early["bad_epochs"] = np.where(improved, 0, early["bad_epochs"] + active)
     if improved.any():
-      mask = jnp.asarray(improved)
-      best_params = jax.tree.map(
-          lambda new, old: jnp.where(mask.reshape((-1,) + (1,) * (new.ndim - 1)), new, old),
-          state["params"], best_params)
+      best_params = _select_seeds(jnp.asarray(improved), state["params"], best_params)
     stopped = (patience > 0) & (early["bad_epochs"] >= patience)
     for row in rows:
       row["best_dev_f1"] = float(early["best_f1"][seeds.index(row["seed"])])
@@ -960,14 +1070,20 @@ def train_and_evaluate(config: config_lib.Config, workdir: str | os.PathLike
           row["param_norm"], row["grad_norm"])
     # Order (see checkpoint.py): metrics, best, latest. A kill in between
     # resumes from the previous latest and redoes this epoch identically.
-    checkpoint.append_jsonl(metrics_path, rows)
+    # ``to_host`` runs in every process (it gathers a split word table).
+    if lead:
+      checkpoint.append_jsonl(metrics_path, rows)
     if improved.any():
-      checkpoint.save_checkpoint(workdir, checkpoint.BEST, {
-          "params": best_params, "epoch": early["best_epoch"], "f1": early["best_f1"]})
+      best_tree = distributed.to_host({"params": best_params, "epoch": early["best_epoch"],
+                                       "f1": early["best_f1"]})
+      if lead:
+        checkpoint.save_checkpoint(workdir, checkpoint.BEST, best_tree)
     elapsed += time.perf_counter() - epoch_start
     epochs_seconds += time.perf_counter() - epoch_start
-    checkpoint.save_checkpoint(workdir, checkpoint.LATEST, {
-        "state": state, "epoch": epoch, "wall_time": elapsed, **early})
+    latest_tree = distributed.to_host({"state": state, "epoch": epoch,
+                                       "wall_time": elapsed, **early})
+    if lead:
+      checkpoint.save_checkpoint(workdir, checkpoint.LATEST, latest_tree)
     epochs_run = epoch
 
   # Final evaluation with each seed's best parameters.
@@ -976,16 +1092,17 @@ def train_and_evaluate(config: config_lib.Config, workdir: str | os.PathLike
             for i in range(num_seeds)]
   f1s = np.array([s["f1"] for s in scores])
   best_index = int(np.argmax(f1s))
-  predictions_dir = workdir / "predictions"
-  predictions_dir.mkdir(exist_ok=True)
-  for i in range(num_seeds):
-    pred_tags = tagger.to_tags(predictions[i], data.dev.lengths)
-    names = ["dev.txt"] if i == best_index else []
-    if num_seeds > 1:
-      names.append(f"dev.seed{seeds[i]}.txt")
-    for name in names:
-      conll.write_conll(predictions_dir / name, data.dev_corpus.words,
-                        data.dev_corpus.tags, pred_tags)
+  if lead:
+    predictions_dir = workdir / "predictions"
+    predictions_dir.mkdir(exist_ok=True)
+    for i in range(num_seeds):
+      pred_tags = tagger.to_tags(predictions[i], data.dev.lengths)
+      names = ["dev.txt"] if i == best_index else []
+      if num_seeds > 1:
+        names.append(f"dev.seed{seeds[i]}.txt")
+      for name in names:
+        conll.write_conll(predictions_dir / name, data.dev_corpus.words,
+                          data.dev_corpus.tags, pred_tags)
   # Epoch time of earlier processes (from the checkpoint) plus all of this one's.
   wall_time = elapsed + (time.perf_counter() - start_time) - epochs_seconds
   results = {
@@ -1001,7 +1118,8 @@ def train_and_evaluate(config: config_lib.Config, workdir: str | os.PathLike
       "vocab_size": len(data.vocab),
       "labels": list(data.label_vocab.labels),
   }
-  checkpoint.write_json(workdir / checkpoint.RESULTS_FILE, results)
+  if lead:
+    checkpoint.write_json(workdir / checkpoint.RESULTS_FILE, results)
   logging.info("Finished %s: dev F1 per seed %s (best seed %d)", workdir,
                [round(float(f), 4) for f in f1s], seeds[best_index])
   return results
@@ -1017,8 +1135,8 @@ def _compiled(fn, args):
   epoch's throughput.
   """
   leaves, treedef = jax.tree.flatten(args)
-  signature = (fn, treedef, tuple((np.shape(x), str(getattr(x, "dtype", type(x))))
-                                  for x in leaves))
+  signature = (fn, treedef, tuple((np.shape(x), str(getattr(x, "dtype", type(x))),
+                                   getattr(x, "sharding", None)) for x in leaves))
   compiled = _COMPILED.get(signature)
   if compiled is None:
     compiled = _COMPILED[signature] = fn.lower(*args).compile()
