@@ -1,0 +1,114 @@
+"""Peer implementations of the window network's training epoch, for throughput.
+
+Every peer trains the same model on the same arrays (``Spec``, ``Data``): per
+position the word vector (``[V, E]`` table) and the casing vector (``[F, Fd]``
+table) concatenated, the 2m+1 positions concatenated into ``x [B, D]``,
+``h = tanh(W x + b)``, ``scores = U h + c``, mean softmax cross-entropy, Adam
+(lr 1e-3, b1 0.9, b2 0.999, eps 1e-8), float32. An epoch visits
+``(N // B) * B`` windows in a fresh random order (the ragged last batch is
+dropped so every step has the same shape, in every peer).
+
+A peer module exposes ``make_runner(data, spec, *, batch_size, seed, variant)
+-> Runner``; a ``Runner`` has ``compile_s`` (seconds spent compiling before the
+first epoch, 0 for eager code) and ``run_epoch() -> windows`` which returns
+once the epoch's updates are done (synchronously), with the number of windows
+it trained on (the Python-loop peers can be capped to the first
+``max_windows`` of an epoch's order).
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple, Protocol
+
+import numpy as np
+
+LEARNING_RATE = 1e-3
+B1 = 0.9
+B2 = 0.999
+EPS = 1e-8
+EMBED_INIT_STDDEV = 0.1
+
+
+class Spec(NamedTuple):
+  """The model's sizes.
+
+  Attributes:
+    vocab_size: V, rows of the word table.
+    feature_size: F, rows of the casing table.
+    embed_dim: E.
+    feature_dim: Fd.
+    window_len: W = 2m + 1.
+    hidden_size: H.
+    num_classes: C.
+  """
+
+  vocab_size: int
+  feature_size: int
+  embed_dim: int
+  feature_dim: int
+  window_len: int
+  hidden_size: int
+  num_classes: int
+
+  @property
+  def input_dim(self) -> int:
+    """D = W (E + Fd)."""
+    return self.window_len * (self.embed_dim + self.feature_dim)
+
+
+class Data(NamedTuple):
+  """A training set as windows (host NumPy arrays).
+
+  Attributes:
+    window_ids: int32 ``[N, W]`` word ids.
+    feature_ids: int32 ``[N, W]`` casing ids.
+    labels: int32 ``[N]`` class ids.
+  """
+
+  window_ids: np.ndarray
+  feature_ids: np.ndarray
+  labels: np.ndarray
+
+  @property
+  def num_windows(self) -> int:
+    return int(self.labels.shape[0])
+
+
+class Runner(Protocol):
+  compile_s: float
+
+  def run_epoch(self) -> int:
+    ...
+
+
+def num_batches(data: Data, batch_size: int) -> int:
+  """Full batches per epoch (the ragged last batch is dropped)."""
+  n = data.num_windows // batch_size
+  if n < 1:
+    raise ValueError(f"batch_size={batch_size} exceeds the {data.num_windows} "
+                     "training windows (--batch_sizes)")
+  return n
+
+
+def init_numpy_params(spec: Spec, seed: int) -> dict[str, np.ndarray]:
+  """float32 parameters with wincls's scheme (models.py): N(0, 0.1²) tables with
+  a zero padding row, Glorot-uniform weights ``[out, in]``, zero biases."""
+  rng = np.random.default_rng(seed)
+
+  def table(rows, cols):
+    t = (EMBED_INIT_STDDEV * rng.standard_normal((rows, cols))).astype(np.float32)
+    t[0] = 0.0
+    return t
+
+  def glorot(out_dim, in_dim):
+    limit = np.sqrt(6.0 / (in_dim + out_dim))
+    return rng.uniform(-limit, limit, (out_dim, in_dim)).astype(np.float32)
+
+  return {
+      "words": table(spec.vocab_size, spec.embed_dim),
+      "features": table(spec.feature_size, spec.feature_dim),
+      "W": glorot(spec.hidden_size, spec.input_dim),
+      "b": np.zeros(spec.hidden_size, np.float32),
+      "U": glorot(spec.num_classes, spec.hidden_size),
+      "c": np.zeros(spec.num_classes, np.float32),
+  }

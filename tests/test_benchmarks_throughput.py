@@ -1,0 +1,134 @@
+"""Tests of benchmarks/throughput.py and its peers (benchmarks/peers/)."""
+
+import importlib.util
+import json
+import os
+from pathlib import Path
+import subprocess
+import sys
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from wincls import objectives
+
+REPO = Path(__file__).resolve().parents[1]
+if str(REPO) not in sys.path:
+  sys.path.insert(0, str(REPO))
+
+from benchmarks import peers  # pylint: disable=g-import-not-at-top
+from benchmarks.peers import numpy_hand  # pylint: disable=g-import-not-at-top
+from benchmarks import throughput  # pylint: disable=g-import-not-at-top
+
+HAVE_TORCH = importlib.util.find_spec("torch") is not None
+SPEC = peers.Spec(vocab_size=30, feature_size=9, embed_dim=4, feature_dim=2,
+                  window_len=3, hidden_size=6, num_classes=5)
+
+
+def _conll_dir():
+  candidates = [os.environ.get("WINCLS_CONLL2003_DIR"),
+                str(REPO.parent / "shared" / "data" / "conll2003")]
+  for candidate in candidates:
+    if candidate and (Path(candidate) / "eng.train").is_file():
+      return candidate
+  pytest.skip("CoNLL-2003 not found (set WINCLS_CONLL2003_DIR or put eng.train in "
+              "../shared/data/conll2003)")
+
+
+def _tiny_data(n=16, seed=0):
+  rng = np.random.default_rng(seed)
+  return peers.Data(
+      window_ids=rng.integers(0, SPEC.vocab_size, (n, SPEC.window_len)).astype(np.int32),
+      feature_ids=rng.integers(0, SPEC.feature_size, (n, SPEC.window_len)).astype(np.int32),
+      labels=rng.integers(0, SPEC.num_classes, n).astype(np.int32))
+
+
+def _wincls_params(p):
+  return {"embed": {"words": p["words"], "features": [p["features"]]},
+          "hidden": {"W": p["W"], "b": p["b"]},
+          "output": {"W": p["U"], "b": p["c"]}}
+
+
+def _wincls_batch(data):
+  return {"window_ids": jnp.asarray(data.window_ids),
+          "feature_ids": jnp.asarray(data.feature_ids[..., None]),
+          "labels": jnp.asarray(data.labels)}
+
+
+def test_numpy_peer_gradient_equals_wincls_autodiff():
+  data = _tiny_data()
+  data.window_ids[0, 0] = data.window_ids[3, 2]  # a repeated word
+  runner = numpy_hand.make_runner(data, SPEC, batch_size=16, seed=0)
+  runner.params = {k: v.astype(np.float64) for k, v in runner.params.items()}
+  loss, grads = runner.grads(data.window_ids, data.feature_ids, data.labels)
+  with jax.enable_x64(True):
+    config = throughput.model_config(SPEC)
+    params = jax.tree.map(jnp.asarray, _wincls_params(runner.params))
+    (ref_loss, _), ref = jax.value_and_grad(objectives.loss_fn, has_aux=True)(
+        params, _wincls_batch(data), config=config, loss="cross_entropy", key=None)
+    np.testing.assert_allclose(loss, ref_loss, rtol=1e-12)
+    for got, want in zip(jax.tree.leaves(_wincls_params(grads)), jax.tree.leaves(ref)):
+      np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-14)
+
+
+def test_numpy_peer_epoch_lowers_loss_and_caps_windows():
+  data = _tiny_data(n=64)
+  runner = numpy_hand.make_runner(data, SPEC, batch_size=8, seed=0, max_windows=40)
+  before, _ = runner.grads(data.window_ids, data.feature_ids, data.labels)
+  assert runner.run_epoch() == 40  # 5 full batches of 8
+  for _ in range(20):
+    runner.run_epoch()
+  after, _ = runner.grads(data.window_ids, data.feature_ids, data.labels)
+  assert after < before
+  assert runner.step == 21 * 5
+
+
+@pytest.mark.skipif(not HAVE_TORCH, reason="torch not installed (pip install torch==2.13.0)")
+def test_torch_peer_is_the_same_model():
+  from benchmarks.peers import torch_window  # pylint: disable=g-import-not-at-top
+  data = _tiny_data()
+  init = peers.init_numpy_params(SPEC, seed=3)
+  loss = torch_window.batch_loss(data, SPEC, init)
+  ref, _ = objectives.loss_fn(jax.tree.map(jnp.asarray, _wincls_params(init)),
+                              _wincls_batch(data), config=throughput.model_config(SPEC),
+                              loss="cross_entropy", key=None)
+  np.testing.assert_allclose(loss, ref, rtol=1e-5)
+
+
+def test_flops_per_window_formula():
+  # D = 3 * (4 + 2) = 18: 6 * (18 * 6 + 6 * 5).
+  assert throughput.flops_per_window(SPEC) == 6 * (18 * 6 + 6 * 5)
+
+
+def test_smoke_run_writes_rows(tmp_path):
+  data_dir = _conll_dir()
+  output = tmp_path / "throughput.json"
+  # The dense wincls_jit and the trainer's rows compile more programs (seconds
+  # each); the sparse epoch is the one the vmap/sequential rows use.
+  impls = ["wincls_jit_sparse", "numpy_hand", "wincls_vmap_seeds",
+           "wincls_sequential_seeds", "torch_eager_fused"]
+  env = dict(os.environ, JAX_PLATFORMS="cpu")
+  result = subprocess.run(
+      [sys.executable, str(REPO / "benchmarks" / "throughput.py"), "--smoke",
+       f"--data_dir={data_dir}", f"--output={output}", "--configs=cs224n",
+       f"--impls={','.join(impls)}"],
+      capture_output=True, text=True, timeout=300, cwd=REPO, env=env)
+  assert result.returncode == 0, result.stderr[-3000:]
+  rows = json.loads(output.read_text())
+  assert [row["impl"] for row in rows] == impls
+  for row in rows:
+    assert row["config"] == "cs224n" and row["batch_size"] == 64
+    assert row["flops_per_window"] == 6 * (3 * 55 * 200 + 200 * 5)
+    if row["impl"].startswith("torch") and not HAVE_TORCH:
+      assert row["windows_per_s"] is None and "torch not installed" in row["error"]
+      continue
+    for key in ("windows_per_s", "epoch_s", "compile_s", "num_seeds",
+                "roofline_fraction", "peak_flops_per_s"):
+      assert row[key] is not None and row[key] >= 0, (row["impl"], key)
+    seeds = 2 if row["impl"] in throughput.SEED_IMPLS else 1
+    assert row["num_seeds"] == seeds
+    assert row["windows"] == 512 * seeds  # 8 full batches of 64 per seed
+    np.testing.assert_allclose(row["windows_per_s"], row["windows"] / row["epoch_s"])
+  assert "| cs224n | 64 | wincls_jit_sparse |" in result.stdout
