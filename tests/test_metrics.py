@@ -124,7 +124,8 @@ def conll_run(tmp_path_factory):
   config = config_lib.Config(dataset="conll2003", data_dir=data_dir,
                              train_fraction=0.05, epochs=1, hidden_size=8,
                              embed_dim=8, batch_size=32, learning_rate=0.01,
-                             label_scheme="iobes")
+                             label_scheme="iobes", activation="tanh",
+                             dropout=0.0, word_dropout=0.0)
   workdir = tmp_path_factory.mktemp("conll_run")
   results = train.train_and_evaluate(config, workdir)
   return workdir, results
