@@ -156,11 +156,22 @@ def config_from_flags(flag_values: flags.FlagValues = flags.FLAGS,
                       **overrides) -> config_lib.Config:
   """The validated ``Config`` of the flags (with ``overrides`` applied).
 
+  With ``--vectors`` other than ``random``, every field of
+  ``presets.PRETRAINED`` not given on the command line takes the preset's value.
+
   Raises:
     app.UsageError: a flag value is invalid (one line naming the flag).
   """
   values = config_values(flag_values)
   values.update(overrides)
+  if values.get("vectors", "random") != "random":
+    # Pre-trained vectors: the recommended pre-trained configuration
+    # (wincls/presets.py, docs/vectors.md) for every flag not given.
+    from wincls import presets
+    for name, value in presets.PRETRAINED.items():
+      given = name in overrides or (name in flag_values and flag_values[name].present)
+      if not given:
+        values[name] = value
   try:
     config = config_lib.Config(**values).validate()
     check_paths(config)
