@@ -27,6 +27,8 @@ from absl import flags
 from wincls import config as config_lib
 
 HELP = {
+    "vocab_include_dev": "With pre-trained vectors, add the dev words the vectors know "
+                         "to the vocabulary (rows from the vectors, never dev labels).",
     "dataset": "Dataset: conll2003 (reads --data_dir), wnut16 (bundled), or files "
                "(--train_path and --dev_path).",
     "data_dir": "Directory holding CoNLL-2003's eng.train and eng.testa.",

@@ -116,6 +116,9 @@ class Config:
   vectors: str = "random"
   vectors_path: str = ""
   freeze_vectors: bool = False
+  # With pre-trained vectors, also give a row to every dev word the vectors know
+  # (initialised from the vectors, never from dev labels; the usual practice).
+  vocab_include_dev: bool = True
   # Model.
   window: str = "concat"
   window_size: int = 2

@@ -203,7 +203,7 @@ def _load_vectors(config: config_lib.Config, vocab_for_extension, train_corpus,
         normalize_digits=config.normalize_digits)
     extra = [w for s in dev_corpus.words for w in s
              if train_vocab.normalize(w) in known or w in known]
-    vocab = train_vocab.extend(extra)
+    vocab = train_vocab.extend(extra) if config.vocab_include_dev else train_vocab
   counts, forms = vectors_lib.corpus_counts(train_corpus.words,
                                             normalize=vocab.normalize)
   table, report = vectors_lib.align_vectors(
