@@ -43,7 +43,7 @@ def main(argv):
   import matplotlib
   matplotlib.use("Agg")
   import matplotlib.pyplot as plt
-  from wincls import saliency
+  from wincls.model import jacobians as saliency
   from wincls import train
   from wincls.data import windows as windows_lib
 

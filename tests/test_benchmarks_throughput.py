@@ -12,7 +12,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from wincls import objectives
+from wincls.model import objective as objectives
 
 REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:

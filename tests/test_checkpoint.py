@@ -10,7 +10,7 @@ import pytest
 
 from wincls import checkpoint
 from wincls import config as config_lib
-from wincls import models
+from wincls.model import network as models
 from wincls import train
 
 

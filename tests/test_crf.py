@@ -9,7 +9,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.test_util import check_grads
 
-from wincls import crf
+from wincls.model import crf
 
 NUM_TAGS = 3
 MAX_LEN = 4

@@ -1,8 +1,11 @@
-"""Tests of wincls/jacobians.py: each hand Jacobian against jacfwd and jacrev.
+"""Each hand Jacobian of wincls/model/ against jacfwd and jacrev.
 
-Every check has a hand-written side (a function of ``wincls/jacobians.py``) and
-an independent side (``jax.jacfwd``/``jax.jacrev``/``jax.vjp`` of the forward
-function of layers/losses/crf/models, or central differences in ``check_grads``).
+Every check has a hand-written side (a ``*_jacobian``/``*_vjp``/``*_gradient``
+function written beside its forward function in ``wincls/model/``, or the
+chained ``wincls/model/jacobians.py``) and an independent side
+(``jax.jacfwd``/``jax.jacrev``/``jax.vjp`` of the forward function, or central
+differences in ``check_grads``). The loss grids are built from
+``losses.LOSSES``; the window grid is tests/test_window_specs.py.
 All in float64 at 1e-10 relative (normwise per leaf), tiny shapes; each test
 computes both sides in one jitted function (one compile rather than one per
 primitive in eager mode).
@@ -19,11 +22,12 @@ import pytest
 from jax.test_util import check_grads
 
 from wincls import config as config_lib
-from wincls import crf
-from wincls import jacobians
-from wincls import layers
-from wincls import losses
-from wincls import models
+from wincls.model import crf
+from wincls.model import jacobians
+from wincls.model import layers
+from wincls.model import losses
+from wincls.model import network
+from wincls.model import windows
 
 RTOL = 1e-10
 
@@ -98,11 +102,11 @@ def _normal(rng, *shape):
 def test_affine_jacobians():
   def check(x, W, b, xs, delta):
     return {
-        "jacobians": ((jacobians.affine_jacobian_x(x, W, b),
-                       jacobians.affine_jacobian_W(x, W, b),
-                       jacobians.affine_jacobian_b(x, W, b)),
+        "jacobians": ((layers.affine_jacobian_x(x, W, b),
+                       layers.affine_jacobian_W(x, W, b),
+                       layers.affine_jacobian_b(x, W, b)),
                       fwd_rev(layers.affine, x, W, b, argnums=(0, 1, 2))),
-        "vjp": (jacobians.affine_vjp(xs, W, b, delta),
+        "vjp": (layers.affine_vjp(xs, W, delta),
                 vjp(layers.affine, delta, xs, W, b, argnums=(0, 1, 2))),
     }
 
@@ -130,9 +134,10 @@ def _away_from_kinks(rng, n):
 
 def _activation_check(z):
   results = {}
-  for name, f in layers.ACTIVATIONS.items():
-    results[name] = (getattr(jacobians, f"{name}_jacobian")(z), fwd_rev(f, z))
-    results[f"{name} vjp"] = (jacobians.activation_vjp(name, z, 2 * z), vjp(f, 2 * z, z))
+  for name, spec in layers.ACTIVATIONS.items():
+    results[name] = (layers.activation_jacobian(name, z), fwd_rev(spec.forward, z))
+    results[f"{name} vjp"] = (layers.activation_vjp(name, z, 2 * z),
+                              vjp(spec.forward, 2 * z, z))
   return results
 
 
@@ -162,8 +167,8 @@ def test_activation_kinks_follow_jax(activation_results):
     np.testing.assert_array_equal(hand, ref_fwd, err_msg=name)  # exact at the kinks
     np.testing.assert_array_equal(hand, ref_rev, err_msg=name)
   assert_results(results)
-  with pytest.raises(ValueError, match="jacobians.py.*'gelu'"):
-    jacobians.activation_jacobian("gelu", KINKS)
+  with pytest.raises(ValueError, match="activation 'gelu' is not one of"):
+    layers.activation_jacobian("gelu", KINKS)
 
 
 # --- softmax -------------------------------------------------------------------
@@ -171,10 +176,10 @@ def test_activation_kinks_follow_jax(activation_results):
 
 def test_softmax_jacobians():
   def check(z, zs, g):
-    return {"softmax": (jacobians.softmax_jacobian(z), fwd_rev(layers.softmax, z)),
-            "log_softmax": (jacobians.log_softmax_jacobian(z),
+    return {"softmax": (layers.softmax_jacobian(z), fwd_rev(layers.softmax, z)),
+            "log_softmax": (layers.log_softmax_jacobian(z),
                             fwd_rev(layers.log_softmax, z)),
-            "vjp": (jacobians.softmax_vjp(zs, g), vjp(layers.softmax, g, zs))}
+            "vjp": (layers.softmax_vjp(zs, g), vjp(layers.softmax, g, zs))}
 
   args = []
   for num_classes in (1, 2, 5):
@@ -194,36 +199,21 @@ def _block_diagonal(g):
   return eye.reshape(eye.shape + (1,) * (g.ndim - 1)) * g[:, None]
 
 
-# The losses with positional arguments (scores first).
-def _cross_entropy(scores, labels, margin):
-  del margin
-  return losses.softmax_cross_entropy(logits=scores, labels=labels)
+def _specs(kind, output=None):
+  """``{name: spec}`` of the registry's losses of one kind (and output)."""
+  return {name: spec for name, spec in losses.LOSSES.items()
+          if spec.kind == kind and (output is None or output in spec.outputs)}
 
 
-def _weston_watkins(scores, labels, margin):
-  return losses.hinge_weston_watkins(scores=scores, labels=labels, margin=margin)
+MULTICLASS = _specs("token", "multiclass")  # every multiclass token loss
+SCORE = _specs("token", "score")  # every single-score token loss
+CORRUPTED = _specs("corrupted")  # losses over corrupted windows
 
 
-def _crammer_singer(scores, labels, margin):
-  return losses.hinge_crammer_singer(scores=scores, labels=labels, margin=margin)
-
-
-def _logistic(scores, labels):
-  return losses.binary_logistic(scores=scores, labels=labels)
-
-
-def _max_margin(scores, corrupted_scores, margin):
-  return losses.max_margin(scores=scores, corrupted_scores=corrupted_scores, margin=margin)
-
-
-MULTICLASS = {
-    "cross_entropy": (_cross_entropy, lambda s, y, m: (
-        jacobians.softmax_cross_entropy_gradient(logits=s, labels=y))),
-    "hinge_ww": (_weston_watkins, lambda s, y, m: (
-        jacobians.hinge_weston_watkins_gradient(scores=s, labels=y, margin=m))),
-    "hinge_cs": (_crammer_singer, lambda s, y, m: (
-        jacobians.hinge_crammer_singer_gradient(scores=s, labels=y, margin=m))),
-}
+def test_loss_grids_cover_the_registry():
+  covered = set(MULTICLASS) | set(SCORE) | set(CORRUPTED) | set(_specs("sentence"))
+  assert covered == set(losses.LOSSES)
+  assert MULTICLASS and SCORE and CORRUPTED
 
 
 def _hinge_args(seed, batch=6, num_classes=4):
@@ -241,14 +231,22 @@ def _hinge_args(seed, batch=6, num_classes=4):
 
 @jit
 def _loss_check(scores, labels, margin, s, y, c):
-  results = {name: (_block_diagonal(grad(scores, labels, margin)),
-                    fwd_rev(loss, scores, labels, margin))
-             for name, (loss, grad) in MULTICLASS.items()}
-  results["logistic"] = (jnp.diag(jacobians.binary_logistic_gradient(scores=s, labels=y)),
-                         fwd_rev(_logistic, s, y))
-  g_s, g_c = jacobians.max_margin_gradient(scores=s, corrupted_scores=c, margin=margin)
-  results["max_margin"] = ((jnp.diag(g_s), _block_diagonal(g_c)),
-                           fwd_rev(_max_margin, s, c, margin, argnums=(0, 1)))
+  """name -> (hand Jacobian of the [B] losses, [jacfwd, jacrev]) for every loss spec."""
+  results = {}
+  for name, spec in MULTICLASS.items():
+    f = lambda t, spec=spec: spec.forward(scores=t, labels=labels, margin=margin)
+    results[name] = (_block_diagonal(spec.gradient(scores=scores, labels=labels,
+                                                   margin=margin)), fwd_rev(f, scores))
+  for name, spec in SCORE.items():
+    f = lambda t, spec=spec: spec.forward(scores=t, labels=y, margin=margin)
+    results[name] = (jnp.diag(spec.gradient(scores=s, labels=y, margin=margin)),
+                     fwd_rev(f, s))
+  for name, spec in CORRUPTED.items():
+    f = lambda t, u, spec=spec: spec.forward(scores=t, labels=y, corrupted_scores=u,
+                                             margin=margin)
+    g_s, g_c = spec.gradient(scores=s, labels=y, corrupted_scores=c, margin=margin)
+    results[name] = ((jnp.diag(g_s), _block_diagonal(g_c)),
+                     fwd_rev(f, s, c, argnums=(0, 1)))
   return results
 
 
@@ -257,7 +255,7 @@ def test_loss_gradients():
   s, c = scores[:, 0], scores[:, 1:]  # every Δ - s + s_c is ≥ 1/64 from its kink
   active = []
   for margin in (1.0, 0.5):
-    results = _loss_check(scores, labels, margin, s, labels % 2, c)
+    results = _loss_check(scores, labels, margin, s, labels % 2, c)  # both label values
     assert_results(results)
     active.append(np.einsum("bbc->bc", results["hinge_cs"][0]))
   # Both sides of the hinge are exercised: some rows active, some not.
@@ -280,7 +278,7 @@ def test_hinge_kinks_follow_jax():
   # max_margin: Δ - s + s_c is exactly 0 in rows 0-1 column 0 and in row 2.
   s = np.array([1.5, 0.5, 0.0, 0.0, 0.0, 0.0])
   c = np.array([[0.5, 1.0, -2.0], [-0.5, 0.0, 0.5], [-1.0, -1.0, -1.0]] + [[0.0] * 3] * 3)
-  results = _loss_check(scores, labels, 1.0, s, labels % 2, c)
+  results = _loss_check(scores, labels, 1.0, s, np.ones(6, np.int32), c)
   for name in ("hinge_ww", "hinge_cs", "max_margin"):
     hand, (ref_fwd, ref_rev) = results[name]
     chex.assert_trees_all_equal(hand, ref_fwd)  # exact: the same subgradient
@@ -322,28 +320,29 @@ def _with_hand_gradient(f, grad_f, shared=()):
 def test_check_grads_of_the_hand_loss_gradients():
   """The token losses, with their hand gradients as JVPs, against central differences.
 
-  All five go into one jitted function (one set of compiles for check_grads'
+  All of them go into one jitted function (one set of compiles for check_grads'
   transformations); the inputs are away from every kink by ≥ 1/64 ≫ eps.
   """
   scores, labels = _hinge_args(4)
   y = labels % 2
 
-  def hand(loss, grad):  # a closure per loss (custom_jvp rejects default arguments)
-    return _with_hand_gradient(lambda s: loss(s, labels, 1.0),
-                               lambda s: (grad(s, labels, 1.0),))
+  def hand(spec, labels, *names):  # a closure per loss (custom_jvp rejects defaults)
+    def f(*args):
+      return spec.forward(labels=labels, margin=1.0, **dict(zip(names, args)))
 
-  multiclass = [hand(loss, grad) for loss, grad in MULTICLASS.values()]
-  logistic = _with_hand_gradient(
-      lambda s: _logistic(s, y),
-      lambda s: (jacobians.binary_logistic_gradient(scores=s, labels=y),))
-  max_margin = _with_hand_gradient(
-      lambda s, c: _max_margin(s, c, 1.0),
-      lambda s, c: jacobians.max_margin_gradient(scores=s, corrupted_scores=c))
+    def grad_f(*args):
+      g = spec.gradient(labels=labels, margin=1.0, **dict(zip(names, args)))
+      return g if isinstance(g, tuple) else (g,)
+    return _with_hand_gradient(f, grad_f)
+
+  multiclass = [hand(spec, labels, "scores") for spec in MULTICLASS.values()]
+  single = [hand(spec, y, "scores") for spec in SCORE.values()]
+  corrupted = [hand(spec, y, "scores", "corrupted_scores") for spec in CORRUPTED.values()]
 
   @jax.jit  # check_grads transforms it: compiler_options only work on a top-level jit
   def all_losses(scores, s, c):
-    return jnp.concatenate([f(scores) for f in multiclass]
-                           + [logistic(s), max_margin(s, c)])
+    return jnp.concatenate([f(scores) for f in multiclass] + [f(s) for f in single]
+                           + [f(s, c) for f in corrupted])
 
   args = tuple(jnp.asarray(a) for a in (scores, scores[:, 0], scores[:, 1:]))
   check_grads(all_losses, args, order=2, modes=("fwd", "rev"), eps=1e-4)
@@ -364,7 +363,7 @@ def test_check_grads_of_the_hand_crf_gradient():
 
   def nll_grads(e, a, start, end):
     params = {"transitions": a, "start": start, "end": end}
-    g = jacobians.crf_nll_gradient(emissions=e, labels=tags, mask=mask, crf_params=params)
+    g = crf.crf_nll_gradient(emissions=e, labels=tags, mask=mask, crf_params=params)
     return g["emissions"], g["transitions"], g["start"], g["end"]
 
   f = jax.jit(_with_hand_gradient(nll, nll_grads, shared=(1, 2, 3)))
@@ -375,44 +374,16 @@ def test_check_grads_of_the_hand_crf_gradient():
   check_grads(f, args, order=2, modes=("rev",), eps=1e-4)
 
 
-# --- windows and embedding -----------------------------------------------------
-
-
-def _window_check(vectors, batch, g):
-  window_len = vectors.shape[0]
-  return {
-      "concat": (jacobians.window_concat_jacobian(vectors),
-                 fwd_rev(layers.window_concat, vectors)),
-      "average": (jacobians.window_average_jacobian(vectors),
-                  fwd_rev(layers.window_average, vectors)),
-      "concat vjp": (jacobians.window_concat_vjp(g, window_len),
-                     vjp(layers.window_concat, g, batch)),
-      "average vjp": (jacobians.window_average_vjp(g[:, :3], window_len),
-                      vjp(layers.window_average, g[:, :3], batch)),
-  }
-
-
-def test_window_jacobians():
-  args = []
-  for half_width in (0, 1, 2):
-    rng = np.random.default_rng(half_width)
-    window_len = 2 * half_width + 1
-    args.append((_normal(rng, window_len, 3), _normal(rng, 4, window_len, 3),
-                 _normal(rng, 4, 3 * window_len)))
-  for half_width, results in zip((0, 1, 2), jit_map(_window_check)(args)):
-    window_len = 2 * half_width + 1
-    chex.assert_shape(results["concat"][0], (3 * window_len, window_len, 3))
-    chex.assert_shape(results["average"][0], (3, window_len, 3))
-    assert_results(results)
+# --- embedding -----------------------------------------------------
 
 
 def _embed_check(tables, window_ids, feature_ids, batch_ids, batch_features, g):
-  hand = {"words": jacobians.embed_jacobian_words(tables, window_ids, feature_ids),
-          "features": [jacobians.embed_jacobian_features(tables, window_ids, feature_ids, k)
+  hand = {"words": windows.embed_jacobian_words(tables, window_ids, feature_ids),
+          "features": [windows.embed_jacobian_features(tables, window_ids, feature_ids, k)
                        for k in range(len(tables["features"]))]}
-  return {"jacobians": (hand, fwd_rev(layers.embed, tables, window_ids, feature_ids)),
-          "vjp": (jacobians.embed_vjp(tables, batch_ids, batch_features, g),
-                  vjp(layers.embed, g, tables, batch_ids, batch_features))}
+  return {"jacobians": (hand, fwd_rev(windows.embed, tables, window_ids, feature_ids)),
+          "vjp": (windows.embed_vjp(tables, batch_ids, batch_features, g),
+                  vjp(windows.embed, g, tables, batch_ids, batch_features))}
 
 
 def test_embed_jacobians():
@@ -455,9 +426,9 @@ def _crf_problem(seed, batch=4, length=4, num_tags=3):
 @jit
 def _log_partition_check(e, m, crf_params):
   f = lambda e, p: crf.crf_log_partition(e, m, p)
-  hand = jacobians.crf_log_partition_jacobian(e, m, crf_params)
+  hand = crf.crf_log_partition_jacobian(e, m, crf_params)
   refs = [jac(f, argnums=(0, 1))(e, crf_params) for jac in (jax.jacfwd, jax.jacrev)]
-  log_z = jacobians.crf_forward_backward(e[None], m[None], crf_params)["log_z"][0]
+  log_z = crf.crf_forward_backward(e[None], m[None], crf_params)["log_z"][0]
   return hand, [{"emissions": d_e, **d_p} for d_e, d_p in refs], log_z, f(e, crf_params)
 
 
@@ -476,8 +447,8 @@ def test_crf_log_partition_jacobian_is_the_marginals():
 @jit
 def _nll_check(emissions, tags, mask, crf_params):
   f = lambda e, p: crf.crf_nll(emissions=e, labels=tags, mask=mask, crf_params=p)
-  hand = jacobians.crf_nll_gradient(emissions=emissions, labels=tags, mask=mask,
-                                    crf_params=crf_params)
+  hand = crf.crf_nll_gradient(emissions=emissions, labels=tags, mask=mask,
+                              crf_params=crf_params)
   refs = [jac(f, argnums=(0, 1))(emissions, crf_params) for jac in (jax.jacfwd, jax.jacrev)]
   return hand, refs
 
@@ -509,20 +480,14 @@ def _network_config(classifier, hidden, hidden2, output, activation, window="con
 
 def _random_params(config, seed):
   """Standard-normal values in ``init_params``' structure (biases non-zero too)."""
-  shapes = jax.eval_shape(lambda: models.init_params(jax.random.key(0), config=config))
+  shapes = jax.eval_shape(lambda: network.init_params(jax.random.key(0), config=config))
   rng = np.random.default_rng(seed)
   return jax.tree.map(lambda s: jnp.asarray(rng.normal(size=s.shape)), shapes)
 
 
 def _scores_from_x(params, x, config):
-  """``models.apply`` from the window vector on: the layers of models.py, in order."""
-  h = x
-  for name in ("hidden", "hidden2")[:len(models.hidden_sizes(config))]:
-    h = layers.ACTIVATIONS[config.activation](
-        layers.affine(h, params[name]["W"], params[name]["b"]))
-  if config.output == "multiclass":
-    return layers.affine(h, params["output"]["W"], params["output"]["b"])
-  return h @ params["output"]["u"]
+  """The network from the window vector on: ``network.head``, the one forward pass."""
+  return network.head(params, x, config=config)[0]
 
 
 def _network_check(params, x, config):
@@ -553,7 +518,7 @@ def network_results():
     for i, config in enumerate(configs):
       params = _random_params(config, seed=i)
       params.pop("embed")
-      args.append((params, _normal(np.random.default_rng(i), models.input_dim(config))))
+      args.append((params, _normal(np.random.default_rng(i), network.input_dim(config))))
     # The configs are static: the program closes over them.
     results = jit(lambda args: [_network_check(p, x, c) for (p, x), c in zip(args, configs)])(
         args)
@@ -572,7 +537,7 @@ def test_network_jacobians(network_results, classifier, hidden, hidden2):
 
 def _model_check(params, window_ids, feature_ids, config):
   hand = jacobians.model_jacobians(params, window_ids, feature_ids, config=config)
-  f = lambda p: models.apply(p, window_ids[None], feature_ids[None], config=config)[0]
+  f = lambda p: network.apply(p, window_ids[None], feature_ids[None], config=config)[0]
   return hand, [jax.jacfwd(f)(params), jax.jacrev(f)(params)]
 
 
@@ -605,5 +570,5 @@ def model_results():
 
 @pytest.mark.parametrize("window,half_width", MODELS)
 def test_model_jacobians_of_apply(model_results, window, half_width):
-  """The chained Jacobian (network · window · embedding) against models.apply itself."""
+  """The chained Jacobian (network · window · embedding) against network.apply itself."""
   assert_results({"apply": model_results[(window, half_width)]})

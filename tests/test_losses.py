@@ -1,4 +1,7 @@
-"""Tests of wincls/losses.py against numbers worked out by hand."""
+"""Tests of wincls/model/losses.py against numbers worked out by hand, and its registry.
+
+The hand gradients are checked against autodiff in tests/test_jacobians.py.
+"""
 
 import math
 
@@ -9,13 +12,13 @@ import numpy as np
 import optax
 import pytest
 
-from wincls import losses
+from wincls.model import losses
 
 
 def test_softmax_cross_entropy_hand_case():
   logits = jnp.array([[1.0, 2.0, 3.0], [0.0, 0.0, 0.0]])
   labels = jnp.array([2, 1])
-  out = losses.softmax_cross_entropy(logits=logits, labels=labels)
+  out = losses.softmax_cross_entropy(scores=logits, labels=labels)
   chex.assert_shape(out, (2,))
   # -log(e^3 / (e + e^2 + e^3)) = log(1 + e^-1 + e^-2); uniform over 3 -> log 3.
   expected = [math.log(1 + math.exp(-1) + math.exp(-2)), math.log(3)]
@@ -30,28 +33,32 @@ def test_binary_logistic_hand_case():
   np.testing.assert_allclose(out, expected, rtol=1e-6)
 
 
+ONE = jnp.array([1])
+
+
 def test_max_margin_zero_beyond_margin_and_slope_minus_one():
   corrupted = jnp.array([[0.5]])
   # s >= s_c + 1 -> 0 (including exactly on the margin).
   for s in (1.5, 2.0, 10.0):
-    assert losses.max_margin(scores=jnp.array([s]), corrupted_scores=corrupted)[0] == 0.0
+    assert losses.max_margin(scores=jnp.array([s]), labels=ONE, corrupted_scores=corrupted)[0] == 0.0
   # Otherwise J = 1 - s + s_c, slope -1 in s and +1 in s_c.
   for s in (-2.0, 0.0, 1.0):
-    value = losses.max_margin(scores=jnp.array([s]), corrupted_scores=corrupted)[0]
+    value = losses.max_margin(scores=jnp.array([s]), labels=ONE, corrupted_scores=corrupted)[0]
     np.testing.assert_allclose(value, 1.0 - s + 0.5, rtol=1e-6)
     ds = jax.grad(lambda t: losses.max_margin(
-        scores=t[None], corrupted_scores=corrupted)[0])(jnp.float32(s))
+        scores=t[None], labels=ONE, corrupted_scores=corrupted)[0])(jnp.float32(s))
     assert ds == -1.0
   # Exactly on the margin the (sub)gradient is 0, as for relu.
   on_margin = jax.grad(lambda t: losses.max_margin(
-      scores=t[None], corrupted_scores=corrupted)[0])(jnp.float32(1.5))
+      scores=t[None], labels=ONE, corrupted_scores=corrupted)[0])(jnp.float32(1.5))
   assert on_margin == 0.0
 
 
 def test_max_margin_sums_over_corruptions_with_margin():
   scores = jnp.array([1.0, 3.0])
   corrupted = jnp.array([[0.0, 1.5, -5.0], [2.0, 2.5, 0.0]])
-  out = losses.max_margin(scores=scores, corrupted_scores=corrupted, margin=2.0)
+  out = losses.max_margin(scores=scores, labels=jnp.array([1, 1]),
+                          corrupted_scores=corrupted, margin=2.0)
   # Row 0: max(0, 2-1+0)=1, max(0, 2-1+1.5)=2.5, 0 -> 3.5.
   # Row 1: max(0, 2-3+2)=1, max(0, 2-3+2.5)=1.5, 0 -> 2.5.
   np.testing.assert_allclose(out, [3.5, 2.5], rtol=1e-6)
@@ -115,3 +122,27 @@ def test_corrupt_centre():
       jax.random.key(4), window_ids, num_corruptions=7, low=4, high=20))
   with pytest.raises(ValueError, match="need high > low"):
     losses.corrupt_centre(key, window_ids, num_corruptions=1, low=4, high=4)
+
+
+def test_max_margin_negative_windows_are_pushed_below_minus_margin():
+  scores = jnp.array([-2.0, 0.5])
+  out = losses.max_margin(scores=scores, labels=jnp.array([0, 0]),
+                          corrupted_scores=jnp.zeros((2, 3)))
+  np.testing.assert_allclose(out, [0.0, 1.5], rtol=1e-6)
+
+
+def test_registry_resolves_flags_and_outputs():
+  from wincls import config as config_lib
+  assert config_lib.LOSSES == tuple(losses.LOSSES)
+  # max_margin with the multiclass output is Crammer–Singer (label-space corruption).
+  assert losses.get("max_margin", "multiclass") is losses.LOSSES["hinge_cs"]
+  assert losses.get("max_margin", "score").kind == "corrupted"
+  assert losses.get("crf", "multiclass").kind == "sentence"
+  assert set(losses.outputs_of("score")) == {"max_margin", "logistic"}
+  with pytest.raises(ValueError, match="--loss='nce' is not one of"):
+    losses.get("nce", "multiclass")
+  with pytest.raises(ValueError, match="--loss=logistic does not work with --output=multiclass"):
+    losses.get("logistic", "multiclass")
+  for name, spec in losses.LOSSES.items():
+    assert spec.kind in ("token", "corrupted", "sentence"), name
+    assert spec.help and spec.outputs, name

@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 
 from wincls import config as config_lib
-from wincls import layers
-from wincls import models
-from wincls import saliency
+from wincls.model import jacobians
+from wincls.model import network
+from wincls.model import windows
 
 _REPO = Path(__file__).resolve().parents[1]
 
@@ -23,7 +23,7 @@ def _setup(window, output="multiclass"):
                                   window=window, window_size=2, embed_dim=4,
                                   feature_dim=2, hidden_size=6, activation="tanh",
                                   output=output)
-  params = models.init_params(jax.random.key(0), config=config)
+  params = network.init_params(jax.random.key(0), config=config)
   rng = np.random.default_rng(0)
   window_ids = rng.integers(4, 30, size=(7, 5)).astype(np.int32)
   feature_ids = rng.integers(1, 5, size=(7, 5, 1)).astype(np.int32)
@@ -31,28 +31,27 @@ def _setup(window, output="multiclass"):
 
 
 def _autodiff_norms(params, window_ids, feature_ids, config):
-  vectors = layers.embed(params["embed"], window_ids, feature_ids)
+  vectors = windows.embed(params["embed"], window_ids, feature_ids)
+  spec = windows.get(config.window)
 
   def score(v, w, f):
-    x = layers.WINDOWS[config.window](v)
-    h = jnp.tanh(layers.affine(x, params["hidden"]["W"], params["hidden"]["b"]))
+    x = spec.forward(params.get("window"), v, network.real_positions(w))
+    s = network.head(params, x, config=config)[0]
     if config.output == "score":
-      return h @ params["output"]["u"]
-    s = layers.affine(h, params["output"]["W"], params["output"]["b"])
-    return s[jnp.argmax(models.apply(params, w[None], f[None], config=config)[0])]
+      return s
+    return s[jnp.argmax(network.apply(params, w[None], f[None], config=config)[0])]
 
   grads = jax.vmap(jax.grad(score))(vectors, window_ids, feature_ids)
   return np.linalg.norm(np.asarray(grads), axis=-1).mean(0)
 
 
-@pytest.mark.parametrize("window,output", [("concat", "multiclass"),
-                                           ("average", "multiclass"),
-                                           ("concat", "score")])
+@pytest.mark.parametrize("window,output", [("concat", "score")] + [
+    (window, "multiclass") for window in windows.WINDOWS])
 def test_hand_position_norms_equal_autodiff(window, output):
   with jax.enable_x64(True):
     config, params, window_ids, feature_ids = _setup(window, output)
     params = jax.tree.map(lambda x: x.astype(jnp.float64), params)
-    hand = saliency.position_norms(params, window_ids, feature_ids, config=config,
+    hand = jacobians.position_norms(params, window_ids, feature_ids, config=config,
                                    batch_size=4)
     auto = _autodiff_norms(params, window_ids, feature_ids, config)
     np.testing.assert_allclose(hand, auto, rtol=1e-10)
@@ -60,10 +59,10 @@ def test_hand_position_norms_equal_autodiff(window, output):
 
 def test_average_is_position_blind_and_concat_is_not():
   config, params, window_ids, feature_ids = _setup("average")
-  norms = saliency.position_norms(params, window_ids, feature_ids, config=config)
+  norms = jacobians.position_norms(params, window_ids, feature_ids, config=config)
   np.testing.assert_allclose(norms, norms[0], rtol=1e-6)
   config, params, window_ids, feature_ids = _setup("concat")
-  norms = saliency.position_norms(params, window_ids, feature_ids, config=config)
+  norms = jacobians.position_norms(params, window_ids, feature_ids, config=config)
   assert np.ptp(norms) > 1e-3 * norms.max()
 
 

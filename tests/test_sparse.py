@@ -8,10 +8,10 @@ import numpy as np
 import optax
 import pytest
 
-from wincls import backprop
+from wincls.model import objective as backprop
 from wincls import config as config_lib
-from wincls import models
-from wincls import objectives
+from wincls.model import network as models
+from wincls.model import objective as objectives
 from wincls import sparse
 
 VOCAB = 20

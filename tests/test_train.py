@@ -12,7 +12,7 @@ import pytest
 
 from wincls import checkpoint
 from wincls import config as config_lib
-from wincls import models
+from wincls.model import network as models
 from wincls import train
 from wincls.data import conll
 from wincls.data import datasets

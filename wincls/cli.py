@@ -25,6 +25,8 @@ from absl import app
 from absl import flags
 
 from wincls import config as config_lib
+from wincls.model import losses
+from wincls.model import windows
 
 HELP = {
     "vocab_include_dev": "With pre-trained vectors, add the dev words the vectors know "
@@ -43,21 +45,21 @@ HELP = {
     "vectors": "Word vectors: random, glove-6b-100d, or file (with --vectors_path).",
     "vectors_path": "A GloVe/word2vec file of pre-trained vectors.",
     "freeze_vectors": "Word vectors receive no update.",
-    "window": "Window representation: concat or average.",
+    "window": "Window representation: " + windows.help_text() + ".",
     "window_size": "Half-width m of the window (2m+1 words).",
     "embed_dim": "Dimension of a word vector.",
     "feature_dim": "Dimension of each feature vector.",
     "classifier": "softmax (scores = W x + b) or hidden (a hidden layer first).",
     "hidden_size": "Width of the hidden layer.",
     "hidden2_size": "Width of an optional second hidden layer (0: none).",
-    "activation": "Non-linearity: tanh, relu, sigmoid or hardtanh.",
+    "activation": "Non-linearity: " + ", ".join(config_lib.ACTIVATIONS) + ".",
     "output": "multiclass (one score per label) or score (one score: a detector).",
     "target_type": "With --output=score: the entity type detected (e.g. LOC).",
     "dropout": "Dropout rate on the window vector and hidden layers.",
     "word_dropout": "Probability that a training word id becomes <unk>.",
     "embedding_update": "dense (optax on the whole word table) or sparse (only "
                         "the rows a batch uses; wincls/sparse.py).",
-    "loss": "Loss: cross_entropy, max_margin, hinge_ww, hinge_cs, logistic, crf.",
+    "loss": "Loss: " + losses.help_text() + ".",
     "margin": "Margin of the hinge losses.",
     "num_corruptions": "Corrupted windows per true window (max_margin, score).",
     "optimizer": "sgd, adam or adagrad.",
@@ -68,7 +70,7 @@ HELP = {
     "batch_size": "Windows per step (loss=crf: about this many token positions).",
     "epochs": "Training epochs.",
     "patience": "Stop after this many epochs without better dev F1 (0: off).",
-    "grad": "Gradient: autodiff (jax.grad) or hand (wincls.backprop).",
+    "grad": "Gradient: autodiff (jax.grad) or hand (wincls/model/objective.py hand_grad).",
     "seed": "Random seed (of the first replica).",
     "num_seeds": "Replicas with seeds seed, seed+1, ... trained in one program.",
 }

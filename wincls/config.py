@@ -17,18 +17,17 @@ import dataclasses
 import json
 from typing import Any
 
-WINDOWS = ("concat", "average")
+from wincls.model import layers
+from wincls.model import losses
+from wincls.model import windows
+
+# The model's choices come from the registries (one entry per window, loss,
+# activation; wincls/model/), so a new entry is a new flag value.
+WINDOWS = tuple(windows.WINDOWS)
 CLASSIFIERS = ("softmax", "hidden")
-ACTIVATIONS = ("tanh", "relu", "sigmoid", "hardtanh")
+ACTIVATIONS = tuple(layers.ACTIVATIONS)
 OUTPUTS = ("multiclass", "score")
-LOSSES = (
-    "cross_entropy",  # softmax cross-entropy (maximum likelihood), multiclass
-    "max_margin",  # J = max(0, 1 - s + s_c); see wincls/losses.py
-    "hinge_ww",  # Weston-Watkins multi-class hinge
-    "hinge_cs",  # Crammer-Singer multi-class hinge
-    "logistic",  # binary logistic on the single score s (output="score")
-    "crf",  # Collobert & Weston sentence-level log-likelihood
-)
+LOSSES = tuple(losses.LOSSES)
 FEATURES = ("casing", "caps")
 LABEL_SCHEMES = ("io", "iob2", "iobes")
 OPTIMIZERS = ("sgd", "adam", "adagrad")
@@ -39,14 +38,14 @@ EMBEDDING_UPDATES = ("dense", "sparse")
 
 @dataclasses.dataclass(frozen=True)
 class ModelConfig:
-  """What ``models.init_params``/``models.apply`` need. Hashable (static arg).
+  """What ``network.init_params``/``network.apply`` need. Hashable (static arg).
 
   Attributes:
     vocab_size: rows of the word table (including the reserved ids).
     feature_sizes: number of ids of each per-word feature table, in the order of
       the last axis of ``feature_ids``; ``()`` for words only.
     num_classes: C, the number of output classes (ignored for output="score").
-    window: name of the window representation ("concat" | "average").
+    window: name of the window representation (a key of ``windows.WINDOWS``).
     window_size: half-width m; a window holds 2m+1 words.
     embed_dim: dimension of a word vector.
     feature_dim: dimension of each feature vector.
@@ -211,10 +210,10 @@ class Config:
       raise ValueError(f"--dropout={self.dropout} must be in [0, 1)")
     if self.learning_rate <= 0:
       raise ValueError(f"--learning_rate={self.learning_rate} must be > 0")
-    if self.output == "score" and self.loss not in ("max_margin", "logistic"):
-      raise ValueError(f"--output=score needs --loss=max_margin or logistic, got {self.loss!r}")
-    if self.output == "multiclass" and self.loss == "logistic":
-      raise ValueError("--loss=logistic needs --output=score")
+    allowed = losses.outputs_of(self.output)
+    if self.loss not in allowed:
+      raise ValueError(f"--loss={self.loss} does not work with --output={self.output}; "
+                       f"expected one of {', '.join(allowed)}")
     if self.output == "score" and not self.target_type:
       raise ValueError("--output=score needs --target_type (the entity type to detect, e.g. LOC)")
     return self

@@ -99,11 +99,11 @@ import tqdm
 
 from wincls import checkpoint
 from wincls import config as config_lib
-from wincls import crf
+from wincls.model import crf
 from wincls import distributed
 from wincls import metrics as metrics_lib
-from wincls import models
-from wincls import objectives
+from wincls.model import network as models
+from wincls.model import objective as objectives
 from wincls.data import conll
 from wincls.data import datasets
 from wincls.data import tags as tags_lib
@@ -459,8 +459,7 @@ def train_step(state: State, batch: dict[str, Array], rng: Array, *,
     batch["window_ids"] = word_dropout_ids(jax.random.fold_in(rng, 1),
                                            batch["window_ids"], word_dropout)
   if grad == "hand":
-    from wincls import backprop
-    grad_fn = functools.partial(backprop.hand_grad, **kwargs)
+    grad_fn = functools.partial(objectives.hand_grad, **kwargs)
   else:
     value_and_grad = jax.value_and_grad(objectives.loss_fn, has_aux=True)
 

@@ -1,4 +1,4 @@
-"""Tests of wincls/objectives.py: every loss, reductions, randomness, a real step."""
+"""Tests of wincls/model/objective.py: every loss, reductions, randomness, a real step."""
 
 import functools
 import os
@@ -11,10 +11,10 @@ import numpy as np
 import optax
 import pytest
 
-from wincls import crf
-from wincls import losses
-from wincls import models
-from wincls import objectives
+from wincls.model import crf
+from wincls.model import losses
+from wincls.model import network
+from wincls.model import objective
 from wincls.config import LOSSES, ModelConfig
 
 V, E, FEATURE_SIZE, FD, H, C, B = 20, 4, 5, 2, 3, 4, 6
@@ -72,7 +72,7 @@ def test_loss_fn_jit_grads_and_reduction(loss, output, window, classifier,
                                          activation, dropout):
   config = _config(output=output, window=window, classifier=classifier,
                    activation=activation, dropout=dropout, use_crf=loss == "crf")
-  params = models.init_params(jax.random.key(0), config=config)
+  params = network.init_params(jax.random.key(0), config=config)
   if loss == "crf":
     batch = _sentence_batch(config)
   else:
@@ -81,7 +81,7 @@ def test_loss_fn_jit_grads_and_reduction(loss, output, window, classifier,
   kwargs = dict(config=config, loss=loss, key=key, num_corruptions=2)
 
   value_and_grad = jax.jit(jax.value_and_grad(
-      lambda p, b: objectives.loss_fn(p, b, **kwargs), has_aux=True))
+      lambda p, b: objective.loss_fn(p, b, **kwargs), has_aux=True))
   (mean, aux), grads = value_and_grad(params, batch)
   chex.assert_shape([mean, aux["loss_sum"], aux["weight_sum"]], ())
   assert np.isfinite(mean) and mean > 0
@@ -110,51 +110,51 @@ def test_loss_fn_jit_grads_and_reduction(loss, output, window, classifier,
 
 def test_token_losses_reduce_as_weighted_mean():
   config = _config()
-  params = models.init_params(jax.random.key(2), config=config)
+  params = network.init_params(jax.random.key(2), config=config)
   batch = _token_batch(config)
-  scores = models.apply(params, batch["window_ids"], batch["feature_ids"], config=config)
+  scores = network.apply(params, batch["window_ids"], batch["feature_ids"], config=config)
   weights = np.asarray(batch["weights"])
   for loss, fn in [("cross_entropy", lambda: losses.softmax_cross_entropy(
-                        logits=scores, labels=batch["labels"])),
+                        scores=scores, labels=batch["labels"])),
                    ("hinge_ww", lambda: losses.hinge_weston_watkins(
                        scores=scores, labels=batch["labels"], margin=0.5)),
                    ("hinge_cs", lambda: losses.hinge_crammer_singer(
                        scores=scores, labels=batch["labels"], margin=0.5)),
                    ("max_margin", lambda: losses.hinge_crammer_singer(
                        scores=scores, labels=batch["labels"], margin=0.5))]:
-    mean, _ = objectives.loss_fn(params, batch, config=config, loss=loss, key=None,
+    mean, _ = objective.loss_fn(params, batch, config=config, loss=loss, key=None,
                                  margin=0.5)
     per_example = np.asarray(fn())
     np.testing.assert_allclose(mean, (weights * per_example).sum() / weights.sum(),
                                rtol=1e-5, err_msg=loss)
   # A batch of padding only has mean 0 (not 0/0).
   empty = dict(batch, weights=jnp.zeros(B))
-  mean, aux = objectives.loss_fn(params, empty, config=config, loss="cross_entropy",
+  mean, aux = objective.loss_fn(params, empty, config=config, loss="cross_entropy",
                                  key=None)
   assert float(mean) == 0.0 and float(aux["weight_sum"]) == 0.0
 
 
 def test_score_max_margin_uses_corrupted_windows_for_positives():
   config = _config(output="score", window_size=2)
-  params = models.init_params(jax.random.key(3), config=config)
+  params = network.init_params(jax.random.key(3), config=config)
   batch = _token_batch(config, num_labels=2)
   batch["labels"] = jnp.array([1, 0, 1, 0, 1, 1])
   key, margin, k = jax.random.key(4), 0.7, 3
-  token_losses = jax.jit(lambda key: objectives.token_losses(
+  token_losses = jax.jit(lambda key: objective.token_losses(
       params, batch, config=config, loss="max_margin", key=key, margin=margin,
       num_corruptions=k))
   per_example = token_losses(key)
   chex.assert_shape(per_example, (B,))
-  s = np.asarray(models.apply(params, batch["window_ids"], batch["feature_ids"],
+  s = np.asarray(network.apply(params, batch["window_ids"], batch["feature_ids"],
                               config=config))
   # Negatives: max(0, Δ + s).
   for i in (1, 3):
     np.testing.assert_allclose(per_example[i], max(0.0, margin + s[i]), rtol=1e-5)
   # Positives: the documented key stream, centre words replaced, features kept.
   corrupted = losses.corrupt_centre(
-      jax.random.fold_in(key, objectives.CORRUPT_STREAM), batch["window_ids"],
+      jax.random.fold_in(key, objective.CORRUPT_STREAM), batch["window_ids"],
       num_corruptions=k, low=4, high=V)
-  apply = jax.jit(functools.partial(models.apply, params, config=config))
+  apply = jax.jit(functools.partial(network.apply, params, config=config))
   for i in (0, 2, 4, 5):
     s_c = np.asarray(apply(corrupted[i],
                            jnp.broadcast_to(batch["feature_ids"][i], (k, 5, 1))))
@@ -168,12 +168,12 @@ def test_score_max_margin_uses_corrupted_windows_for_positives():
 
 def test_dropout_only_in_training():
   config = _config(dropout=0.5, hidden_size=20)
-  params = models.init_params(jax.random.key(6), config=config)
+  params = network.init_params(jax.random.key(6), config=config)
   batch = _token_batch(config)
 
   @functools.partial(jax.jit, static_argnames=("train", "cfg"))
   def loss(key, train, cfg=config):
-    return objectives.loss_fn(params, batch, config=cfg, loss="cross_entropy",
+    return objective.loss_fn(params, batch, config=cfg, loss="cross_entropy",
                               key=key, train=train)[0]
 
   evaluation = loss(jax.random.key(0), False)
@@ -186,16 +186,16 @@ def test_dropout_only_in_training():
 
 def test_crf_loss_is_sentence_nll_per_token():
   config = _config(use_crf=True, window_size=0)
-  params = models.init_params(jax.random.key(7), config=config)
+  params = network.init_params(jax.random.key(7), config=config)
   params["crf"] = jax.tree.map(
       lambda x: jax.random.normal(jax.random.key(8), x.shape), params["crf"])
   batch = _sentence_batch(config)
-  mean, aux = jax.jit(lambda p, b: objectives.loss_fn(p, b, config=config, loss="crf",
+  mean, aux = jax.jit(lambda p, b: objective.loss_fn(p, b, config=config, loss="crf",
                                                      key=None))(params, batch)
 
   @jax.jit
   def sentence_nll(window_ids, feature_ids, labels, mask):
-    emissions = models.apply(params, window_ids, feature_ids, config=config)
+    emissions = network.apply(params, window_ids, feature_ids, config=config)
     return (crf.crf_log_partition(emissions, mask, params["crf"])
             - crf.crf_sequence_score(emissions, labels, mask, params["crf"]))
 
@@ -210,21 +210,21 @@ def test_crf_loss_is_sentence_nll_per_token():
 
 def test_bad_combinations_raise():
   multiclass = _config()
-  params = models.init_params(jax.random.key(0), config=multiclass)
+  params = network.init_params(jax.random.key(0), config=multiclass)
   batch = _token_batch(multiclass)
   with pytest.raises(ValueError,
                      match="--loss=logistic does not work with --output=multiclass"):
-    objectives.loss_fn(params, batch, config=multiclass, loss="logistic", key=None)
+    objective.loss_fn(params, batch, config=multiclass, loss="logistic", key=None)
   with pytest.raises(ValueError, match="--loss=crf needs ModelConfig.use_crf=True"):
-    objectives.loss_fn(params, batch, config=multiclass, loss="crf", key=None)
+    objective.loss_fn(params, batch, config=multiclass, loss="crf", key=None)
   with pytest.raises(ValueError, match="--loss='nce' is not one of"):
-    objectives.loss_fn(params, batch, config=multiclass, loss="nce", key=None)
+    objective.loss_fn(params, batch, config=multiclass, loss="nce", key=None)
   with pytest.raises(ValueError, match=r"lacks \['labels'\]"):
-    objectives.loss_fn(params, {"window_ids": batch["window_ids"]}, config=multiclass,
+    objective.loss_fn(params, {"window_ids": batch["window_ids"]}, config=multiclass,
                        loss="cross_entropy", key=None)
   score = _config(output="score")
   with pytest.raises(ValueError, match="needs a key for the corruptions"):
-    objectives.loss_fn(models.init_params(jax.random.key(0), config=score),
+    objective.loss_fn(network.init_params(jax.random.key(0), config=score),
                        _token_batch(score, num_labels=2), config=score,
                        loss="max_margin", key=None)
 
@@ -273,12 +273,12 @@ def test_one_train_step_on_conll_changes_every_trainable_leaf():
   config = ModelConfig(vocab_size=vocab_size, feature_sizes=(3,), num_classes=num_tags,
                        window_size=2, embed_dim=8, feature_dim=2, hidden_size=16,
                        hidden2_size=4, use_crf=True)
-  params = models.init_params(jax.random.key(0), config=config)
+  params = network.init_params(jax.random.key(0), config=config)
   tx = optax.adam(1e-2)
 
   @jax.jit
   def train_step(params, opt_state, batch, key):
-    (value, aux), grads = jax.value_and_grad(objectives.loss_fn, has_aux=True)(
+    (value, aux), grads = jax.value_and_grad(objective.loss_fn, has_aux=True)(
         params, batch, config=config, loss="crf", key=key)
     updates, opt_state = tx.update(grads, opt_state, params)
     return optax.apply_updates(params, updates), opt_state, value, aux

@@ -1,4 +1,4 @@
-"""Tests of wincls/models.py: shapes, jit/vmap behaviour, freezing, invariances."""
+"""Tests of wincls/model/network.py: shapes, jit/vmap behaviour, freezing, invariances."""
 
 import functools
 
@@ -9,8 +9,8 @@ import numpy as np
 import optax
 import pytest
 
-from wincls import losses
-from wincls import models
+from wincls.model import losses
+from wincls.model import network
 from wincls.config import ModelConfig
 
 V, E, FEATURE_SIZE, FD, H, C, B = 20, 4, 5, 2, 3, 4, 6
@@ -41,14 +41,19 @@ def _inputs(config, seed=0, batch=B):
     ("concat", "hidden", 2, "score", False),
     ("concat", "hidden", 2, "multiclass", False),
     ("average", "hidden", 2, "multiclass", True),
+    ("weighted", "hidden", 0, "multiclass", False),
+    ("masked_average", "softmax", 0, "multiclass", False),
 ])
 def test_init_params_shapes(window, classifier, hidden2, output, use_crf):
   config = _config(window=window, classifier=classifier, hidden2_size=hidden2,
                    output=output, use_crf=use_crf, window_size=2)
-  params = models.init_params(jax.random.key(0), config=config)
+  params = network.init_params(jax.random.key(0), config=config)
   d = E + FD
   big_d = 5 * d if window == "concat" else d
   expected = {"embed": {"words": (V, E), "features": [(FEATURE_SIZE, FD)]}}
+  if window == "weighted":  # learned position weights, initialised to the average
+    expected["window"] = {"weights": (5,)}
+    np.testing.assert_allclose(params["window"]["weights"], 0.2)
   last = big_d
   if classifier == "hidden":
     expected["hidden"] = {"W": (H, big_d), "b": (H,)}
@@ -92,9 +97,9 @@ APPLY_CASES = [
 def test_apply_shapes_jit_traces_and_grads(window, m, classifier, activation, output):
   config = _config(window=window, window_size=m, classifier=classifier,
                    activation=activation, output=output)
-  params = models.init_params(jax.random.key(1), config=config)
+  params = network.init_params(jax.random.key(1), config=config)
   window_ids, feature_ids = _inputs(config)
-  eager = models.apply(params, window_ids, feature_ids, config=config)
+  eager = network.apply(params, window_ids, feature_ids, config=config)
   chex.assert_shape(eager, (B, C) if output == "multiclass" else (B,))
   chex.clear_trace_counter()  # the counter is per code location, across cases
 
@@ -102,7 +107,7 @@ def test_apply_shapes_jit_traces_and_grads(window, m, classifier, activation, ou
   @chex.assert_max_traces(n=1)
   def scores_and_grads(params, window_ids, feature_ids):
     def total(p):
-      s = models.apply(p, window_ids, feature_ids, config=config)
+      s = network.apply(p, window_ids, feature_ids, config=config)
       return jnp.sum(jnp.sin(s)), s
     return jax.value_and_grad(total, has_aux=True)(params)
 
@@ -118,8 +123,8 @@ def test_apply_shapes_jit_traces_and_grads(window, m, classifier, activation, ou
 def test_vmap_over_examples_and_parameter_sets():
   config = _config(window_size=2, activation="relu")
   window_ids, feature_ids = _inputs(config)
-  apply = functools.partial(models.apply, config=config)
-  seeds = [models.init_params(jax.random.key(seed), config=config) for seed in range(3)]
+  apply = functools.partial(network.apply, config=config)
+  seeds = [network.init_params(jax.random.key(seed), config=config) for seed in range(3)]
   stacked = jax.tree.map(lambda *leaves: jnp.stack(leaves), *seeds)
   chex.assert_shape(stacked["hidden"]["W"], (3, H, 5 * (E + FD)))
 
@@ -145,11 +150,11 @@ def test_average_is_position_blind_and_concat_is_not():
   results = {}
   for window in ("average", "concat"):
     config = _config(window=window, window_size=2)
-    params = models.init_params(jax.random.key(4), config=config)
+    params = network.init_params(jax.random.key(4), config=config)
     window_ids, feature_ids = _inputs(config)
     perm = np.array([3, 0, 4, 1, 2])
-    scores = models.apply(params, window_ids, feature_ids, config=config)
-    permuted = models.apply(params, window_ids[:, perm], feature_ids[:, perm],
+    scores = network.apply(params, window_ids, feature_ids, config=config)
+    permuted = network.apply(params, window_ids[:, perm], feature_ids[:, perm],
                             config=config)
     results[window] = np.abs(np.asarray(scores - permuted)).max()
   assert results["average"] < 1e-6
@@ -159,22 +164,22 @@ def test_average_is_position_blind_and_concat_is_not():
 def test_pretrained_vectors_are_copied():
   config = _config()
   pretrained = np.random.default_rng(5).normal(size=(V, E))
-  params = models.init_params(jax.random.key(0), config=config, pretrained=pretrained)
+  params = network.init_params(jax.random.key(0), config=config, pretrained=pretrained)
   np.testing.assert_allclose(params["embed"]["words"], pretrained, rtol=1e-6)
   assert params["embed"]["words"].dtype == jnp.float32
   with pytest.raises(ValueError, match=r"pretrained vectors have shape \(20, 5\)"):
-    models.init_params(jax.random.key(0), config=config, pretrained=np.zeros((V, 5)))
+    network.init_params(jax.random.key(0), config=config, pretrained=np.zeros((V, 5)))
 
 
 def test_dropout_only_with_key():
   config = _config(dropout=0.5, window_size=2, hidden_size=50)
-  params = models.init_params(jax.random.key(6), config=config)
+  params = network.init_params(jax.random.key(6), config=config)
   window_ids, feature_ids = _inputs(config)
-  no_key = models.apply(params, window_ids, feature_ids, config=config)
-  without = models.apply(params, window_ids, feature_ids, config=_config(
+  no_key = network.apply(params, window_ids, feature_ids, config=config)
+  without = network.apply(params, window_ids, feature_ids, config=_config(
       window_size=2, hidden_size=50))
   np.testing.assert_allclose(no_key, without, rtol=1e-6)
-  with_key = jax.jit(lambda key: models.apply(params, window_ids, feature_ids,
+  with_key = jax.jit(lambda key: network.apply(params, window_ids, feature_ids,
                                               config=config, dropout_key=key))
   a, b = with_key(jax.random.key(0)), with_key(jax.random.key(1))
   assert not np.allclose(a, no_key) and not np.allclose(a, b)
@@ -182,28 +187,28 @@ def test_dropout_only_with_key():
 
 def test_bad_config_and_inputs_raise():
   with pytest.raises(ValueError, match="ModelConfig.activation='gelu' is not one of"):
-    models.init_params(jax.random.key(0), config=_config(activation="gelu"))
+    network.init_params(jax.random.key(0), config=_config(activation="gelu"))
   config = _config(window_size=2)
-  params = models.init_params(jax.random.key(0), config=config)
+  params = network.init_params(jax.random.key(0), config=config)
   with pytest.raises(ValueError, match=r"expected \[..., window_len=5\]"):
-    models.apply(params, jnp.zeros((B, 3), jnp.int32), jnp.zeros((B, 3, 1), jnp.int32),
+    network.apply(params, jnp.zeros((B, 3), jnp.int32), jnp.zeros((B, 3, 1), jnp.int32),
                  config=config)
 
 
 def test_frozen_vectors_get_no_update_from_a_masked_optimizer():
   config = _config(freeze_vectors=True, hidden2_size=2)
-  params = models.init_params(jax.random.key(7), config=config)
+  params = network.init_params(jax.random.key(7), config=config)
   window_ids, feature_ids = _inputs(config)
   labels = jnp.arange(B) % C
-  mask = models.trainable_mask(params, config)
+  mask = network.trainable_mask(params, config)
   assert jax.tree.structure(mask) == jax.tree.structure(params)
   assert mask["embed"]["words"] is False
   assert sum(jax.tree.leaves(mask)) == len(jax.tree.leaves(params)) - 1
-  assert all(jax.tree.leaves(models.trainable_mask(params, _config())))
+  assert all(jax.tree.leaves(network.trainable_mask(params, _config())))
 
   def loss(p):
-    scores = models.apply(p, window_ids, feature_ids, config=config)
-    return jnp.mean(losses.softmax_cross_entropy(logits=scores, labels=labels))
+    scores = network.apply(p, window_ids, feature_ids, config=config)
+    return jnp.mean(losses.softmax_cross_entropy(scores=scores, labels=labels))
 
   # Weight decay and momentum would move the frozen table if masking were wrong.
   base = optax.chain(optax.add_decayed_weights(0.1), optax.adam(0.1))

@@ -1,0 +1,254 @@
+"""Per-example losses, each followed by its hand gradient, and the loss registry.
+
+All take keyword-only arguments and return one value per example ``[batch]``;
+the caller reduces. Each ``*_gradient`` returns the per-example gradient with
+respect to the scores (one row per example: a per-example loss of a batch has
+a block-diagonal Jacobian); no gradient here calls JAX's autodiff.
+
+Kinks: every ``max(0, ·)`` is ``jax.nn.relu``, whose derivative at 0 is 0 (a
+loss sitting exactly on the margin has zero gradient); Crammer–Singer's "best
+wrong class" is ``best_wrong_class`` (the lowest-index argmax), the one tie rule
+the loss and its gradient share.
+
+**The registry.** ``LOSSES`` holds one ``LossSpec`` per ``--loss``: its help,
+the outputs it works with, its kind and its forward/gradient pair. Kinds:
+
+* ``token``: ``forward(*, scores, labels, margin) -> [B]``,
+  ``gradient(...) -> ∂loss/∂scores`` (``[B, C]`` or ``[B]``);
+* ``corrupted``: also takes ``corrupted_scores [B, k]`` (scores of windows whose
+  centre word was replaced, ``corrupt_centre``); the gradient returns
+  ``(∂/∂scores [B], ∂/∂corrupted_scores [B, k])``;
+* ``sentence``: the C&W sentence-level likelihood (``wincls/model/crf.py``).
+
+``get(name, output)`` resolves a flag value: ``max_margin`` with the multiclass
+output is the lecture's ``J`` with the corruption in label space, i.e. exactly
+the Crammer–Singer hinge ``hinge_cs``. How to add a loss: its functions here,
+its ``LOSSES`` entry, its row in the test grid (docs/architecture.md).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Callable
+
+import jax
+import jax.numpy as jnp
+import optax
+
+from wincls.model import crf
+
+Array = jax.Array
+
+# The first word id that is not reserved (<pad>, <unk>, <s>, </s>).
+FIRST_WORD_ID = 4
+
+
+def _one_hot(labels: Array, num_classes: int, dtype) -> Array:
+  return (labels[..., None] == jnp.arange(num_classes)).astype(dtype)
+
+
+def _step(a: Array) -> Array:
+  """``relu'(a) = 1[a > 0]``: the hinges' derivative (0 exactly on the margin)."""
+  return (a > 0).astype(a.dtype)
+
+
+def softmax_cross_entropy(*, scores: Array, labels: Array, margin: float = 1.0) -> Array:
+  """``-log softmax(scores)[y]``; scores ``[B, C]``, labels int ``[B]``."""
+  del margin
+  return optax.softmax_cross_entropy_with_integer_labels(scores, labels)
+
+
+def softmax_cross_entropy_gradient(*, scores: Array, labels: Array,
+                                   margin: float = 1.0) -> Array:
+  """``p - y`` (y one-hot): ``[B, C]``."""
+  del margin
+  return jax.nn.softmax(scores, axis=-1) - _one_hot(labels, scores.shape[-1], scores.dtype)
+
+
+def binary_logistic(*, scores: Array, labels: Array, margin: float = 1.0) -> Array:
+  """``-y log σ(s) - (1 - y) log(1 - σ(s))``; scores ``[B]``, labels ``[B]`` in {0, 1}."""
+  del margin
+  return optax.sigmoid_binary_cross_entropy(scores, labels.astype(scores.dtype))
+
+
+def binary_logistic_gradient(*, scores: Array, labels: Array,
+                             margin: float = 1.0) -> Array:
+  """``σ(s) - y``: ``[B]``."""
+  del margin
+  return jax.nn.sigmoid(scores) - labels.astype(scores.dtype)
+
+
+def hinge_weston_watkins(*, scores: Array, labels: Array, margin: float = 1.0) -> Array:
+  """Weston–Watkins ``Σ_{c ≠ y} max(0, Δ + s_c - s_y)``; scores ``[B, C]``."""
+  y = _one_hot(labels, scores.shape[-1], scores.dtype)
+  true_scores = jnp.sum(y * scores, axis=-1, keepdims=True)
+  return jnp.sum((1.0 - y) * jax.nn.relu(margin + scores - true_scores), axis=-1)
+
+
+def hinge_weston_watkins_gradient(*, scores: Array, labels: Array,
+                                  margin: float = 1.0) -> Array:
+  """With ``a_c = 1[c ≠ y] 1[Δ + s_c - s_y > 0]``: ``a_c`` at c ≠ y, ``-Σ a`` at y."""
+  y = _one_hot(labels, scores.shape[-1], scores.dtype)
+  true_scores = jnp.sum(y * scores, axis=-1, keepdims=True)
+  active = (1.0 - y) * _step(margin + scores - true_scores)
+  return active - y * jnp.sum(active, axis=-1, keepdims=True)
+
+
+def best_wrong_class(scores: Array, labels: Array) -> Array:
+  """The lowest-index argmax over ``c ≠ y`` of ``scores``; int ``[B]``."""
+  is_true = _one_hot(labels, scores.shape[-1], jnp.bool_)
+  return jnp.argmax(jnp.where(is_true, -jnp.inf, scores), axis=-1)
+
+
+def _crammer_singer_margin(scores: Array, labels: Array, margin: float):
+  """``(Δ + s_c* - s_y [B], c* [B])`` with c* the best wrong class."""
+  if scores.shape[-1] < 2:
+    raise ValueError("wincls/model/losses.py hinge_cs: needs num_classes >= 2, "
+                     f"got scores of shape {tuple(scores.shape)}")
+  wrong = best_wrong_class(scores, labels)
+  wrong_scores = jnp.take_along_axis(scores, wrong[..., None], axis=-1)[..., 0]
+  true_scores = jnp.take_along_axis(scores, labels[..., None], axis=-1)[..., 0]
+  return margin + wrong_scores - true_scores, wrong
+
+
+def hinge_crammer_singer(*, scores: Array, labels: Array, margin: float = 1.0) -> Array:
+  """Crammer–Singer ``max(0, Δ + max_{c ≠ y} s_c - s_y)``; scores ``[B, C]``, C >= 2.
+
+  Equals ``optax.losses.multiclass_hinge_loss`` at ``margin == 1`` (a test checks it).
+  """
+  return jax.nn.relu(_crammer_singer_margin(scores, labels, margin)[0])
+
+
+def hinge_crammer_singer_gradient(*, scores: Array, labels: Array,
+                                  margin: float = 1.0) -> Array:
+  """``1[Δ + s_c* - s_y > 0] (e_c* - e_y)``, c* = ``best_wrong_class``: ``[B, C]``."""
+  violation, wrong = _crammer_singer_margin(scores, labels, margin)
+  num_classes = scores.shape[-1]
+  direction = (_one_hot(wrong, num_classes, scores.dtype)
+               - _one_hot(labels, num_classes, scores.dtype))
+  return _step(violation)[..., None] * direction
+
+
+def max_margin(*, scores: Array, labels: Array, corrupted_scores: Array,
+               margin: float = 1.0) -> Array:
+  """The lecture's ``J = Σ_k max(0, Δ - s + s_c_k)`` for a single score.
+
+  A true window of the target type (label 1) with score s against k corrupted
+  windows (its centre word replaced) with scores ``s_c_k``; a window of label
+  0 is a negative: ``max(0, Δ + s)``.
+
+  Args:
+    scores: ``[B]``.
+    labels: ``[B]`` in {0, 1}.
+    corrupted_scores: ``[B, k]``.
+    margin: Δ.
+
+  Returns:
+    ``[B]``.
+  """
+  positive = jnp.sum(jax.nn.relu(margin - scores[..., None] + corrupted_scores), axis=-1)
+  return jnp.where(labels == 1, positive, jax.nn.relu(margin + scores))
+
+
+def max_margin_gradient(*, scores: Array, labels: Array, corrupted_scores: Array,
+                        margin: float = 1.0) -> tuple[Array, Array]:
+  """With ``a_k = 1[Δ - s + s_c_k > 0]``: label 1 ``(-Σ_k a_k, a)``; label 0 ``(1[Δ + s > 0], 0)``."""
+  active = _step(margin - scores[..., None] + corrupted_scores)
+  is_positive = labels == 1
+  g = jnp.where(is_positive, -jnp.sum(active, axis=-1), _step(margin + scores))
+  return g, jnp.where(is_positive[..., None], active, 0.0)
+
+
+def corrupt_centre(key: Array, window_ids: Array, *, num_corruptions: int,
+                   low: int = FIRST_WORD_ID, high: int) -> Array:
+  """Corrupted windows: the centre word replaced by a uniform word id in ``[low, high)``.
+
+  (It may, with probability ``1 / (high - low)``, equal the original word, as in
+  the lecture's sampling.)
+
+  Args:
+    key: a ``jax.random.key``.
+    window_ids: int ``[B, W]``.
+    num_corruptions: k, corrupted copies per window.
+    low: first id to sample (the first non-reserved id, 4).
+    high: one past the last id (the vocabulary size).
+
+  Returns:
+    int ``[B, k, W]``; equal to ``window_ids`` but at the centre ``W // 2``.
+  """
+  if high <= low:
+    raise ValueError(f"wincls/model/losses.py corrupt_centre: need high > low, got "
+                     f"low={low}, high={high} (vocabulary too small?)")
+  if num_corruptions < 1:
+    raise ValueError(f"wincls/model/losses.py corrupt_centre: num_corruptions="
+                     f"{num_corruptions} must be >= 1")
+  batch, window_len = window_ids.shape
+  words = jax.random.randint(key, (batch, num_corruptions), low, high,
+                             dtype=window_ids.dtype)
+  corrupted = jnp.broadcast_to(window_ids[:, None, :], (batch, num_corruptions, window_len))
+  return corrupted.at[:, :, window_len // 2].set(words)
+
+
+# ---------------------------------------------------------------------------
+# The registry.
+
+
+@dataclasses.dataclass(frozen=True)
+class LossSpec:
+  """A ``--loss`` (the module docstring says what each part does)."""
+
+  forward: Callable[..., Array]
+  gradient: Callable[..., Array]
+  outputs: tuple[str, ...]
+  help: str
+  kind: str = "token"  # "token" | "corrupted" | "sentence"
+
+
+LOSSES: dict[str, LossSpec] = {
+    "cross_entropy": LossSpec(
+        softmax_cross_entropy, softmax_cross_entropy_gradient, ("multiclass",),
+        "softmax cross-entropy (maximum likelihood)"),
+    "max_margin": LossSpec(
+        max_margin, max_margin_gradient, ("score", "multiclass"),
+        "the lecture's J = max(0, Δ - s + s_c): with --output=score s_c scores a "
+        "corrupted window; with multiclass it is hinge_cs (Crammer–Singer)",
+        kind="corrupted"),
+    "hinge_ww": LossSpec(
+        hinge_weston_watkins, hinge_weston_watkins_gradient, ("multiclass",),
+        "Weston–Watkins hinge Σ_{c≠y} max(0, Δ + s_c - s_y)"),
+    "hinge_cs": LossSpec(
+        hinge_crammer_singer, hinge_crammer_singer_gradient, ("multiclass",),
+        "Crammer–Singer hinge max(0, Δ + max_{c≠y} s_c - s_y)"),
+    "logistic": LossSpec(
+        binary_logistic, binary_logistic_gradient, ("score",),
+        "binary logistic loss of the single score (detector)"),
+    "crf": LossSpec(
+        crf.crf_nll, crf.crf_nll_gradient, ("multiclass",),
+        "Collobert & Weston's sentence-level log-likelihood (linear-chain CRF)",
+        kind="sentence"),
+}
+# A multiclass max_margin is the lecture's J with the corruption in label space.
+_MULTICLASS_ALIASES = {"max_margin": "hinge_cs"}
+
+
+def get(name: str, output: str) -> LossSpec:
+  """The spec that computes ``--loss=name`` with ``--output=output``."""
+  if name not in LOSSES:
+    raise ValueError(f"--loss={name!r} is not one of {', '.join(LOSSES)}")
+  if output not in LOSSES[name].outputs:
+    allowed = [n for n, spec in LOSSES.items() if output in spec.outputs]
+    raise ValueError(f"--loss={name} does not work with --output={output}; expected "
+                     f"one of {', '.join(allowed)}")
+  if output == "multiclass":
+    name = _MULTICLASS_ALIASES.get(name, name)
+  return LOSSES[name]
+
+
+def outputs_of(output: str) -> tuple[str, ...]:
+  """The ``--loss`` values that work with ``--output=output``."""
+  return tuple(n for n, spec in LOSSES.items() if output in spec.outputs)
+
+
+def help_text() -> str:
+  """One line per loss for ``--loss``'s help."""
+  return "; ".join(f"{name}: {spec.help}" for name, spec in LOSSES.items())
