@@ -89,6 +89,32 @@ def test_crlf_tabs_trailing_spaces_and_bom(tmp_path):
   assert corpus.scheme == "iob2"
 
 
+def test_old_mac_line_ends_read_like_lf(tmp_path):
+  """A file with lone CR line ends (``tr '\\n' '\\r'``) reads like its LF twin."""
+  text = "-DOCSTART- -X- O\n\nEU NNP I-ORG\nrejects VBZ O\n\nPeter NNP I-PER\n"
+  lf = read_conll(_write(tmp_path, text, "lf.txt"))
+  cr = read_conll(_write(tmp_path, text.replace("\n", "\r"), "cr.txt"))
+  assert cr.words == lf.words == [("EU", "rejects"), ("Peter",)]
+  assert cr.tags == lf.tags
+  assert [s.line for s in cr.sentences] == [s.line for s in lf.sentences] == [3, 6]
+  mixed = read_conll(_write(tmp_path, "a O\r\nb O\rc O\n\rd O", "mixed.txt"))
+  assert mixed.words == [("a", "b", "c"), ("d",)]
+
+
+@pytest.mark.parametrize("char", ["\f", "\v", "\x1b", "\x7f"])
+def test_control_characters_are_refused_with_their_line(tmp_path, char):
+  """A token the trainer could not write back is refused up front."""
+  path = _write(tmp_path, f"a O\nb{char}c O\n")
+  with pytest.raises(DataError) as e:
+    read_conll(path)
+  assert str(e.value) == (f"{path}:2: control character U+{ord(char):04X} at column 2;"
+                          " expected printable text (columns separated by spaces or "
+                          "tabs)")
+  path = _write(tmp_path, f"a O\n{char}\n", "trailing.txt")
+  with pytest.raises(DataError, match=r"trailing.txt:2: control character"):
+    read_conll(path)
+
+
 def test_wnut_style_tab_lines_and_unicode_words(tmp_path):
   path = _write(tmp_path, "Empire\tB-facility\nState\tI-facility\n\t\n"
                 "caf\u00e9\u00a0x\tO\n\t\n")

@@ -74,3 +74,17 @@ def test_stats_given_scheme(tmp_path, capsys):
   assert main(["stats", str(path), "--scheme", "iob2"]) == 1
   expected = f"{path}:1: tag 'S-PER' is not an iob2 tag; expected prefixes O/B/I"
   assert expected in capsys.readouterr().err
+
+
+def test_stats_on_old_mac_line_ends_and_control_characters(tmp_path):
+  """The checker reads CR-only files and refuses what the trainer would refuse."""
+  cr = tmp_path / "cr.txt"
+  cr.write_bytes(b"Peter B-PER\rBlackburn I-PER\r\rin O\r")
+  control = tmp_path / "control.txt"
+  control.write_bytes(b"a O\nb\x0cc O\n")
+  result = _run(cr, control)
+  assert result.returncode != 0 and "Traceback" not in result.stderr
+  assert result.stdout.startswith(f"{cr}: 2 sentences, 3 tokens, 1 documents")
+  assert result.stderr.splitlines() == [
+      f"{control}:2: control character U+000C at column 2; expected printable text "
+      "(columns separated by spaces or tabs)"]

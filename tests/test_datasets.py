@@ -44,9 +44,22 @@ def test_conll2003_from_data_dir_and_env(conll_dir, monkeypatch):
   assert splits["train"].scheme == splits["dev"].scheme == "iob1"
   monkeypatch.setenv(datasets.CONLL2003_ENV, str(conll_dir))
   (conll_dir / "eng.testb").write_text(DEV)  # held-out test, if present
-  splits = load_splits("conll2003")
+  assert list(load_splits("conll2003")) == ["train", "dev"]  # never read unasked
+  splits = load_splits("conll2003", include_test=True)
   assert list(splits) == ["train", "dev", "test"]
   assert splits["test"].path == str(conll_dir / "eng.testb")
+
+
+def test_conll2003_with_both_files_given_needs_no_directory(conll_dir, monkeypatch):
+  """Both splits replaced by files: no directory is looked up (a crash before)."""
+  monkeypatch.delenv(datasets.CONLL2003_ENV, raising=False)
+  splits = load_splits("conll2003", data_dir=conll_dir / "nowhere",
+                       train_path=conll_dir / "eng.train",
+                       dev_path=conll_dir / "eng.testa")
+  assert list(splits) == ["train", "dev"]
+  assert splits["dev"].tags == [("I-PER",)]
+  only_dev = load_splits("conll2003", data_dir=conll_dir, dev_path=conll_dir / "eng.train")
+  assert only_dev["dev"].words == only_dev["train"].words == [("EU", "rejects")]
 
 
 def test_conll2003_missing_directory_says_where_and_how(tmp_path, monkeypatch):

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from typing import Any
 
 from wincls.model import layers
@@ -192,6 +193,10 @@ class Config:
     for feature in self.features:
       if feature not in FEATURES:
         raise ValueError(f"--features: {feature!r} is not one of {', '.join(FEATURES)}")
+    for field in dataclasses.fields(self):
+      value = getattr(self, field.name)
+      if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError(f"--{field.name}={value} must be a finite number")
     positive = ("embed_dim", "hidden_size", "batch_size", "epochs", "num_seeds",
                 "num_corruptions", "feature_dim")
     for name in positive:
@@ -210,6 +215,11 @@ class Config:
       raise ValueError(f"--dropout={self.dropout} must be in [0, 1)")
     if self.learning_rate <= 0:
       raise ValueError(f"--learning_rate={self.learning_rate} must be > 0")
+    if self.margin <= 0:
+      raise ValueError(f"--margin={self.margin} must be > 0 (the hinge's Δ)")
+    if self.classifier != "hidden" and self.hidden2_size > 0:
+      raise ValueError(f"--hidden2_size={self.hidden2_size} needs --classifier=hidden "
+                       f"(--classifier={self.classifier} has no hidden layer)")
     allowed = losses.outputs_of(self.output)
     if self.loss not in allowed:
       raise ValueError(f"--loss={self.loss} does not work with --output={self.output}; "

@@ -4,8 +4,11 @@ The format: one token per line, columns separated by spaces or tabs, the word in
 the first column and the NER tag in the last one (or in ``tag_column``); a blank
 or whitespace-only line ends a sentence (WNUT-2016 uses a line holding just a
 tab); a line whose first column is ``-DOCSTART-`` starts a new document and also
-ends a sentence. CRLF line ends, trailing spaces and a UTF-8 byte-order mark are
-tolerated. Documents are counted only when they hold sentences, so a first
+ends a sentence. Lines end with LF, CRLF or a lone CR (old Mac files); trailing
+spaces and a UTF-8 byte-order mark are tolerated. A control character inside a
+line (form feed, vertical tab, other C0 controls, DEL) is an error: a token
+holding one could not be written back one per line, so the reader refuses it
+up front, with its line. Documents are counted only when they hold sentences, so a first
 document without a ``-DOCSTART-`` line counts and a trailing ``-DOCSTART-`` with
 nothing after it does not (``eng.train`` has both).
 
@@ -30,6 +33,9 @@ DOCSTART = "-DOCSTART-"
 _COLUMN_SEP = re.compile(r"[ \t]+")
 _TAG = re.compile(r"^(?:O|[BIES]-\S+)$")
 _ASCII_SPACE = re.compile(r"\s", re.ASCII)
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
+# C0 controls but tab (a column separator), LF and CR (line breaks); and DEL.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 NO_TAGS = "none"  # Corpus.scheme of a file read with has_tags=False.
 
 
@@ -118,6 +124,29 @@ class Corpus:
                   scheme=self.scheme)
 
 
+def _line_of(data: bytes, offset: int) -> int:
+  """The 1-based line of byte ``offset``, lines ending with LF, CRLF or CR."""
+  head = data[:offset]
+  return head.count(b"\n") + head.count(b"\r") - head.count(b"\r\n") + 1
+
+
+def split_lines(text: str) -> list[str]:
+  """The lines of ``text`` (LF, CRLF or lone CR ends), without a final empty one."""
+  lines = _LINE_BREAK.split(text)
+  if lines and lines[-1] == "":
+    lines.pop()  # the final newline does not start a line
+  return lines
+
+
+def check_printable(path: str | os.PathLike, number: int, line: str) -> None:
+  """DataError ``PATH:LINE`` if ``line`` holds a control character (module docstring)."""
+  bad = _CONTROL.search(line)
+  if bad:
+    raise DataError(path, number, f"control character U+{ord(bad.group()):04X} at "
+                    f"column {bad.start() + 1}; expected printable text (columns "
+                    "separated by spaces or tabs)")
+
+
 def _read_text(path: Path) -> str:
   """Returns the decoded text of ``path``; DataError if it is not UTF-8 text."""
   if not path.exists():
@@ -131,13 +160,13 @@ def _read_text(path: Path) -> str:
     raise DataError(path, None, f"cannot be read ({e.strerror})") from None
   nul = data.find(b"\0")
   if nul >= 0:
-    raise DataError(path, data.count(b"\n", 0, nul) + 1,
+    raise DataError(path, _line_of(data, nul),
                     "contains a NUL byte (a binary file?); expected UTF-8 text")
   try:
     return data.decode("utf-8-sig")
   except UnicodeDecodeError as e:
-    line = data.count(b"\n", 0, e.start) + 1
-    column = e.start - (data.rfind(b"\n", 0, e.start) + 1) + 1
+    line = _line_of(data, e.start)
+    column = e.start - max(data.rfind(b"\n", 0, e.start), data.rfind(b"\r", 0, e.start))
     raise DataError(path, line, f"byte 0x{data[e.start]:02x} at column {column} "
                     "is not valid UTF-8; expected UTF-8 text") from None
 
@@ -170,10 +199,7 @@ def read_conll(path: str | os.PathLike, *, tag_column: int = -1,
   if scheme is not None and scheme not in tags_lib.SCHEMES:
     raise ValueError(f"scheme={scheme!r} is not one of {', '.join(tags_lib.SCHEMES)}")
   path = Path(path)
-  text = _read_text(path)
-  lines = text.split("\n")
-  if lines and lines[-1] == "":
-    lines.pop()  # the final newline does not start a line
+  lines = split_lines(_read_text(path))
   if not lines:
     raise DataError(path, 1, "the file is empty; expected one token per line, "
                     "blank lines between sentences")
@@ -198,7 +224,8 @@ def read_conll(path: str | os.PathLike, *, tag_column: int = -1,
       words, tags = [], []
 
   for number, line in enumerate(lines, start=1):
-    line = line.strip(" \t\r")
+    check_printable(path, number, line)
+    line = line.strip(" \t")
     if not line:
       end_sentence()
       continue

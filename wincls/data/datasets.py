@@ -2,7 +2,8 @@
 
 * ``conll2003``: CoNLL-2003 English, IOB1. ``eng.train`` is ``train`` and
   ``eng.testa`` is ``dev``; ``eng.testb``, if present, is ``test`` (held out:
-  never use it for tuning). The directory is ``data_dir``, else
+  never use it for tuning; it is read only when ``include_test=True``, which
+  nothing in training does). The directory is ``data_dir``, else
   ``$WINCLS_CONLL2003_DIR``, else ``../shared/data/conll2003`` relative to the
   repository root (found from this file's location) or to the working
   directory.
@@ -78,7 +79,8 @@ def wnut16_path() -> Path:
 
 def load_splits(name: str, *, data_dir: str | os.PathLike | None = None,
                 train_path: str | os.PathLike | None = None,
-                dev_path: str | os.PathLike | None = None) -> dict[str, Corpus]:
+                dev_path: str | os.PathLike | None = None,
+                include_test: bool = False) -> dict[str, Corpus]:
   """Reads a dataset's splits.
 
   Args:
@@ -86,10 +88,11 @@ def load_splits(name: str, *, data_dir: str | os.PathLike | None = None,
     data_dir: the CoNLL-2003 directory (see the module docstring).
     train_path: a CoNLL file replacing (for ``files``: giving) the train split.
     dev_path: a CoNLL file replacing (for ``files``: giving) the dev split.
+    include_test: also read CoNLL-2003's held-out ``eng.testb`` when it exists.
 
   Returns:
     ``{"train": Corpus, "dev": Corpus}``, plus ``"test"`` for ``conll2003``
-    when ``eng.testb`` exists. Corpora record their scheme (``conll2003``:
+    with ``include_test`` when ``eng.testb`` exists. Corpora record their scheme (``conll2003``:
     iob1, ``wnut16``: iob2, files: detected).
 
   Raises:
@@ -101,11 +104,11 @@ def load_splits(name: str, *, data_dir: str | os.PathLike | None = None,
     raise ValueError(f"dataset {name!r} is not one of {', '.join(DATASETS)}")
   splits: dict[str, Corpus] = {}
   if name == "conll2003":
-    overridden = {"train": train_path, "dev": dev_path}
-    directory = None if all(overridden.values()) else conll2003_dir(data_dir)
-    for split, filename in CONLL2003_FILES.items():
-      if overridden.get(split):
-        continue
+    wanted = {split: filename for split, filename in CONLL2003_FILES.items()
+              if (split == "train" and not train_path) or (split == "dev" and not dev_path)
+              or (split == "test" and include_test)}
+    directory = conll2003_dir(data_dir) if wanted else None
+    for split, filename in wanted.items():
       path = directory / filename
       if split == "test" and not path.is_file():
         continue
