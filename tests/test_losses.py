@@ -124,11 +124,15 @@ def test_corrupt_centre():
     losses.corrupt_centre(key, window_ids, num_corruptions=1, low=4, high=4)
 
 
-def test_max_margin_negative_windows_are_pushed_below_minus_margin():
-  scores = jnp.array([-2.0, 0.5])
-  out = losses.max_margin(scores=scores, labels=jnp.array([0, 0]),
-                          corrupted_scores=jnp.zeros((2, 3)))
-  np.testing.assert_allclose(out, [0.0, 1.5], rtol=1e-6)
+def test_max_margin_ignores_negatives_and_max_margin_neg_pushes_them_down():
+  scores = jnp.array([-2.0, 0.5, 0.5])
+  labels = jnp.array([0, 0, 1])
+  corrupted = jnp.zeros((3, 2))
+  # The lecture's J: only true windows (label 1) against their corruptions.
+  out = losses.max_margin(scores=scores, labels=labels, corrupted_scores=corrupted)
+  np.testing.assert_allclose(out, [0.0, 0.0, 1.0], rtol=1e-6)
+  out = losses.max_margin_neg(scores=scores, labels=labels, corrupted_scores=corrupted)
+  np.testing.assert_allclose(out, [0.0, 1.5, 1.0], rtol=1e-6)
 
 
 def test_registry_resolves_flags_and_outputs():
@@ -138,7 +142,7 @@ def test_registry_resolves_flags_and_outputs():
   assert losses.get("max_margin", "multiclass") is losses.LOSSES["hinge_cs"]
   assert losses.get("max_margin", "score").kind == "corrupted"
   assert losses.get("crf", "multiclass").kind == "sentence"
-  assert set(losses.outputs_of("score")) == {"max_margin", "logistic"}
+  assert set(losses.outputs_of("score")) == {"max_margin", "max_margin_neg", "logistic"}
   with pytest.raises(ValueError, match="--loss='nce' is not one of"):
     losses.get("nce", "multiclass")
   with pytest.raises(ValueError, match="--loss=logistic does not work with --output=multiclass"):

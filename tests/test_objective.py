@@ -58,6 +58,7 @@ CASES = [
     ("hinge_cs", "multiclass", "concat", "hidden", "hardtanh", 0.0),
     ("max_margin", "multiclass", "concat", "softmax", "tanh", 0.0),
     ("max_margin", "score", "concat", "hidden", "sigmoid", 0.3),
+    ("max_margin_neg", "score", "average", "hidden", "relu", 0.0),
     ("logistic", "score", "average", "hidden", "tanh", 0.0),
     ("crf", "multiclass", "concat", "hidden", "relu", 0.3),
 ]
@@ -134,22 +135,24 @@ def test_token_losses_reduce_as_weighted_mean():
   assert float(mean) == 0.0 and float(aux["weight_sum"]) == 0.0
 
 
-def test_score_max_margin_uses_corrupted_windows_for_positives():
+@pytest.mark.parametrize("loss", ["max_margin", "max_margin_neg"])
+def test_score_max_margin_uses_corrupted_windows_for_positives(loss):
   config = _config(output="score", window_size=2)
   params = network.init_params(jax.random.key(3), config=config)
   batch = _token_batch(config, num_labels=2)
   batch["labels"] = jnp.array([1, 0, 1, 0, 1, 1])
   key, margin, k = jax.random.key(4), 0.7, 3
   token_losses = jax.jit(lambda key: objective.token_losses(
-      params, batch, config=config, loss="max_margin", key=key, margin=margin,
+      params, batch, config=config, loss=loss, key=key, margin=margin,
       num_corruptions=k))
   per_example = token_losses(key)
   chex.assert_shape(per_example, (B,))
   s = np.asarray(network.apply(params, batch["window_ids"], batch["feature_ids"],
                               config=config))
-  # Negatives: max(0, Δ + s).
+  # Negatives: nothing in the lecture's J; max(0, Δ + s) with max_margin_neg.
   for i in (1, 3):
-    np.testing.assert_allclose(per_example[i], max(0.0, margin + s[i]), rtol=1e-5)
+    expected = max(0.0, margin + s[i]) if loss == "max_margin_neg" else 0.0
+    np.testing.assert_allclose(per_example[i], expected, rtol=1e-5)
   # Positives: the documented key stream, centre words replaced, features kept.
   corrupted = losses.corrupt_centre(
       jax.random.fold_in(key, objective.CORRUPT_STREAM), batch["window_ids"],

@@ -134,8 +134,9 @@ def max_margin(*, scores: Array, labels: Array, corrupted_scores: Array,
   """The lecture's ``J = Σ_k max(0, Δ - s + s_c_k)`` for a single score.
 
   A true window of the target type (label 1) with score s against k corrupted
-  windows (its centre word replaced) with scores ``s_c_k``; a window of label
-  0 is a negative: ``max(0, Δ + s)``.
+  windows (its centre word replaced) with scores ``s_c_k``. A window of label 0
+  adds nothing: the lecture's objective has only true and corrupted windows
+  (``max_margin_neg`` adds a term for them).
 
   Args:
     scores: ``[B]``.
@@ -147,16 +148,32 @@ def max_margin(*, scores: Array, labels: Array, corrupted_scores: Array,
     ``[B]``.
   """
   positive = jnp.sum(jax.nn.relu(margin - scores[..., None] + corrupted_scores), axis=-1)
-  return jnp.where(labels == 1, positive, jax.nn.relu(margin + scores))
+  return jnp.where(labels == 1, positive, jnp.zeros_like(positive))
 
 
 def max_margin_gradient(*, scores: Array, labels: Array, corrupted_scores: Array,
                         margin: float = 1.0) -> tuple[Array, Array]:
-  """With ``a_k = 1[Δ - s + s_c_k > 0]``: label 1 ``(-Σ_k a_k, a)``; label 0 ``(1[Δ + s > 0], 0)``."""
+  """With ``a_k = 1[Δ - s + s_c_k > 0]``: label 1 ``(-Σ_k a_k, a)``; label 0 zeros."""
   active = _step(margin - scores[..., None] + corrupted_scores)
   is_positive = labels == 1
-  g = jnp.where(is_positive, -jnp.sum(active, axis=-1), _step(margin + scores))
+  g = jnp.where(is_positive, -jnp.sum(active, axis=-1), 0.0)
   return g, jnp.where(is_positive[..., None], active, 0.0)
+
+
+def max_margin_neg(*, scores: Array, labels: Array, corrupted_scores: Array,
+                   margin: float = 1.0) -> Array:
+  """``max_margin``, plus ``max(0, Δ + s)`` for each window of label 0."""
+  return (max_margin(scores=scores, labels=labels, corrupted_scores=corrupted_scores,
+                     margin=margin)
+          + jnp.where(labels == 1, 0.0, jax.nn.relu(margin + scores)))
+
+
+def max_margin_neg_gradient(*, scores: Array, labels: Array, corrupted_scores: Array,
+                            margin: float = 1.0) -> tuple[Array, Array]:
+  """``max_margin_gradient`` plus ``1[Δ + s > 0]`` on ``∂/∂s`` of label-0 windows."""
+  g, g_corrupted = max_margin_gradient(scores=scores, labels=labels,
+                                       corrupted_scores=corrupted_scores, margin=margin)
+  return g + jnp.where(labels == 1, 0.0, _step(margin + scores)), g_corrupted
 
 
 def corrupt_centre(key: Array, window_ids: Array, *, num_corruptions: int,
@@ -211,7 +228,12 @@ LOSSES: dict[str, LossSpec] = {
     "max_margin": LossSpec(
         max_margin, max_margin_gradient, ("score", "multiclass"),
         "the lecture's J = max(0, Δ - s + s_c): with --output=score s_c scores a "
-        "corrupted window; with multiclass it is hinge_cs (Crammer–Singer)",
+        "corrupted window (centre word replaced), true windows only; with "
+        "multiclass it is hinge_cs (Crammer–Singer, the corruption in label space)",
+        kind="corrupted"),
+    "max_margin_neg": LossSpec(
+        max_margin_neg, max_margin_neg_gradient, ("score",),
+        "max_margin plus max(0, Δ + s) for each window not of the target type",
         kind="corrupted"),
     "hinge_ww": LossSpec(
         hinge_weston_watkins, hinge_weston_watkins_gradient, ("multiclass",),

@@ -21,7 +21,7 @@ word and 0 at the sentence-boundary padding ``<s>``/``</s>`` and ``<pad>``):
   summed over the batch; None without parameters).
 
 How to add one: write its functions below, add its entry to ``WINDOWS`` and
-its row to ``tests/test_windows_spec.py``'s grid (docs/architecture.md).
+its row to ``tests/test_window_specs.py``'s grid (docs/architecture.md).
 """
 
 from __future__ import annotations
