@@ -18,12 +18,14 @@ REPO = pathlib.Path(__file__).resolve().parents[1]
 SCRIPT = REPO / "benchmarks" / "gradcheck.py"
 
 # Every piece of the window network with a hand Jacobian, and the whole network
-# (issue 8); spelled out here so that a component dropped from the script fails.
+# (issue 8); spelled out here so that a component dropped from the script fails
+# (test_every_registry_entry_has_a_component checks the registries' own lists).
 COMPONENTS = (
     "affine_x", "affine_W", "affine_b", "tanh", "relu", "sigmoid", "hardtanh",
     "softmax", "log_softmax", "cross_entropy", "max_margin", "hinge_ww", "hinge_cs",
-    "window_concat", "window_average", "embed", "crf_log_partition",
-    "network_x", "network_params",
+    "logistic", "crf", "window_concat", "window_average", "window_masked_average",
+    "window_weighted", "window_weighted_params", "embed", "crf_log_partition",
+    "network_x", "network_params", "model_params",
 )
 KEYS = (
     "component", "dtype", "jacobian_shape", "out_size", "in_size",
@@ -118,7 +120,7 @@ def test_a_failing_row_is_recorded_and_the_run_exits_nonzero(tmp_path):
       import gradcheck as gc
       def broken(sizes, rng, dtype):
         raise RuntimeError("injected failure")
-      gc.COMPONENTS = {{"broken": (broken, ("hidden_size",), ()),
+      gc.COMPONENTS = {{"broken": gc.Component(broken, ("hidden_size",)),
                         "tanh": gc.COMPONENTS["tanh"]}}
       sys.argv = ["gradcheck.py", "--smoke", "--dtypes=float64", "--output={out}"]
       app.run(gc.main)
