@@ -161,8 +161,8 @@ def _crf_log_partition_case(s, rng, dtype):
                                                            dtype)})
 
 
-def _labels(rng, batch: int, output: str, num_classes: int) -> Any:
-  high = num_classes if output == "multiclass" else 2
+def _labels(rng, batch: int, high: int) -> Any:
+  """int32 ``[batch]`` in ``[0, high)``."""
   return jnp.asarray(rng.integers(0, high, size=batch).astype(np.int32))
 
 
@@ -175,10 +175,9 @@ def _token_loss_case(spec: losses.LossSpec):
   output = spec.outputs[0]
 
   def build(s, rng, dtype):
-    batch = s["batch"]
-    multiclass = output == "multiclass"
-    scores = cases.spaced_scores(rng, batch, s["num_classes"] if multiclass else None)
-    const = {"labels": _labels(rng, batch, output, s.get("num_classes", 2))}
+    num_classes = s["num_classes"] if output == "multiclass" else None
+    scores = cases.spaced_scores(rng, s["batch"], num_classes)
+    const = {"labels": _labels(rng, s["batch"], num_classes or 2)}
     kwargs = lambda v, c: dict(scores=v, labels=c["labels"], margin=cases.MARGIN)
     return cases.Case(fn=lambda v, c: spec.forward(**kwargs(v, c)),
                       hand=lambda v, c: cases.block_diagonal(
@@ -192,7 +191,7 @@ def _corrupted_loss_case(spec: losses.LossSpec):
   def build(s, rng, dtype):
     both = cases.spaced_scores(rng, s["batch"], 1 + s["num_corruptions"])
     wrt = {"scores": both[:, 0], "corrupted_scores": both[:, 1:]}
-    const = {"labels": _labels(rng, s["batch"], "score", 2)}
+    const = {"labels": _labels(rng, s["batch"], 2)}
 
     def hand(v, c):
       d_scores, d_corrupted = spec.gradient(**v, labels=c["labels"], margin=cases.MARGIN)
