@@ -2,7 +2,9 @@
 
 The script runs in a subprocess (it defines absl flags, which other benchmark
 scripts may define too), with ``--smoke``: one tiny size per component, both
-dtypes, one timed repeat.
+dtypes, one timed repeat. Its components are read from the registries of
+``wincls/model``; the last tests check that in-process (``gradcheck_lib``
+defines no flags).
 """
 
 import json
@@ -12,18 +14,34 @@ import subprocess
 import sys
 import textwrap
 
+import jax
+import jax.numpy as jnp
 import pytest
+
+from wincls.model import layers
+from wincls.model import losses
+from wincls.model import windows
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 SCRIPT = REPO / "benchmarks" / "gradcheck.py"
+if str(REPO) not in sys.path:
+  sys.path.insert(0, str(REPO))
+
+# pylint: disable=g-import-not-at-top,wrong-import-position
+from benchmarks.gradcheck_lib import cases
+from benchmarks.gradcheck_lib import components
+from benchmarks.gradcheck_lib import measure
+# pylint: enable=g-import-not-at-top,wrong-import-position
 
 # Every piece of the window network with a hand Jacobian, and the whole network
-# (issue 8); spelled out here so that a component dropped from the script fails.
+# (issue 8); spelled out here so that a component dropped from the script fails
+# (test_every_registry_entry_has_a_component checks the registries' own lists).
 COMPONENTS = (
     "affine_x", "affine_W", "affine_b", "tanh", "relu", "sigmoid", "hardtanh",
     "softmax", "log_softmax", "cross_entropy", "max_margin", "hinge_ww", "hinge_cs",
-    "window_concat", "window_average", "embed", "crf_log_partition",
-    "network_x", "network_params",
+    "logistic", "crf", "window_concat", "window_average", "window_masked_average",
+    "window_weighted", "window_weighted_params", "embed", "crf_log_partition",
+    "network_x", "network_params", "model_params",
 )
 KEYS = (
     "component", "dtype", "jacobian_shape", "out_size", "in_size",
@@ -98,6 +116,9 @@ def test_jacobian_shapes_are_output_by_input(smoke):
   assert ce["jacobian_shape"] == [ce["batch"], ce["batch"], ce["num_classes"]]
   assert by_name["crf_log_partition"]["jacobian_shape"] == [
       by_name["crf_log_partition"]["seq_len"], by_name["crf_log_partition"]["num_classes"]]
+  crf = by_name["crf"]  # per-sentence NLL [B] w.r.t. the CRF params and emissions
+  b, t, c = crf["batch"], crf["seq_len"], crf["num_classes"]
+  assert crf["jacobian_shape"] == [[b, c], [b, c], [b, c, c], [b, b, t, c]]
 
 
 def test_markdown_and_plot_are_written(smoke):
@@ -118,7 +139,7 @@ def test_a_failing_row_is_recorded_and_the_run_exits_nonzero(tmp_path):
       import gradcheck as gc
       def broken(sizes, rng, dtype):
         raise RuntimeError("injected failure")
-      gc.COMPONENTS = {{"broken": (broken, ("hidden_size",), ()),
+      gc.COMPONENTS = {{"broken": gc.Component(broken, ("hidden_size",)),
                         "tanh": gc.COMPONENTS["tanh"]}}
       sys.argv = ["gradcheck.py", "--smoke", "--dtypes=float64", "--output={out}"]
       app.run(gc.main)
@@ -136,3 +157,63 @@ def test_bad_flag_is_a_usage_error(tmp_path):
                f"--output={tmp_path / 'g.json'}"])
   assert proc.returncode != 0
   assert "--components: 'affine_z' is not one of" in proc.stderr
+
+
+def test_every_registry_entry_has_a_component():
+  names = set(components.components())
+  expected = (set(layers.ACTIVATIONS) | set(losses.LOSSES)
+              | {f"window_{name}" for name in windows.WINDOWS}
+              | {f"window_{name}_params" for name, spec in windows.WINDOWS.items()
+                 if spec.init is not None})
+  assert expected <= names, sorted(expected - names)
+  # The whole network is checked with each activation and each window too.
+  settings = {name: components.components()[name].settings
+              for name in ("network_x", "network_params", "model_params")}
+  assert set(settings["network_x"]["activation"]) == set(layers.ACTIVATIONS)
+  assert set(settings["network_params"]["activation"]) == set(layers.ACTIVATIONS)
+  assert set(settings["model_params"]["window"]) == set(windows.WINDOWS)
+
+
+def _scaled_sum_spec() -> windows.WindowSpec:
+  """A window with a parameter: ``x = a Σ_q e_q``."""
+  def jacobian(p, e, mask):
+    del mask
+    d = e.shape[-1]
+    eye = jnp.eye(d, dtype=e.dtype)[:, None, :]
+    return p["scale"] * jnp.broadcast_to(eye, (d,) + e.shape)
+
+  def vjp(p, e, mask, g):
+    del mask
+    return ({"scale": jnp.sum(g * jnp.sum(e, axis=-2))},
+            p["scale"] * jnp.broadcast_to(g[..., None, :], e.shape))
+  return windows.WindowSpec(
+      forward=lambda p, e, mask: p["scale"] * jnp.sum(e, axis=-2),
+      out_dim=lambda w, d: d, jacobian=jacobian, vjp=vjp, help="a Σ e",
+      init=lambda key, w, d, dtype: {"scale": jnp.ones((), dtype)},
+      jacobian_params=lambda p, e, mask: {"scale": jnp.sum(e, axis=0)})
+
+
+def _squared_loss_spec() -> losses.LossSpec:
+  return losses.LossSpec(
+      forward=lambda *, scores, labels, margin=1.0: 0.5 * (scores - labels) ** 2,
+      gradient=lambda *, scores, labels, margin=1.0: scores - labels,
+      outputs=("score",), help="½ (s - y)²")
+
+
+def test_a_new_registry_entry_is_checked_with_no_edit(monkeypatch):
+  monkeypatch.setitem(layers.ACTIVATIONS, "softplus", layers.Activation(
+      jax.nn.softplus, jax.nn.sigmoid, "log(1 + e^z); f' = σ"))
+  monkeypatch.setitem(windows.WINDOWS, "scaled_sum", _scaled_sum_spec())
+  monkeypatch.setitem(losses.LOSSES, "squared", _squared_loss_spec())
+  comps = components.components()
+  checks = (("softplus", {}), ("window_scaled_sum", {}),
+            ("window_scaled_sum_params", {}), ("squared", {}),
+            ("network_x", {"activation": "softplus"}),
+            ("model_params", {"window": "scaled_sum"}))
+  for name, setting in checks:
+    point = dict(cases.size_points(comps[name], smoke=True)[0], **setting)
+    row = measure.measure(name, comps[name], point, "float64", repeats=1,
+                          fd_dtype="float64", fd_eps={"float64": 1e-6},
+                          fd_max_columns=64, max_basis=2**20, seed=0)
+    assert row["max_rel_err_jacrev"] <= 1e-10, (name, row["max_rel_err_jacrev"])
+    assert row["max_rel_err_fd"] <= 1e-6, (name, row["max_rel_err_fd"])
