@@ -294,7 +294,9 @@ def plot_f1_vs(path: str | os.PathLike, runs: Sequence[grid_lib.Run],
         ax.plot(np.full(len(seeds), xi), seeds, ".", color=f"C{ci}", alpha=0.35,
                 markersize=3)
   if log_x:
+    from matplotlib import ticker  # pylint: disable=g-import-not-at-top
     ax.set_xscale("log")
+    ax.xaxis.set_minor_formatter(ticker.NullFormatter())  # only the axis values
   ax.set_xticks(xs)
   ax.set_xticklabels([f"{v:g}" for v in xs])
   ax.set_xlabel(xlabel or (x + (" (log scale)" if log_x else "")))
