@@ -1,4 +1,4 @@
-"""Tests of wincls/sweep.py: grid order and names, shards, statistics, reports.
+"""Tests of wincls/sweep/: grid order and names, arms, shards, statistics, reports.
 
 The sweep logic is tested with a fake ``train_fn`` (deterministic results per
 config and seed, no training); tests/test_scripts.py runs real sweeps.
@@ -160,3 +160,84 @@ def test_report_contents(tmp_path):
   with pytest.raises(checkpoint.ConfigMismatchError, match="grid.json"):
     sweep.run_sweep(dataclasses.replace(BASE, epochs=3), AXES[:2], tmp_path,
                     train_fn=fake_train)
+
+
+ARMS = {"random": {"vectors": "random"},
+        "frozen": {"vectors": "file", "vectors_path": "v.txt", "freeze_vectors": "true"},
+        "fine_tuned": {"vectors": "file", "vectors_path": "v.txt"}}
+
+
+def test_arms_set_several_fields_and_name_the_runs():
+  runs = sweep.make_grid(BASE, [("setting", ARMS), ("window", ["average", "concat"])])
+  assert [r.name for r in runs[:3]] == ["setting=random,window=average",
+                                        "setting=random,window=concat",
+                                        "setting=frozen,window=average"]
+  frozen = runs[2]
+  assert frozen.values == (("setting", "frozen"), ("window", "average"))
+  assert dict(frozen.overrides) == {"vectors": "file", "vectors_path": "v.txt",
+                                    "freeze_vectors": True, "window": "average"}
+  assert frozen.config.freeze_vectors is True and runs[0].config.vectors == "random"
+  fractions = [sweep.Arm(f, {"train_fraction": f, "epochs": e})
+               for f, e in ((0.01, 30), (1.0, 2))]
+  (small, full) = sweep.make_grid(BASE, [("train_fraction", fractions)])
+  assert small.name == "train_fraction=0.01" and small.config.epochs == 30
+  assert full.config.train_fraction == 1.0 and full.config.epochs == 2
+
+
+def test_arms_reject_unknown_fields_and_two_axes_setting_one_field():
+  with pytest.raises(ValueError, match="arm bad of axis setting: field 'colour' is "
+                     "not a Config field"):
+    sweep.make_grid(BASE, [("setting", {"bad": {"colour": "red"}})])
+  with pytest.raises(ValueError, match="axes setting and vectors both set vectors"):
+    sweep.make_grid(BASE, [("setting", ARMS), ("vectors", ["random"])])
+  with pytest.raises(ValueError, match="axis 'setting' is not a Config field"):
+    sweep.make_grid(BASE, [("setting", ["random"])])
+
+
+def test_arms_sweep_rows_reports_and_grid_file(tmp_path):
+  axes = [("setting", ARMS), ("loss", ["cross_entropy", "max_margin"])]
+  rows = sweep.run_sweep(BASE, axes, tmp_path, train_fn=fake_train)
+  assert len(rows) == 6 * 3
+  assert {r["setting"] for r in rows} == set(ARMS)
+  assert "window" not in rows[0]  # the columns are the grid's axes
+  csv_header = (tmp_path / "results.csv").read_text().splitlines()[0]
+  assert csv_header.startswith("run,run_index,setting,loss,seed,")
+  text = (tmp_path / "results.md").read_text()
+  assert "| setting | loss | seeds | dev F1 |" in text
+  assert "| field | random | frozen | fine_tuned |" in text
+  assert "| `vectors` | random | file | file |" in text
+  assert "| `freeze_vectors` | false | true | false |" in text
+  assert "| setting | frozen − random | loss=cross_entropy | 3 |" in text
+  grid = checkpoint.read_json(tmp_path / "grid.json")
+  assert grid["axes"][0][1][1] == {"name": "frozen", "overrides": {
+      "vectors": "file", "vectors_path": "v.txt", "freeze_vectors": True}}
+  changed = dict(ARMS, frozen={"vectors": "file", "vectors_path": "w.txt"})
+  with pytest.raises(checkpoint.ConfigMismatchError, match="sweep with other axes;"):
+    sweep.run_sweep(BASE, [("setting", changed), axes[1]], tmp_path, train_fn=fake_train)
+
+
+def test_paired_differences_all_pairs_of_one_axis(tmp_path):
+  axes = [("setting", ARMS), ("loss", ["cross_entropy", "max_margin"])]
+  rows = sweep.run_sweep(BASE, axes, tmp_path, train_fn=fake_train, reports=False)
+  runs = sweep.make_grid(BASE, axes)
+  diffs = sweep.paired_differences(runs, rows, axes, compare=("setting",),
+                                   all_pairs=True)
+  assert [(d["b"], d["a"]) for d in diffs[:3]] == [
+      ("frozen", "random"), ("fine_tuned", "random"), ("fine_tuned", "frozen")]
+  assert len(diffs) == 3 * 2 and {d["axis"] for d in diffs} == {"setting"}
+  by_run = {(r["run"], r["seed"]): r["dev_f1"] for r in rows}
+  d = diffs[2]
+  assert d["fixed"] == {"loss": "cross_entropy"}
+  expected = [by_run[("setting=fine_tuned,loss=cross_entropy", s)] -
+              by_run[("setting=frozen,loss=cross_entropy", s)] for s in (0, 1, 2)]
+  assert d["mean"] == pytest.approx(np.mean(expected))
+
+
+def test_plot_f1_vs_a_numeric_axis(tmp_path):
+  axes = [("learning_rate", ["0.01", "0.1"]), ("setting", ARMS)]
+  rows = sweep.run_sweep(BASE, axes, tmp_path, train_fn=fake_train, reports=False)
+  runs = sweep.make_grid(BASE, axes)
+  for log_x in (True, False):
+    path = tmp_path / f"f1_vs_lr_{log_x}.png"
+    sweep.plot_f1_vs(path, runs, rows, x="learning_rate", lines="setting", log_x=log_x)
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

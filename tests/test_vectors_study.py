@@ -1,11 +1,13 @@
-"""End-to-end tests of experiments/vectors_study.py (subprocesses, WNUT-2016 bundled).
+"""Tests of the word-vectors study: wincls/sweep/vectors_study.py and
+experiments/vectors_study.py (subprocesses, WNUT-2016 bundled).
 
-A tiny study (vectors file written here, dim 8, hidden 8, 1 epoch, 2 fractions,
-1 seed) must write its result files with one row per configuration, keep the
-frozen word table bit-identical to the aligned initial table (and change the
-fine-tuned one), extend the pre-trained settings' vocabulary with dev words the
-vectors know, and not duplicate rows when rerun; vectors of the wrong dimension
-must stop it before any training with one clear line.
+The arms must differ only in the word vectors (same vocabulary, embed_dim,
+epochs and every other setting). A tiny study (vectors file written here, dim
+8, hidden 8, 1 epoch, 2 fractions, 1 seed) must write its result files with
+one row per configuration, keep the frozen word table bit-identical to the
+aligned initial table (and change the fine-tuned one), give every arm the same
+vocabulary (the training words), and not duplicate rows when rerun; vectors of
+the wrong dimension must stop it before any training with one clear line.
 """
 
 import collections
@@ -19,6 +21,9 @@ import pytest
 
 from wincls import checkpoint
 from wincls import config as config_lib
+from wincls import presets
+from wincls import sweep
+from wincls.sweep import vectors_study
 from wincls.data import datasets
 from wincls.data import vocab as vocab_lib
 
@@ -35,6 +40,10 @@ TINY = ["--dataset=wnut16", "--hidden_size=8", "--embed_dim=8", "--epochs=1",
 
 def _start(*args):
   env = dict(os.environ, JAX_PLATFORMS="cpu")
+  # A script's sys.path starts with experiments/, not the repository: import
+  # this checkout's wincls, not another one installed in editable mode.
+  env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO), env.get("PYTHONPATH"))
+                                      if p)
   return subprocess.Popen([sys.executable, str(REPO / "experiments" / "vectors_study.py"),
                            *args], cwd=REPO, env=env, stdout=subprocess.PIPE,
                           stderr=subprocess.PIPE, text=True)
@@ -108,18 +117,23 @@ def test_writes_one_row_per_configuration_and_the_reports(study):
   assert by_fraction == {0.05: {100}, 0.1: {200}}  # of WNUT-2016's 2000 sentences
   csv_lines = (workdir / "results.csv").read_text().splitlines()
   assert len(csv_lines) == 1 + len(expected)
-  assert csv_lines[0].startswith("run,run_index,window,loss,setting,train_fraction,seed")
+  assert csv_lines[0].startswith("run,run_index,loss,train_fraction,setting,seed")
   markdown = (workdir / "results.md").read_text()
   for fraction in FRACTIONS:
     for setting in SETTINGS:
       assert f"| cross_entropy | {fraction:g} | {setting} |" in markdown
     for pair in ("fine_tuned − frozen", "fine_tuned − random", "frozen − random"):
-      assert f"| cross_entropy | {fraction:g} | {pair} | 1 |" in markdown
+      fixed = f"loss=cross_entropy, train_fraction={fraction!r}"
+      assert f"| setting | {pair} | {fixed} | 1 |" in markdown
   assert "| `embed_dim` |" not in markdown  # explicit --embed_dim: shared
   assert "| `vectors` | random | file | file |" in markdown
   assert "| `freeze_vectors` | false | true | false |" in markdown
   assert (workdir / "f1_vs_fraction.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-  assert set(checkpoint.read_json(workdir / "study.json")) == expected
+  assert "`vocab_include_dev=false`" in markdown and "Shared by every run:" in markdown
+  assert set(checkpoint.read_json(workdir / "grid.json")["runs"]) == expected
+  sizes = {f: {r["vocab_size"] for r in rows if r["train_fraction"] == f}
+           for f in FRACTIONS}
+  assert all(len(s) == 1 for s in sizes.values()), sizes  # one vocabulary per fraction
   # The rerun trains nothing and duplicates no row.
   assert "Run 1/6" in outputs["main"][1] and "Run " not in outputs["rerun"][1]
   assert f"{len(expected)} result rows" in outputs["rerun"][1]
@@ -143,12 +157,13 @@ def test_frozen_vectors_stay_bit_identical_and_fine_tuned_ones_move(study):
   initial, trained, _ = tables["fine_tuned"]
   assert initial.shape == trained.shape
   assert np.any(trained != initial)
-  # Vocabulary extension: the dev-only words the vectors know are in the
-  # pre-trained runs' vocabulary, not in the random run's.
+  # The same vocabulary in every arm: the training words (the dev-only words
+  # the vectors know are not added to the pre-trained arms' vocabulary).
   random_vocab = vocab_lib.Vocab.load(root / "study" / "runs" /
                                      _run_name("random", 0.1) / "vocab.json")
+  assert random_vocab.words == vocab.words
   for word in dev_only:
-    assert vocab.encode([word])[0] != vocab_lib.UNK, word
+    assert vocab.encode([word])[0] == vocab_lib.UNK, word
     assert random_vocab.encode([word])[0] == vocab_lib.UNK, word
 
 
@@ -161,3 +176,39 @@ def test_vectors_of_the_wrong_dimension_stop_before_training(study):
   assert lines[0].startswith("error: --vectors_path=") and "vec6.txt" in lines[0]
   assert "dimension 6" in lines[0] and "--embed_dim=8" in lines[0]
   assert not (root / "wrong" / "runs").exists()
+
+
+def test_arms_differ_only_in_the_word_vectors(tmp_path):
+  vectors_path = tmp_path / "vec.txt"
+  _write_vectors(vectors_path, ["the", "of"], dim=100)
+  base = config_lib.Config(**{**presets.VECTORS_STUDY, "dataset": "wnut16",
+                              "vectors": "file", "vectors_path": str(vectors_path),
+                              "batch_size": 64, "epochs": 1})
+  axes = vectors_study.make_axes(base, settings=SETTINGS, fractions=["0.1", "0.05"],
+                                 losses=["cross_entropy"], min_steps=100)
+  runs = sweep.make_grid(base, axes)
+  assert [r.name for r in runs[:3]] == [_run_name(s, 0.05) for s in SETTINGS]
+  vector_fields = {"vectors", "vectors_path", "freeze_vectors"}
+  for fraction, epochs in ((0.05, 4), (0.1, 2)):  # 30 and 60 steps per epoch
+    mine = [r.config for r in runs if r.config.train_fraction == fraction]
+    assert [c.epochs for c in mine] == [epochs] * 3
+    for config in mine:
+      others = {f: v for f, v in vars(config).items() if f not in vector_fields}
+      assert others == {f: v for f, v in vars(mine[0]).items() if f not in vector_fields}
+    assert [(c.vectors, c.freeze_vectors) for c in mine] == [
+        ("random", False), ("file", True), ("file", False)]
+    assert all(c.embed_dim == 100 and not c.vocab_include_dev for c in mine)
+  assert vectors_study.epochs_for(12, 8, 3000) == 375
+  assert vectors_study.epochs_for(12, 1000, 3000) == 12
+
+
+def test_bad_settings_are_refused():
+  base = config_lib.Config(**presets.VECTORS_STUDY)
+  with pytest.raises(ValueError, match="'pretrained' is not one of random"):
+    vectors_study.arms("glove-6b-100d", names=["random", "pretrained"])
+  with pytest.raises(ValueError, match="expected distinct settings"):
+    vectors_study.arms("glove-6b-100d", names=["random", "random"])
+  with pytest.raises(ValueError, match="the random setting is in --settings"):
+    vectors_study.arms("random")
+  with pytest.raises(ValueError, match="expected numbers in"):
+    vectors_study.fraction_axis(base, ["half"], min_steps=0)

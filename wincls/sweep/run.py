@@ -1,0 +1,150 @@
+"""Running a grid: one resumable training run per configuration, result rows.
+
+Each run trains in ``<workdir>/runs/<name>/`` (a resumable
+``train.train_and_evaluate`` run, all its seeds vmapped in one program); when
+it finishes, one row per seed goes to ``results.jsonl`` (or, for a shard,
+``results.shard-<i>-of-<n>.jsonl``), keyed by ``(run, seed)`` and never
+duplicated. A killed sweep rerun with the same command skips the rows it has,
+returns the stored results of finished runs and resumes the interrupted one.
+``collect`` merges the shards' files into what the whole sweep writes.
+
+A row holds ``run``, ``run_index``, the run's axis values (``window``,
+``loss``, ``setting``, ...), the seed's scores (``ROW_COLUMNS`` in
+``report``) and whatever a ``row_fields`` function adds.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+from absl import logging
+import tqdm
+
+from wincls import checkpoint
+from wincls import config as config_lib
+from wincls.sweep import grid as grid_lib
+from wincls.sweep import report
+
+# Row fields that measure time: they differ between identical sweeps.
+TIMING_FIELDS = ("wall_time",)
+
+TrainFn = Callable[[config_lib.Config, Path], dict]
+# (run, its results.json, its directory) -> extra fields of each of its rows.
+RowFieldsFn = Callable[[grid_lib.Run, dict, Path], dict]
+
+
+def results_path(workdir: str | os.PathLike, *, shard_index: int = 0,
+                 num_shards: int = 1) -> Path:
+  """``results.jsonl``, or the shard's ``results.shard-<i>-of-<n>.jsonl``."""
+  if num_shards == 1:
+    return Path(workdir) / grid_lib.RESULTS_FILE
+  return Path(workdir) / f"results.shard-{shard_index}-of-{num_shards}.jsonl"
+
+
+def result_rows(run: grid_lib.Run, results: dict[str, Any]) -> list[dict[str, Any]]:
+  """One row per seed of a finished run (its ``results.json``)."""
+  rows = []
+  for seed_index, seed_result in enumerate(results["seeds"]):
+    row = {"run": run.name, "run_index": run.index, **dict(run.values)}
+    row.update({
+        "seed": seed_result["seed"], "seed_index": seed_index,
+        "dev_f1": seed_result["dev_f1"],
+        "dev_precision": seed_result["dev_precision"],
+        "dev_recall": seed_result["dev_recall"],
+        "dev_accuracy": seed_result["dev_accuracy"],
+        "best_epoch": seed_result["best_epoch"],
+        "epochs_run": results["epochs_run"],
+        "num_seeds": len(results["seeds"]),
+        "wall_time": results["wall_time"],  # of the run: all its seeds together
+    })
+    rows.append(row)
+  return rows
+
+
+def run_sweep(base: config_lib.Config, axes: grid_lib.Axes, workdir: str | os.PathLike,
+              *, shard_index: int = 0, num_shards: int = 1,
+              train_fn: TrainFn | None = None, row_fields: RowFieldsFn | None = None,
+              reports: bool = True) -> list[dict[str, Any]]:
+  """Runs (this shard of) the grid; returns the rows of the results file.
+
+  Args:
+    base: the config every run starts from.
+    axes: ``[(name, values), ...]`` (see ``grid.make_grid``).
+    workdir: the sweep's directory.
+    shard_index, num_shards: run only ``shard(...)`` of the grid, writing its
+      rows to ``results.shard-<i>-of-<n>.jsonl``; ``collect`` merges them.
+    train_fn: ``train.train_and_evaluate`` (replaceable for tests).
+    row_fields: extra fields for the rows of a finished run, from the run,
+      its results and its directory (None: none).
+    reports: write the CSV, markdown and plots when the whole grid is done
+      (unsharded sweeps only).
+  """
+  if train_fn is None:
+    from wincls import train  # pylint: disable=g-import-not-at-top
+    train_fn = train.train_and_evaluate
+  workdir = Path(workdir)
+  workdir.mkdir(parents=True, exist_ok=True)
+  runs = grid_lib.make_grid(base, axes)
+  grid_lib.check_grid_file(workdir, base, runs, axes)
+  mine = grid_lib.shard(runs, shard_index=shard_index, num_shards=num_shards)
+  path = results_path(workdir, shard_index=shard_index, num_shards=num_shards)
+  rows = checkpoint.read_jsonl(path)
+  done = {grid_lib.row_key(r) for r in rows}
+  logging.info("Sweep %s: %d runs (%d in this shard), %d rows already", workdir,
+               len(runs), len(mine), len(rows))
+  for run in tqdm.tqdm(mine, desc="runs", disable=not sys.stdout.isatty()):
+    seeds = [run.config.seed + i for i in range(run.config.num_seeds)]
+    if all((run.name, s) in done for s in seeds):
+      continue
+    logging.info("Run %d/%d: %s (%d epochs)", run.index + 1, len(runs), run.name,
+                 run.config.epochs)
+    start = time.perf_counter()
+    run_dir = workdir / grid_lib.RUNS_DIR / run.name
+    results = train_fn(run.config, run_dir)
+    extra = row_fields(run, results, run_dir) if row_fields is not None else {}
+    new = [{**r, **extra} for r in result_rows(run, results)
+           if grid_lib.row_key(r) not in done]
+    checkpoint.append_jsonl(path, new)
+    rows.extend(new)
+    done.update(grid_lib.row_key(r) for r in new)
+    logging.info("Run %s: dev F1 %s (%.1fs)", run.name,
+                 [round(r["dev_f1"], 4) for r in new], time.perf_counter() - start)
+  if reports and num_shards == 1:
+    report.write_reports(workdir, runs, axes, rows)
+  return rows
+
+
+def collect(base: config_lib.Config, axes: grid_lib.Axes, workdir: str | os.PathLike,
+            *, num_shards: int, reports: bool = True) -> list[dict[str, Any]]:
+  """Merges the shards' results files into ``results.jsonl`` (grid order).
+
+  Raises:
+    ValueError: a shard's file is missing or a run's rows are incomplete.
+  """
+  workdir = Path(workdir)
+  runs = grid_lib.make_grid(base, axes)
+  grid_lib.check_grid_file(workdir, base, runs, axes)
+  rows = checkpoint.read_jsonl(workdir / grid_lib.RESULTS_FILE)
+  for i in range(num_shards):
+    path = results_path(workdir, shard_index=i, num_shards=num_shards)
+    if not path.exists():
+      raise ValueError(f"{path}: missing; run shard {i} of {num_shards} first")
+    rows.extend(checkpoint.read_jsonl(path))
+  rows = grid_lib.order_rows(rows, runs)
+  have = {grid_lib.row_key(r) for r in rows}
+  missing = [r.name for r in runs
+             if any((r.name, r.config.seed + i) not in have
+                    for i in range(r.config.num_seeds))]
+  if missing:
+    raise ValueError(f"{workdir}: no results yet for runs {missing}; finish their "
+                     "shards first")
+  checkpoint.atomic_write_text(workdir / grid_lib.RESULTS_FILE, "".join(
+      json.dumps(r, sort_keys=True) + "\n" for r in rows))
+  if reports:
+    report.write_reports(workdir, runs, axes, rows)
+  return rows
