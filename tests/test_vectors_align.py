@@ -124,3 +124,23 @@ def test_corpus_coverage():
   assert report["tokens"] == {"total": 6, "found": 5, "coverage": 5 / 6}
   assert report["rules"]["surface"]["types"] == 1
   assert report["top_misses"] == [["x", 1]]
+
+
+def test_extender_rows_for_unknown_words_the_vectors_know():
+  from wincls.data import vocab as vocab_lib
+  vec_words = ["paris", "london", "1990", "anglo", "dutch", "us"]
+  matrix = np.arange(6 * 2, dtype=np.float32).reshape(6, 2)
+  vocab = vocab_lib.Vocab.build([["Paris", "is"]], min_count=1, lowercase=True,
+                                normalize_digits=True)
+  extender = vectors.Extender(vec_words, matrix)
+  sentences = [["Paris", "London", "in", "1996", "Anglo-Dutch"], ["U.S.", "London", "xyz"]]
+  types, rows = extender.new_rows(lambda w: w in vocab, sentences,
+                                  normalize=vocab.normalize)
+  # Known (paris) and unknown-to-the-vectors (in, xyz) types are left out.
+  assert types == ["london", "0000", "anglo-dutch", "u.s."]
+  np.testing.assert_array_equal(rows[0], matrix[1])
+  np.testing.assert_array_equal(rows[1], matrix[2])  # surface form 1996 -> digits 1990
+  np.testing.assert_array_equal(rows[2], (matrix[3] + matrix[4]) / 2)
+  np.testing.assert_array_equal(rows[3], matrix[5])
+  none, empty = extender.new_rows(lambda w: True, sentences, normalize=vocab.normalize)
+  assert none == [] and empty.shape == (0, 2)

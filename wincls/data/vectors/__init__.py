@@ -21,6 +21,7 @@ The names other code uses are re-exported here, so
 """
 
 from wincls.data.vectors.align import RULES
+from wincls.data.vectors.align import Extender
 from wincls.data.vectors.align import align_vectors
 from wincls.data.vectors.align import corpus_counts
 from wincls.data.vectors.align import corpus_coverage

@@ -305,6 +305,53 @@ def corpus_counts(sentences_words, *, lowercase: bool = True,
   return counts, dict(forms)
 
 
+class Extender:
+  """Rows for the words of new text that a vocabulary lacks but the vectors know.
+
+  Open-vocabulary tagging: a model trained with pre-trained vectors gives every
+  input word the vectors know its pre-trained row, whether or not the word was
+  in the training vocabulary. The rows follow ``align_vectors``' rules (exact,
+  lower, surface forms of the input, digits, periods, hyphen parts); a word the
+  vectors lack stays ``<unk>``.
+
+  Args:
+    vec_words: the vectors' words, ``[N]``.
+    matrix: the vectors, ``[N, D]``.
+  """
+
+  def __init__(self, vec_words: Sequence[str], matrix: Matrix):
+    self.lookup = _Lookup(vec_words)  # built once: ~1 s for 341k words
+    self.matrix = np.asarray(matrix)
+
+  def new_rows(self, known: Callable[[str], bool], sentences_words, *,
+               normalize: Callable[[str], str]) -> tuple[list[str], np.ndarray]:
+    """``(types, rows [len(types), D] float32)`` for the input's unknown types.
+
+    Args:
+      known: whether a normalised type is in the vocabulary already.
+      sentences_words: per-sentence raw words of the input.
+      normalize: the vocabulary's normalisation (``Vocab.normalize``).
+
+    Returns:
+      The normalised types, in order of first occurrence, that ``known`` rejects
+      and the vectors match, and their rows.
+    """
+    counts, forms = corpus_counts(sentences_words, normalize=normalize)
+    types, rows = [], []
+    for word in counts:  # first occurrence order
+      if known(word):
+        continue
+      hit = _match(word, self.lookup, forms.get(word))
+      if hit is None:
+        continue
+      ids, weights = zip(*hit[1])
+      types.append(word)
+      rows.append(np.asarray(weights, np.float32) @ np.asarray(self.matrix[list(ids)],
+                                                               np.float32))
+    dim = self.matrix.shape[1]
+    return types, (np.stack(rows) if rows else np.zeros((0, dim), np.float32))
+
+
 def corpus_coverage(sentences_words, vec_words: Sequence[str], matrix: Matrix, *,
                     lowercase: bool = True, normalize_digits: bool = True,
                     normalize: Callable[[str], str] | None = None,
