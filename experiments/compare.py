@@ -14,7 +14,8 @@ command keeps its rows and completes the rest.
 
 More axes: ``--activations=tanh,relu``, ``--window_sizes=1,2,3``,
 ``--hidden_sizes=...``, ``--train_fractions=0.1,1.0``, ``--learning_rates=...``,
-and ``--axis=FIELD=v1,v2`` for any other ``Config`` field (repeatable), e.g.
+and ``--axis=FIELD=v1,v2`` for any ``Config`` field (repeatable; it replaces the
+built-in axis of that field), e.g. ``--axis=window=average,weighted,concat`` or
 ``--axis=vectors=random,glove-6b-100d --axis=freeze_vectors=false,true``. Every
 ``Config`` field is also a flag setting the base of all runs (quick runs:
 ``--epochs=2 --train_fraction=0.1``).
@@ -65,7 +66,13 @@ def axes_from_flags():
     name, sep, values = spec.partition("=")
     if not sep or not values:
       raise cli.app.UsageError(f"--axis={spec!r}: expected FIELD=v1,v2")
-    axes.append((name.strip(), [v for v in values.split(",") if v]))
+    axis = (name.strip(), [v for v in values.split(",") if v])
+    # --axis=window=... replaces the --windows axis (likewise every named axis).
+    same = [i for i, (field, _) in enumerate(axes) if field == axis[0]]
+    if same:
+      axes[same[0]] = axis
+    else:
+      axes.append(axis)
   for name, values in axes:
     if not values:
       raise cli.app.UsageError(f"the {name} axis is empty")
