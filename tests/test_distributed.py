@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from wincls import checkpoint
+from wincls.train import workdir as checkpoint
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -33,7 +33,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from wincls import checkpoint, distributed, train
+from wincls import train
+from wincls.train import distributed
+from wincls.train import workdir as checkpoint
 from wincls import config as config_lib
 
 mode, out = sys.argv[1], Path(sys.argv[2])
@@ -83,14 +85,14 @@ def synthetic(report):
           "labels": rng.integers(0, 3, n).astype(np.int32)}
   keys = train.seed_keys(0, 2)
   specs = []
-  step = train.train_step
+  step = train.loop.train_step
 
   def inspecting_step(state, batch, rng, **kwargs):
     jax.debug.inspect_array_sharding(batch["window_ids"],
                                      callback=lambda s: specs.append(spec_of(s)))
     return step(state, batch, rng, **kwargs)
 
-  train.train_step = inspecting_step
+  train.loop.train_step = inspecting_step
   four_words = distributed.make_layout(4, shard_word_table=True)
   states = {}
   for name, layout in (("one", None), ("four_words", four_words)):
@@ -117,7 +119,7 @@ def synthetic(report):
                     "adam_words_spec": spec_of(adam.mu["embed"]["words"].sharding),
                     "hidden_spec": spec_of(state["params"]["hidden"]["W"].sharding)}
     states[name] = state
-  train.train_step = step
+  train.loop.train_step = step
   diffs = jax.tree.map(lambda a, b: float(np.max(np.abs(np.where(
       np.asarray(a) == np.asarray(b), 0, np.asarray(a) - np.asarray(b))), initial=0)),
       states["four_words"], states["one"])  # (a == b: the infinite clip norm)

@@ -12,7 +12,7 @@ from wincls import backprop
 from wincls import config as config_lib
 from wincls import models
 from wincls import objectives
-from wincls import sparse
+from wincls.train import sparse
 
 VOCAB = 20
 CONFIG = config_lib.ModelConfig(vocab_size=VOCAB, feature_sizes=(4,), num_classes=3,

@@ -10,7 +10,7 @@ import numpy as np
 import optax
 import pytest
 
-from wincls import checkpoint
+from wincls.train import workdir as checkpoint
 from wincls import config as config_lib
 from wincls import models
 from wincls import train
@@ -97,7 +97,7 @@ def test_same_seed_gives_identical_metrics(runs, tmp_path):
 def test_finished_run_is_not_redone_and_config_mismatch_is_an_error(runs, monkeypatch):
   workdir, results = runs[0]
   before = (workdir / "metrics.jsonl").read_text()
-  monkeypatch.setattr(train, "prepare_data", lambda *a, **k: pytest.fail("retrained"))
+  monkeypatch.setattr(train.loop, "prepare_data", lambda *a, **k: pytest.fail("retrained"))
   assert train.train_and_evaluate(dataclasses.replace(BASE, seed=0), workdir) == results
   assert (workdir / "metrics.jsonl").read_text() == before
   with pytest.raises(checkpoint.ConfigMismatchError, match="--learning_rate: stored 0.01"):

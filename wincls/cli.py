@@ -148,7 +148,7 @@ def check_paths(config: config_lib.Config) -> None:
     except FileNotFoundError as e:
       raise ValueError(str(e)) from None
   if getattr(config, "embedding_update", "dense") == "sparse":
-    from wincls import sparse
+    from wincls.train import sparse
     sparse.check_supported(config)
   if config.vectors == "file" and not config.vectors_path:
     raise ValueError("--vectors=file needs --vectors_path")

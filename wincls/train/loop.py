@@ -97,10 +97,10 @@ import numpy as np
 import optax
 import tqdm
 
-from wincls import checkpoint
+from wincls.train import workdir as checkpoint
 from wincls import config as config_lib
 from wincls import crf
-from wincls import distributed
+from wincls.train import distributed
 from wincls import metrics as metrics_lib
 from wincls import models
 from wincls import objectives
@@ -470,7 +470,7 @@ def train_step(state: State, batch: dict[str, Array], rng: Array, *,
 
   weight_sum = _weight_sum(batch)
   if embedding_update == "sparse":
-    from wincls import sparse
+    from wincls.train import sparse
     mean, rest_grads, unique_ids, row_grads = sparse.value_and_row_grads(
         grad_fn, params, batch)
     hyper = state["opt_state"].hyperparams
@@ -628,7 +628,7 @@ def _optimizer_for(static: _Static, **values) -> optax.GradientTransformation:
                           jax.random.key(0))
   trainable = models.trainable_mask(shapes, static.model_config)
   if static.embedding_update == "sparse":
-    from wincls import sparse
+    from wincls.train import sparse
     trainable = sparse.split_words(trainable)[1]
   return make_optimizer(optimizer=static.optimizer, schedule=static.schedule,
                         total_steps=static.total_steps, trainable=trainable, **values)
@@ -677,7 +677,7 @@ def _init_fn(static: _Static) -> Callable:
                                 config=static.model_config, pretrained=pretrained)
     state = {"params": params}
     if static.embedding_update == "sparse":
-      from wincls import sparse
+      from wincls.train import sparse
       words, rest = sparse.split_words(params)
       opt_state = tx.init(rest)
       state["rows"] = sparse.init_rows_state(words, optimizer=static.optimizer)
@@ -879,7 +879,7 @@ def train_and_evaluate(config: config_lib.Config, workdir: str | os.PathLike, *,
   """
   config.validate()
   if config.embedding_update == "sparse":
-    from wincls import sparse
+    from wincls.train import sparse
     sparse.check_supported(config)
   if config.loss != "crf":  # sentence batches (batch_size // T) may split unevenly
     distributed.check_batch_size(config.batch_size, layout)

@@ -41,7 +41,7 @@ from jax.experimental import multihost_utils
 from jax.sharding import AxisType, Mesh, NamedSharding, PartitionSpec as P
 import numpy as np
 
-from wincls import checkpoint
+from wincls.train import workdir as workdir_lib
 
 DATA_AXIS = "data"
 # State keys whose leaves are the word table or its optimizer state: the
@@ -322,7 +322,7 @@ def broadcast_tree(tree: Any) -> Any:
 
 
 _ERRORS = {cls.__name__: cls for cls in (
-    checkpoint.ConfigMismatchError, ValueError, FileNotFoundError,
+    workdir_lib.ConfigMismatchError, ValueError, FileNotFoundError,
     NotADirectoryError, IsADirectoryError, PermissionError)}
 
 
