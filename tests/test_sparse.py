@@ -1,4 +1,4 @@
-"""Tests of wincls/sparse.py: row-sparse embedding updates vs dense references."""
+"""Tests of wincls/train/sparse.py: row-sparse embedding updates vs dense references."""
 
 import functools
 

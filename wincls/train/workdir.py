@@ -1,9 +1,10 @@
 """A run's workdir: config check, atomic checkpoints, JSON lines, resume.
 
-Layout of a workdir (written by ``wincls.train.train_and_evaluate``)::
+Layout of a workdir (written by ``wincls.train.loop.train_and_evaluate``)::
 
     config.json          the run's Config (checked against a rerun's)
     vocab.json           the word vocabulary; labels.json the label vocabulary
+    vectors_coverage.json  with pre-trained vectors: their coverage report
     metrics.jsonl        one JSON object per epoch (and seed)
     checkpoints/latest   state after the last finished epoch (for resume)
     checkpoints/best     per seed, the parameters of its best dev-F1 epoch
@@ -16,6 +17,12 @@ initial parameters and optimizer state), whose leaves' shapes are checked. Every
 file is written to a temporary file in the same directory, flushed and fsynced,
 and moved into place with ``os.replace``, so a kill at any moment leaves either
 the old or the new file, never half of one.
+
+Per epoch the loop writes, in this order, the epoch's ``metrics.jsonl`` rows,
+``checkpoints/best`` (when a seed improved) and ``checkpoints/latest``. A run
+killed anywhere in between resumes from the previous ``latest``, drops the
+metrics rows of later epochs (``rewrite_jsonl``) and redoes the epoch
+identically (its random streams depend on the epoch number only).
 """
 
 from __future__ import annotations
@@ -31,12 +38,15 @@ import numpy as np
 from flax import serialization
 
 from wincls import config as config_lib
+from wincls.data import vocab as vocab_lib
 
 CONFIG_FILE = "config.json"
 METRICS_FILE = "metrics.jsonl"
 RESULTS_FILE = "results.json"
 VOCAB_FILE = "vocab.json"
 LABELS_FILE = "labels.json"
+VECTORS_COVERAGE_FILE = "vectors_coverage.json"
+PREDICTIONS_DIR = "predictions"
 CHECKPOINT_DIR = "checkpoints"
 BEST = "best"
 LATEST = "latest"
@@ -218,3 +228,34 @@ def restore_checkpoint(workdir: str | os.PathLike, name: str, target: Any) -> An
   if not path.exists():
     return None
   return restore(path, target)
+
+
+def save_vocabularies(workdir: str | os.PathLike, vocab: vocab_lib.Vocab,
+                      label_vocab: vocab_lib.LabelVocab, *, keep_existing: bool) -> None:
+  """Writes ``vocab.json`` and ``labels.json``.
+
+  Args:
+    workdir: the run's directory (created if needed).
+    vocab: the word vocabulary.
+    label_vocab: the labels.
+    keep_existing: leave a file that is already there as it is (a resumed run
+      reused it); False overwrites both.
+  """
+  Path(workdir).mkdir(parents=True, exist_ok=True)
+  for name, vocabulary in ((VOCAB_FILE, vocab), (LABELS_FILE, label_vocab)):
+    path = Path(workdir) / name
+    if not (keep_existing and path.exists()):
+      vocabulary.save(path)
+
+
+def clear_run(workdir: str | os.PathLike) -> None:
+  """Removes the files of an earlier run that left no ``config.json``.
+
+  A workdir without ``config.json`` holds no run (its data failed before
+  training, or it never started): its metrics, results and checkpoints, if
+  any, do not belong to the run about to start.
+  """
+  for name in (METRICS_FILE, RESULTS_FILE):
+    (Path(workdir) / name).unlink(missing_ok=True)
+  for name in (LATEST, BEST):
+    checkpoint_path(workdir, name).unlink(missing_ok=True)
