@@ -4,7 +4,9 @@ Predictions are decoded to tags of the label scheme (argmax, or Viterbi for
 the CRF) and scored against the gold tags of the original file with conlleval
 semantics (``wincls.metrics``). ``output="score"`` runs are binary detectors
 of ``target_type`` (decision ``s > 0``) scored by token-level detection
-P/R/F1; their ``dev_f1`` is that detection F1.
+P/R/F1; their ``dev_f1`` is that detection F1. ``epoch_rows`` and
+``seed_results`` turn the scores into ``metrics.jsonl`` rows and
+``results.json``'s per-seed entries.
 """
 
 from __future__ import annotations
@@ -107,3 +109,55 @@ class Tagger:
     return metrics_lib.evaluate_tags(
         corpus.tags, self.to_tags(predictions, data.lengths), gold_scheme=corpus.scheme,
         label_scheme=self.label_vocab.scheme, labels=self.label_vocab.labels)
+
+
+def epoch_rows(epoch: int, seeds: list[int], train_sums: dict[str, np.ndarray],
+               dev_scores: list[dict[str, Any]], *, active: np.ndarray,
+               timing: dict[str, float], learning_rate: np.ndarray) -> list[dict[str, Any]]:
+  """The ``metrics.jsonl`` rows of one epoch, one per active seed.
+
+  Args:
+    epoch: the 1-based epoch.
+    seeds: the seeds, in the order of the arrays' leading axis ``[S]``.
+    train_sums: the epoch's sums ``[S]`` (``step.train_epoch``'s).
+    dev_scores: per seed, ``Tagger.evaluate``'s scores on dev.
+    active: bool ``[S]``: seeds still training (not stopped early).
+    timing: ``{"epoch_time", "eval_time", "windows_per_sec", ...}``, the same for
+      every seed.
+    learning_rate: ``[S]`` the injected learning rates.
+  """
+  rows = []
+  for i, seed in enumerate(seeds):
+    if not active[i]:
+      continue
+    scores = dev_scores[i]
+    row = {
+        "epoch": epoch, "seed": seed,
+        "loss": float(train_sums["loss_sum"][i] / max(train_sums["weight_sum"][i], 1.0)),
+        "dev_precision": scores["precision"], "dev_recall": scores["recall"],
+        "dev_f1": scores["f1"], "dev_accuracy": scores["accuracy"],
+        "param_norm": float(train_sums["param_norm"][i]),
+        "grad_norm": float(train_sums["grad_norm_sum"][i] /
+                           max(train_sums["num_steps"][i], 1.0)),
+        "learning_rate": float(learning_rate[i]),
+    }
+    for type_, s in scores.get("per_type", {}).items():
+      row[f"dev_f1_{type_}"] = s["f1"]
+    row.update(timing)
+    rows.append(row)
+  return rows
+
+
+def seed_results(seeds: list[int], scores: list[dict[str, Any]],
+                 best_epoch: np.ndarray) -> list[dict[str, Any]]:
+  """``results.json``'s ``"seeds"``: per seed, the scores of its best epoch."""
+  out = []
+  for i, seed in enumerate(seeds):
+    s = scores[i]
+    row = {"seed": seed, "best_epoch": int(best_epoch[i]), "dev_f1": s["f1"],
+           "dev_precision": s["precision"], "dev_recall": s["recall"],
+           "dev_accuracy": s["accuracy"]}
+    if "per_type" in s:
+      row["per_type"] = s["per_type"]
+    out.append(row)
+  return out

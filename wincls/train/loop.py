@@ -1,7 +1,7 @@
 """The training loop: ``train_and_evaluate(config, workdir) -> results``.
 
-``train_and_evaluate`` opens the workdir (``_inspect_workdir``: a finished run
-returns its stored results; ``_open_run``: data, vocabularies, config.json),
+``train_and_evaluate`` opens the workdir (``workdir.inspect_run``: a finished
+run returns its stored results; ``_open_run``: data, vocabularies, config.json),
 places the data and compiles the settings (``_build_run``), starts from
 scratch or resumes from ``checkpoints/latest`` (``_start``), then per epoch
 trains (``_train_epoch``: one compiled, seed-vmapped epoch per data part),
@@ -31,7 +31,6 @@ multi-process run process 0 alone reads and writes the workdir.
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
 import sys
 import time
@@ -139,24 +138,6 @@ def _select_seeds(mask: Array, new: Any, old: Any) -> Any:
       lambda a, b: jnp.where(mask.reshape((-1,) + (1,) * (a.ndim - 1)), a, b), new, old)
 
 
-def _data_digest(data: prepare.RunData) -> str:
-  """What must be the same in every process of a run: vocabularies and data."""
-  return json.dumps([list(data.vocab.words), list(data.label_vocab.labels),
-                     data.train.window_ids.shape, int(data.train.labels.sum()),
-                     data.dev.window_ids.shape])
-
-
-def _inspect_workdir(workdir: Path, config: config_lib.Config) -> dict[str, Any]:
-  """``{"existed": bool, "results": results.json or None}`` (process 0 runs it)."""
-  workdir.mkdir(parents=True, exist_ok=True)
-  # config.json is written once the data is read (bad data leaves no run
-  # behind); a workdir without it holds no run, whatever else it holds.
-  existed = workdir_lib.check_workdir_config(workdir, config, write=False)
-  finished = existed and (workdir / workdir_lib.RESULTS_FILE).exists()
-  results = workdir_lib.read_json(workdir / workdir_lib.RESULTS_FILE) if finished else None
-  return {"existed": existed, "results": results}
-
-
 def _open_run(config: config_lib.Config, workdir: Path, *, existed: bool,
               lead: bool) -> prepare.RunData:
   """Reads the data; process 0 writes the vocabularies and a new run's config."""
@@ -165,7 +146,7 @@ def _open_run(config: config_lib.Config, workdir: Path, *, existed: bool,
     # A resumed run keeps the files it was encoded with.
     workdir_lib.save_vocabularies(workdir, data.vocab, data.label_vocab,
                                   keep_existing=existed)
-  distributed.check_same(_data_digest(data), "the vocabulary or data")
+  distributed.check_same(prepare.data_digest(data), "the vocabulary or data")
   if lead and not existed:
     workdir_lib.clear_run(workdir)
     workdir_lib.check_workdir_config(workdir, config)
@@ -288,30 +269,6 @@ def _train_epoch(run: _Run, progress: _Progress, epoch: int
   return sums, compile_seconds
 
 
-def _epoch_rows(epoch, seeds, train_sums, dev_scores, *, active, timing,
-                learning_rate):
-  rows = []
-  for i, seed in enumerate(seeds):
-    if not active[i]:
-      continue
-    scores = dev_scores[i]
-    row = {
-        "epoch": epoch, "seed": seed,
-        "loss": float(train_sums["loss_sum"][i] / max(train_sums["weight_sum"][i], 1.0)),
-        "dev_precision": scores["precision"], "dev_recall": scores["recall"],
-        "dev_f1": scores["f1"], "dev_accuracy": scores["accuracy"],
-        "param_norm": float(train_sums["param_norm"][i]),
-        "grad_norm": float(train_sums["grad_norm_sum"][i] /
-                           max(train_sums["num_steps"][i], 1.0)),
-        "learning_rate": float(learning_rate[i]),
-    }
-    for type_, s in scores.get("per_type", {}).items():
-      row[f"dev_f1_{type_}"] = s["f1"]
-    row.update(timing)
-    rows.append(row)
-  return rows
-
-
 def _evaluate_epoch(run: _Run, progress: _Progress, epoch: int, sums, *,
                     timing: dict[str, float]) -> tuple[list[dict], np.ndarray]:
   """Scores dev, updates early stopping and the best params: ``(rows, improved)``."""
@@ -323,7 +280,7 @@ def _evaluate_epoch(run: _Run, progress: _Progress, epoch: int, sums, *,
   timing["eval_time"] = time.perf_counter() - eval_start
   active = ~progress.stopped(run.config.patience)
   lr = np.asarray(progress.state["opt_state"].hyperparams["learning_rate"])
-  rows = _epoch_rows(epoch, run.seeds, sums, dev_scores, active=active,
+  rows = evaluate.epoch_rows(epoch, run.seeds, sums, dev_scores, active=active,
                      timing=timing, learning_rate=lr)
   # Early stopping and best parameters, per seed (the same in every process:
   # the predictions are replicated).
@@ -372,19 +329,6 @@ def _save_epoch(run: _Run, progress: _Progress, epoch: int, rows: list[dict],
   progress.epoch = epoch
 
 
-def _seed_results(seeds, scores, best_epoch) -> list[dict[str, Any]]:
-  out = []
-  for i, seed in enumerate(seeds):
-    s = scores[i]
-    row = {"seed": seed, "best_epoch": int(best_epoch[i]), "dev_f1": s["f1"],
-           "dev_precision": s["precision"], "dev_recall": s["recall"],
-           "dev_accuracy": s["accuracy"]}
-    if "per_type" in s:
-      row["per_type"] = s["per_type"]
-    out.append(row)
-  return out
-
-
 def _finish(run: _Run, progress: _Progress, start_time: float) -> dict[str, Any]:
   """Scores each seed's best parameters, writes predictions and ``results.json``."""
   data, tagger, seeds = run.data, run.tagger, run.seeds
@@ -409,7 +353,7 @@ def _finish(run: _Run, progress: _Progress, start_time: float) -> dict[str, Any]
   wall_time = (progress.elapsed + (time.perf_counter() - start_time)
                - progress.epochs_seconds)
   results = {
-      "seeds": _seed_results(seeds, scores, progress.early["best_epoch"]),
+      "seeds": evaluate.seed_results(seeds, scores, progress.early["best_epoch"]),
       "best_seed_index": best_index,
       "dev_f1_mean": float(f1s.mean()),
       "dev_f1_std": float(f1s.std(ddof=1)) if num_seeds > 1 else 0.0,
@@ -459,7 +403,7 @@ def train_and_evaluate(config: config_lib.Config, workdir: str | os.PathLike, *,
     distributed.check_batch_size(config.batch_size, layout)
   lead = distributed.is_lead()
   workdir = Path(workdir)
-  found = distributed.run_on_lead(lambda: _inspect_workdir(workdir, config))
+  found = distributed.run_on_lead(lambda: workdir_lib.inspect_run(workdir, config))
   if found["results"] is not None:
     results = found["results"]
     logging.info("%s is finished; stored results: dev F1 %s", workdir,

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import json
 import math
 import os
 from pathlib import Path
@@ -250,3 +251,10 @@ def sentence_buckets(data: windows_lib.WindowedCorpus, *, batch_size: int) -> li
     buckets.append(Bucket(length=int(length), sentences=chosen, arrays=arrays,
                           batch_size=max(1, batch_size // int(length))))
   return buckets
+
+
+def data_digest(data: RunData) -> str:
+  """What must be the same in every process of a run: vocabularies and data."""
+  return json.dumps([list(data.vocab.words), list(data.label_vocab.labels),
+                     data.train.window_ids.shape, int(data.train.labels.sum()),
+                     data.dev.window_ids.shape])

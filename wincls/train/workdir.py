@@ -259,3 +259,24 @@ def clear_run(workdir: str | os.PathLike) -> None:
     (Path(workdir) / name).unlink(missing_ok=True)
   for name in (LATEST, BEST):
     checkpoint_path(workdir, name).unlink(missing_ok=True)
+
+
+def inspect_run(workdir: str | os.PathLike, config: config_lib.Config) -> dict[str, Any]:
+  """What ``workdir`` holds (created if needed), without writing a file.
+
+  Returns:
+    ``{"existed": bool, "results": results.json's content or None}``:
+    ``existed`` when it holds a run of ``config`` (``check_workdir_config``),
+    ``results`` when that run has finished.
+
+  Raises:
+    ConfigMismatchError: the workdir holds a run of another config.
+  """
+  workdir = Path(workdir)
+  workdir.mkdir(parents=True, exist_ok=True)
+  # config.json is written once the data is read (bad data leaves no run
+  # behind); a workdir without it holds no run, whatever else it holds.
+  existed = check_workdir_config(workdir, config, write=False)
+  finished = existed and (workdir / RESULTS_FILE).exists()
+  results = read_json(workdir / RESULTS_FILE) if finished else None
+  return {"existed": existed, "results": results}
