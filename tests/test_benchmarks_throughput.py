@@ -105,9 +105,9 @@ def test_flops_per_window_formula():
 def test_smoke_run_writes_rows(tmp_path):
   data_dir = _conll_dir()
   output = tmp_path / "throughput.json"
-  # The dense wincls_jit and the trainer's rows compile more programs (seconds
-  # each); the sparse epoch is the one the vmap/sequential rows use.
-  impls = ["wincls_jit_sparse", "numpy_hand", "wincls_vmap_seeds",
+  # The dense trainer's row compiles one more program (seconds); the sparse
+  # epoch is the one the vmap/sequential rows use.
+  impls = ["wincls_train_sparse", "numpy_hand", "wincls_vmap_seeds",
            "wincls_sequential_seeds", "torch_eager_fused"]
   env = dict(os.environ, JAX_PLATFORMS="cpu")
   result = subprocess.run(
@@ -116,9 +116,15 @@ def test_smoke_run_writes_rows(tmp_path):
        f"--impls={','.join(impls)}"],
       capture_output=True, text=True, timeout=300, cwd=REPO, env=env)
   assert result.returncode == 0, result.stderr[-3000:]
-  rows = json.loads(output.read_text())
+  rows = json.loads(output.read_text())["rows"]
   assert [row["impl"] for row in rows] == impls
   for row in rows:
+    for key in ("config", "batch_size", "impl", "optimizer_semantics", "windows_per_s",
+                "roofline_fraction", "compile_s", "threads"):
+      assert key in row, (row["impl"], key)
+    assert row["optimizer_semantics"] == ("dense" if row["impl"] in ("numpy_hand",
+                                                                      "torch_eager_fused")
+                                          else "lazy")
     assert row["config"] == "cs224n" and row["batch_size"] == 64
     assert row["flops_per_window"] == 6 * (3 * 55 * 200 + 200 * 5)
     if row["impl"].startswith("torch") and not HAVE_TORCH:
@@ -131,4 +137,22 @@ def test_smoke_run_writes_rows(tmp_path):
     assert row["num_seeds"] == seeds
     assert row["windows"] == 512 * seeds  # 8 full batches of 64 per seed
     np.testing.assert_allclose(row["windows_per_s"], row["windows"] / row["epoch_s"])
-  assert "| cs224n | 64 | wincls_jit_sparse |" in result.stdout
+  assert "| cs224n | 64 | wincls_train_sparse | lazy |" in result.stdout
+
+
+def test_train_rows_time_the_trainers_own_epoch():
+  """``wincls_train*`` run the executable ``train_and_evaluate`` compiles."""
+  from wincls.train import step  # pylint: disable=g-import-not-at-top
+  data = _tiny_data(n=20)
+  for update in ("dense", "sparse"):
+    runner = throughput.make_runner(
+        "wincls_train" if update == "dense" else "wincls_train_sparse", data, SPEC,
+        batch_size=8, seed=0, num_seeds=1, peer_max_windows=0, torch_window=None)
+    config = throughput.train_config(SPEC, batch_size=8, embedding_update=update)
+    static = step.Static.from_config(config, throughput.model_config(SPEC),
+                                     steps_per_epoch=3)
+    keys = step.seed_keys(0, 1)
+    args = step.epoch_args(step.init_state(static, keys, None, config),
+                           runner.data, keys, 1, 0)
+    assert step.compiled_epoch(static, 8, args) is runner.compiled
+    assert runner.run_epoch() == 20

@@ -2,7 +2,7 @@
 
 A run's *layout* (``Layout``) is a 1-D ``jax.sharding.Mesh`` over devices with
 the axis ``"data"`` (``DATA_AXIS``). The training program stays the global-view
-program of one device (``train.train_epoch``, the same code): the layout only
+program of one device (``step.train_epoch``, the same code): the layout only
 adds sharding annotations, and the GSPMD partitioner splits the work and
 inserts the collectives (the all-reduce of the gradients):
 
