@@ -100,7 +100,7 @@ def main(argv):
     print(f"{len(runs)} configurations{shard_note}: {', '.join(r.name for r in mine)}",
           flush=True)
     train_fn = None
-    from wincls import distributed
+    from wincls.train import distributed
     layout = distributed.setup(**settings)
     if layout is not None:
       from wincls import train

@@ -8,7 +8,7 @@ r"""Per-position Jacobian norms of trained window models (what each position con
 For each finished run of train.py (best checkpoint of its best seed), averages
 ``‖∂s/∂e_pos‖₂`` over the dev windows (``s``: the predicted class's score;
 ``e_pos``: the input vector at window position pos), computed with the hand
-calculus (``wincls/saliency.py``). Writes ``saliency.md`` (a table: one row per
+calculus (``wincls/model/jacobians.py`` ``position_norms``). Writes ``saliency.md`` (a table: one row per
 run, one column per position), ``saliency.json`` and one PNG bar chart per run
 (``<run name>.png``) into ``--output_dir``.
 """

@@ -42,7 +42,7 @@ def main(argv):
   cli.use_stdout_for_logging()
   config = cli.config_from_flags(flags.FLAGS)
   settings = cli.device_settings(flags.FLAGS)
-  from wincls import distributed  # here: bad flags exit before JAX loads
+  from wincls.train import distributed  # here: bad flags exit before JAX loads
   from wincls import train
   layout = distributed.setup(**settings)
   print(config.to_json(), flush=True)

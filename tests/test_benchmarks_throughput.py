@@ -12,7 +12,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from wincls.model import objective as objectives
+from wincls.model import objective
 
 REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
@@ -66,7 +66,7 @@ def test_numpy_peer_gradient_equals_wincls_autodiff():
   with jax.enable_x64(True):
     config = throughput.model_config(SPEC)
     params = jax.tree.map(jnp.asarray, _wincls_params(runner.params))
-    (ref_loss, _), ref = jax.value_and_grad(objectives.loss_fn, has_aux=True)(
+    (ref_loss, _), ref = jax.value_and_grad(objective.loss_fn, has_aux=True)(
         params, _wincls_batch(data), config=config, loss="cross_entropy", key=None)
     np.testing.assert_allclose(loss, ref_loss, rtol=1e-12)
     for got, want in zip(jax.tree.leaves(_wincls_params(grads)), jax.tree.leaves(ref)):
@@ -91,7 +91,7 @@ def test_torch_peer_is_the_same_model():
   data = _tiny_data()
   init = peers.init_numpy_params(SPEC, seed=3)
   loss = torch_window.batch_loss(data, SPEC, init)
-  ref, _ = objectives.loss_fn(jax.tree.map(jnp.asarray, _wincls_params(init)),
+  ref, _ = objective.loss_fn(jax.tree.map(jnp.asarray, _wincls_params(init)),
                               _wincls_batch(data), config=throughput.model_config(SPEC),
                               loss="cross_entropy", key=None)
   np.testing.assert_allclose(loss, ref, rtol=1e-5)
@@ -105,9 +105,9 @@ def test_flops_per_window_formula():
 def test_smoke_run_writes_rows(tmp_path):
   data_dir = _conll_dir()
   output = tmp_path / "throughput.json"
-  # The dense wincls_jit and the trainer's rows compile more programs (seconds
-  # each); the sparse epoch is the one the vmap/sequential rows use.
-  impls = ["wincls_jit_sparse", "numpy_hand", "wincls_vmap_seeds",
+  # The dense trainer's row compiles one more program (seconds); the sparse
+  # epoch is the one the vmap/sequential rows use.
+  impls = ["wincls_train_sparse", "numpy_hand", "wincls_vmap_seeds",
            "wincls_sequential_seeds", "torch_eager_fused"]
   env = dict(os.environ, JAX_PLATFORMS="cpu")
   result = subprocess.run(
@@ -116,9 +116,15 @@ def test_smoke_run_writes_rows(tmp_path):
        f"--impls={','.join(impls)}"],
       capture_output=True, text=True, timeout=300, cwd=REPO, env=env)
   assert result.returncode == 0, result.stderr[-3000:]
-  rows = json.loads(output.read_text())
+  rows = json.loads(output.read_text())["rows"]
   assert [row["impl"] for row in rows] == impls
   for row in rows:
+    for key in ("config", "batch_size", "impl", "optimizer_semantics", "windows_per_s",
+                "roofline_fraction", "compile_s", "threads"):
+      assert key in row, (row["impl"], key)
+    assert row["optimizer_semantics"] == ("dense" if row["impl"] in ("numpy_hand",
+                                                                      "torch_eager_fused")
+                                          else "lazy")
     assert row["config"] == "cs224n" and row["batch_size"] == 64
     assert row["flops_per_window"] == 6 * (3 * 55 * 200 + 200 * 5)
     if row["impl"].startswith("torch") and not HAVE_TORCH:
@@ -131,4 +137,22 @@ def test_smoke_run_writes_rows(tmp_path):
     assert row["num_seeds"] == seeds
     assert row["windows"] == 512 * seeds  # 8 full batches of 64 per seed
     np.testing.assert_allclose(row["windows_per_s"], row["windows"] / row["epoch_s"])
-  assert "| cs224n | 64 | wincls_jit_sparse |" in result.stdout
+  assert "| cs224n | 64 | wincls_train_sparse | lazy |" in result.stdout
+
+
+def test_train_rows_time_the_trainers_own_epoch():
+  """``wincls_train*`` run the executable ``train_and_evaluate`` compiles."""
+  from wincls.train import step  # pylint: disable=g-import-not-at-top
+  data = _tiny_data(n=20)
+  for update in ("dense", "sparse"):
+    runner = throughput.make_runner(
+        "wincls_train" if update == "dense" else "wincls_train_sparse", data, SPEC,
+        batch_size=8, seed=0, num_seeds=1, peer_max_windows=0, torch_window=None)
+    config = throughput.train_config(SPEC, batch_size=8, embedding_update=update)
+    static = step.Static.from_config(config, throughput.model_config(SPEC),
+                                     steps_per_epoch=3)
+    keys = step.seed_keys(0, 1)
+    args = step.epoch_args(step.init_state(static, keys, None, config),
+                           runner.data, keys, 1, 0)
+    assert step.compiled_epoch(static, 8, args) is runner.compiled
+    assert runner.run_epoch() == 20

@@ -1,4 +1,4 @@
-"""Tests of wincls/crf.py against brute-force enumeration of all tag paths."""
+"""Tests of wincls/model/crf.py against brute-force enumeration of all tag paths."""
 
 import itertools
 import math

@@ -1,4 +1,4 @@
-"""Tests of wincls/distributed.py: data-parallel training over devices and processes.
+"""Tests of wincls/train/distributed.py: data-parallel training over devices and processes.
 
 Each test body runs in subprocesses, where the device count can be set:
 ``XLA_FLAGS=--xla_force_host_platform_device_count=4`` makes 4 CPU devices, and
@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from wincls import checkpoint
+from wincls.train import workdir as checkpoint
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -33,7 +33,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from wincls import checkpoint, distributed, train
+from wincls import train
+from wincls.train import distributed
+from wincls.train import step
+from wincls.train import workdir as checkpoint
 from wincls import config as config_lib
 
 mode, out = sys.argv[1], Path(sys.argv[2])
@@ -81,25 +84,25 @@ def synthetic(report):
   data = {"window_ids": rng.integers(0, 16, (n, 3)).astype(np.int32),
           "feature_ids": rng.integers(0, 3, (n, 3, 1)).astype(np.int32),
           "labels": rng.integers(0, 3, n).astype(np.int32)}
-  keys = train.seed_keys(0, 2)
+  keys = step.seed_keys(0, 2)
   specs = []
-  step = train.train_step
+  train_step = step.train_step
 
   def inspecting_step(state, batch, rng, **kwargs):
     jax.debug.inspect_array_sharding(batch["window_ids"],
                                      callback=lambda s: specs.append(spec_of(s)))
-    return step(state, batch, rng, **kwargs)
+    return train_step(state, batch, rng, **kwargs)
 
-  train.train_step = inspecting_step
+  step.train_step = inspecting_step
   four_words = distributed.make_layout(4, shard_word_table=True)
   states = {}
   for name, layout in (("one", None), ("four_words", four_words)):
-    static = train._Static(model_config=model_config, loss="cross_entropy",
-                           grad="autodiff", margin=1.0, num_corruptions=1,
-                           optimizer="adam", schedule="constant", total_steps=0,
-                           layout=layout)
+    static = step.Static(model_config=model_config, loss="cross_entropy",
+                         grad="autodiff", margin=1.0, num_corruptions=1,
+                         optimizer="adam", schedule="constant", total_steps=0,
+                         layout=layout)
     if layout is None:
-      state = train._init_fn(static)(keys, None, 0.05, 0.0, float("inf"))
+      state = step._init_fn(static)(keys, None, 0.05, 0.0, float("inf"))
       initial = distributed.to_host(state)  # the epochs donate ``state``
       arrays = data
     else:  # placed as a resumed run places its checkpoint
@@ -108,7 +111,7 @@ def synthetic(report):
       arrays = distributed.put_replicated(data, layout)
     specs.clear()
     for epoch in (1, 2):
-      state, sums = train._train_epoch_fn(static, 8)(
+      state, sums = step._train_epoch_fn(static, 8)(
           state, arrays, keys, jnp.int32(epoch), jnp.int32(0))
     adam = state["opt_state"].inner_state[1]
     report[name] = {"batch_specs": sorted(set(specs)),
@@ -117,17 +120,17 @@ def synthetic(report):
                     "adam_words_spec": spec_of(adam.mu["embed"]["words"].sharding),
                     "hidden_spec": spec_of(state["params"]["hidden"]["W"].sharding)}
     states[name] = state
-  train.train_step = step
+  step.train_step = train_step
   diffs = jax.tree.map(lambda a, b: float(np.max(np.abs(np.where(
       np.asarray(a) == np.asarray(b), 0, np.asarray(a) - np.asarray(b))), initial=0)),
       states["four_words"], states["one"])  # (a == b: the infinite clip norm)
   report["four_words"]["max_diff"] = max(jax.tree.leaves(diffs))
   # The sparse update's row state (shapes only: nothing compiled).
-  static = train._Static(model_config=model_config, loss="cross_entropy",
-                         grad="autodiff", margin=1.0, num_corruptions=1,
-                         optimizer="adam", schedule="constant", total_steps=0,
-                         embedding_update="sparse", layout=four_words)
-  shapes = jax.eval_shape(train._init_fn(static), keys, None, 0.05, 0.0, 1.0)
+  static = step.Static(model_config=model_config, loss="cross_entropy",
+                       grad="autodiff", margin=1.0, num_corruptions=1,
+                       optimizer="adam", schedule="constant", total_steps=0,
+                       embedding_update="sparse", layout=four_words)
+  shapes = jax.eval_shape(step._init_fn(static), keys, None, 0.05, 0.0, 1.0)
   rows = distributed.state_shardings(shapes, four_words, vocab_size=16)["rows"]
   report["sparse_rows_specs"] = [spec_of(rows.count), spec_of(rows.mu), spec_of(rows.nu)]
   four = distributed.make_layout(4)

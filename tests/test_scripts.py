@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from seqeval import metrics as seqeval_metrics
 
-from wincls import checkpoint
+from wincls.train import workdir as checkpoint
 from wincls import config as config_lib
 from wincls import train
 from wincls.data import conll

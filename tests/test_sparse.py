@@ -1,4 +1,4 @@
-"""Tests of wincls/sparse.py: row-sparse embedding updates vs dense references."""
+"""Tests of wincls/train/sparse.py: row-sparse embedding updates vs dense references."""
 
 import functools
 
@@ -8,11 +8,10 @@ import numpy as np
 import optax
 import pytest
 
-from wincls.model import objective as backprop
 from wincls import config as config_lib
-from wincls.model import network as models
-from wincls.model import objective as objectives
-from wincls import sparse
+from wincls.model import network
+from wincls.model import objective
+from wincls.train import sparse
 
 VOCAB = 20
 CONFIG = config_lib.ModelConfig(vocab_size=VOCAB, feature_sizes=(4,), num_classes=3,
@@ -33,7 +32,7 @@ def _batch(seed, batch_size=BATCH, low=0, high=VOCAB):
   }
 
 
-_GRAD = jax.value_and_grad(objectives.loss_fn, has_aux=True)
+_GRAD = jax.value_and_grad(objective.loss_fn, has_aux=True)
 
 
 def _grad_fn(params, batch):
@@ -51,7 +50,7 @@ def _sparse_step(params, row_state, dense_state, batch, *, tx, optimizer, lr):
   return sparse.merge_words(words, rest), row_state, dense_state
 
 
-_init_params = jax.jit(functools.partial(models.init_params, config=CONFIG))
+_init_params = jax.jit(functools.partial(network.init_params, config=CONFIG))
 
 
 def _init(seed=0):
@@ -173,7 +172,7 @@ def test_row_update_matches_optax_when_equivalent(optimizer, dense_tx):
 
 def test_row_grads_equal_rows_of_dense_gradient():
   """Autodiff and hand backprop on the rows vs autodiff on the full table."""
-  hand_fn = functools.partial(backprop.hand_grad, config=CONFIG, loss="cross_entropy",
+  hand_fn = functools.partial(objective.hand_grad, config=CONFIG, loss="cross_entropy",
                               key=None)
 
   @jax.jit
@@ -211,7 +210,7 @@ def test_vmap_over_seeds_and_traced_learning_rate():
                         optimizer="adam", lr=lr)
 
   def init(key):
-    params = models.init_params(key, config=CONFIG)
+    params = network.init_params(key, config=CONFIG)
     words, rest = sparse.split_words(params)
     return params, sparse.init_rows_state(words, optimizer="adam"), tx.init(rest)
 

@@ -11,7 +11,7 @@ import math
 import numpy as np
 import pytest
 
-from wincls import checkpoint
+from wincls.train import workdir as workdir_lib
 from wincls import config as config_lib
 from wincls import sweep
 
@@ -33,8 +33,8 @@ def fake_train(config, workdir, calls=None):
                   "dev_precision": f1 - 0.01, "dev_recall": f1 + 0.01,
                   "dev_accuracy": 0.9})
   workdir.mkdir(parents=True, exist_ok=True)
-  checkpoint.rewrite_jsonl(workdir / "metrics.jsonl", lambda r: False)
-  checkpoint.append_jsonl(workdir / "metrics.jsonl", [
+  workdir_lib.rewrite_jsonl(workdir / "metrics.jsonl", lambda r: False)
+  workdir_lib.append_jsonl(workdir / "metrics.jsonl", [
       {"epoch": e, "seed": s["seed"], "dev_f1": s["dev_f1"] - 0.1 / e}
       for e in (1, 2) for s in seeds])
   return {"seeds": seeds, "epochs_run": 2, "wall_time": 1.0}
@@ -118,13 +118,13 @@ def test_killed_sweep_resumes_without_duplicates(tmp_path):
   with pytest.raises(_Killed):
     sweep.run_sweep(BASE, AXES, tmp_path / "s", train_fn=dies_at_third_run,
                     reports=False)
-  assert len(checkpoint.read_jsonl(tmp_path / "s" / "results.jsonl")) == 6
+  assert len(workdir_lib.read_jsonl(tmp_path / "s" / "results.jsonl")) == 6
   calls.clear()
   rows = sweep.run_sweep(BASE, AXES, tmp_path / "s",
                          train_fn=lambda c, w: fake_train(c, w, calls), reports=False)
   assert len(calls) == 6  # the two finished runs are not retrained
   assert rows == reference
-  stored = checkpoint.read_jsonl(tmp_path / "s" / "results.jsonl")
+  stored = workdir_lib.read_jsonl(tmp_path / "s" / "results.jsonl")
   assert stored == reference and len(stored) == 8 * 3
   assert {(r["run"], r["seed"]) for r in stored} == {
       (r.name, s) for r in sweep.make_grid(BASE, AXES) for s in (0, 1, 2)}
@@ -157,7 +157,7 @@ def test_report_contents(tmp_path):
   assert "concat − average" in text and "max_margin − cross_entropy" in text
   csv_lines = (tmp_path / "results.csv").read_text().splitlines()
   assert len(csv_lines) == 1 + len(rows) and csv_lines[0].startswith("run,run_index")
-  with pytest.raises(checkpoint.ConfigMismatchError, match="grid.json"):
+  with pytest.raises(workdir_lib.ConfigMismatchError, match="grid.json"):
     sweep.run_sweep(dataclasses.replace(BASE, epochs=3), AXES[:2], tmp_path,
                     train_fn=fake_train)
 
@@ -208,11 +208,11 @@ def test_arms_sweep_rows_reports_and_grid_file(tmp_path):
   assert "| `vectors` | random | file | file |" in text
   assert "| `freeze_vectors` | false | true | false |" in text
   assert "| setting | frozen − random | loss=cross_entropy | 3 |" in text
-  grid = checkpoint.read_json(tmp_path / "grid.json")
+  grid = workdir_lib.read_json(tmp_path / "grid.json")
   assert grid["axes"][0][1][1] == {"name": "frozen", "overrides": {
       "vectors": "file", "vectors_path": "v.txt", "freeze_vectors": True}}
   changed = dict(ARMS, frozen={"vectors": "file", "vectors_path": "w.txt"})
-  with pytest.raises(checkpoint.ConfigMismatchError, match="sweep with other axes;"):
+  with pytest.raises(workdir_lib.ConfigMismatchError, match="sweep with other axes;"):
     sweep.run_sweep(BASE, [("setting", changed), axes[1]], tmp_path, train_fn=fake_train)
 
 

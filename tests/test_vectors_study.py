@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from wincls import checkpoint
+from wincls.train import workdir as workdir_lib
 from wincls import config as config_lib
 from wincls import presets
 from wincls import sweep
@@ -100,7 +100,7 @@ def _run_name(setting, fraction, loss="cross_entropy"):
 def test_writes_one_row_per_configuration_and_the_reports(study):
   root, outputs, _ = study
   workdir = root / "study"
-  rows = checkpoint.read_jsonl(workdir / "results.jsonl")
+  rows = workdir_lib.read_jsonl(workdir / "results.jsonl")
   expected = {_run_name(s, f) for s in SETTINGS for f in FRACTIONS}
   assert sorted(r["run"] for r in rows) == sorted(expected)
   for row in rows:
@@ -130,7 +130,7 @@ def test_writes_one_row_per_configuration_and_the_reports(study):
   assert "| `freeze_vectors` | false | true | false |" in markdown
   assert (workdir / "f1_vs_fraction.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
   assert "`vocab_include_dev=false`" in markdown and "Shared by every run:" in markdown
-  assert set(checkpoint.read_json(workdir / "grid.json")["runs"]) == expected
+  assert set(workdir_lib.read_json(workdir / "grid.json")["runs"]) == expected
   sizes = {f: {r["vocab_size"] for r in rows if r["train_fraction"] == f}
            for f in FRACTIONS}
   assert all(len(s) == 1 for s in sizes.values()), sizes  # one vocabulary per fraction
@@ -146,10 +146,10 @@ def test_frozen_vectors_stay_bit_identical_and_fine_tuned_ones_move(study):
   tables = {}
   for setting in ("frozen", "fine_tuned"):
     run_dir = root / "study" / "runs" / _run_name(setting, 0.1)
-    config = config_lib.Config.from_dict(checkpoint.read_json(run_dir / "config.json"))
+    config = config_lib.Config.from_dict(workdir_lib.read_json(run_dir / "config.json"))
     data = train.prepare_data(config, run_dir)  # the aligned initial table
     best = serialization.msgpack_restore(
-        checkpoint.checkpoint_path(run_dir, checkpoint.BEST).read_bytes())
+        workdir_lib.checkpoint_path(run_dir, workdir_lib.BEST).read_bytes())
     words = best["params"]["embed"]["words"]  # [seeds, V, E]
     tables[setting] = (data.pretrained, np.asarray(words[0]), data.vocab)
   initial, trained, vocab = tables["frozen"]

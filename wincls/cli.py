@@ -9,7 +9,7 @@ none). ``config_from_flags(FLAGS)`` builds the ``Config`` and validates it.
 ``--distributed``, ``--coordinator_address``, ``--num_processes``,
 ``--process_id``); they are not ``Config`` fields, since a run's config (its
 ``config.json``) must not depend on the machine, and ``device_settings(FLAGS)``
-returns them as the arguments of ``wincls.distributed.setup``.
+returns them as the arguments of ``wincls.train.distributed.setup``.
 ``run(main)`` runs a script's ``main`` so that a bad flag or bad input ends
 with one line on stderr (``error: ...``) and exit status 2, not a traceback.
 """
@@ -58,7 +58,7 @@ HELP = {
     "dropout": "Dropout rate on the window vector and hidden layers.",
     "word_dropout": "Probability that a training word id becomes <unk>.",
     "embedding_update": "dense (optax on the whole word table) or sparse (only "
-                        "the rows a batch uses; wincls/sparse.py).",
+                        "the rows a batch uses; wincls/train/sparse.py).",
     "loss": "Loss: " + losses.help_text() + ".",
     "margin": "Margin of the hinge losses.",
     "num_corruptions": "Corrupted windows per true window (max_margin, score).",
@@ -150,7 +150,7 @@ def check_paths(config: config_lib.Config) -> None:
     except FileNotFoundError as e:
       raise ValueError(str(e)) from None
   if getattr(config, "embedding_update", "dense") == "sparse":
-    from wincls import sparse
+    from wincls.train import sparse
     sparse.check_supported(config)
   if config.vectors == "file" and not config.vectors_path:
     raise ValueError("--vectors=file needs --vectors_path")
@@ -226,7 +226,7 @@ def define_device_flags(flag_values: flags.FlagValues = flags.FLAGS, *,
 
 
 def device_settings(flag_values: flags.FlagValues = flags.FLAGS) -> dict[str, Any]:
-  """The device flags as ``wincls.distributed.setup``'s keyword arguments.
+  """The device flags as ``wincls.train.distributed.setup``'s keyword arguments.
 
   Raises:
     app.UsageError: an invalid value (one line naming the flag).

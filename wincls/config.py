@@ -149,7 +149,7 @@ class Config:
   epochs: int = 12
   patience: int = 0  # early-stopping patience in epochs; 0 = off
   grad: str = "autodiff"
-  # "sparse": update only the word-table rows a batch touches (wincls/sparse.py;
+  # "sparse": update only the word-table rows a batch touches (wincls/train/sparse.py;
   # exact for SGD, lazy Adam/AdaGrad semantics otherwise); "dense": optax on
   # the whole table.
   embedding_update: str = "dense"

@@ -14,10 +14,14 @@ first epoch, 0 for eager code) and ``run_epoch() -> windows`` which returns
 once the epoch's updates are done (synchronously), with the number of windows
 it trained on (the Python-loop peers can be capped to the first
 ``max_windows`` of an epoch's order).
+
+``limit_threads`` and ``torch_or_none`` set up the peers' thread pools and
+import the optional torch peer.
 """
 
 from __future__ import annotations
 
+import os
 from typing import NamedTuple, Protocol
 
 import numpy as np
@@ -112,3 +116,32 @@ def init_numpy_params(spec: Spec, seed: int) -> dict[str, np.ndarray]:
       "U": glorot(spec.num_classes, spec.hidden_size),
       "c": np.zeros(spec.num_classes, np.float32),
   }
+
+
+def limit_threads(threads: int) -> str:
+  """Limits torch (if present), NumPy's BLAS and, for 1, XLA to ``threads``.
+
+  Must run before JAX's first computation (XLA reads ``XLA_FLAGS`` when its
+  CPU backend starts). Returns a note saying what was set.
+  """
+  notes = []
+  if threads == 1:
+    os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") +
+                               " --xla_cpu_multi_thread_eigen=false").strip()
+    notes.append("XLA_FLAGS=--xla_cpu_multi_thread_eigen=false")
+  try:
+    import threadpoolctl  # pylint: disable=g-import-not-at-top
+    threadpoolctl.threadpool_limits(threads)
+    notes.append(f"threadpoolctl.threadpool_limits({threads})")
+  except ImportError:
+    notes.append("NumPy BLAS threads not limited (no threadpoolctl)")
+  return "; ".join(notes)
+
+
+def torch_or_none():
+  """``(torch_window module, None)``, or ``(None, why)`` without torch."""
+  try:
+    from benchmarks.peers import torch_window  # pylint: disable=g-import-not-at-top
+  except ImportError as e:
+    return None, f"torch not installed ({e}); pip install torch==2.13.0"
+  return torch_window, None

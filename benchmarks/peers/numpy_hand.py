@@ -1,6 +1,6 @@
 """The window network's training epoch in NumPy, backprop by hand (impl ``numpy_hand``).
 
-The δ form of ``wincls/backprop.py`` (its module docstring; CS224n lecture 3),
+The δ form of ``wincls/model/network.py`` (``backward``; CS224n lecture 3),
 specialised to one tanh hidden layer, concat window and softmax cross-entropy
 averaged over the batch::
 

@@ -35,17 +35,17 @@ CrfParams = Mapping[str, Array]
 
 def _check(emissions: Array, mask: Array, crf_params: CrfParams, rank: int) -> None:
   if emissions.ndim != rank:
-    raise ValueError(f"wincls/crf.py: emissions must have rank {rank}, got shape "
+    raise ValueError(f"wincls/model/crf.py: emissions must have rank {rank}, got shape "
                      f"{tuple(emissions.shape)}")
   if mask.shape != emissions.shape[:-1]:
-    raise ValueError(f"wincls/crf.py: mask shape {tuple(mask.shape)} does not match "
+    raise ValueError(f"wincls/model/crf.py: mask shape {tuple(mask.shape)} does not match "
                      f"emissions {tuple(emissions.shape)} without the last axis")
   c = emissions.shape[-1]
   expected = {"transitions": (c, c), "start": (c,), "end": (c,)}
   for name, shape in expected.items():
     if name not in crf_params or tuple(crf_params[name].shape) != shape:
       got = tuple(crf_params[name].shape) if name in crf_params else "missing"
-      raise ValueError(f"wincls/crf.py: crf_params[{name!r}] must have shape "
+      raise ValueError(f"wincls/model/crf.py: crf_params[{name!r}] must have shape "
                        f"{shape}, got {got}")
 
 

@@ -32,7 +32,7 @@ import re
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-from wincls import checkpoint
+from wincls.train import workdir as workdir_lib
 from wincls import config as config_lib
 
 # A sweep's workdir: grid.json, results.jsonl and runs/<name>/ per run.
@@ -269,7 +269,7 @@ def describe(base: config_lib.Config, runs: Sequence[Run], axes: Axes) -> dict[s
       described.append([axis.name, [
           {"name": format_value(v), "overrides": _jsonable(dict(o))}
           for v, o in zip(axis.values, axis.overrides)]])
-  return {"base": checkpoint.config_dict(base), "axes": described,
+  return {"base": workdir_lib.config_dict(base), "axes": described,
           "runs": [r.name for r in runs]}
 
 
@@ -278,12 +278,12 @@ def check_grid_file(workdir: str | os.PathLike, base: config_lib.Config,
   """Writes ``grid.json``, or checks that an existing one describes this grid.
 
   Raises:
-    checkpoint.ConfigMismatchError: the workdir holds another grid.
+    workdir_lib.ConfigMismatchError: the workdir holds another grid.
   """
   path = Path(workdir) / GRID_FILE
   wanted = describe(base, runs, axes)
   if path.exists():
-    stored = checkpoint.read_json(path)
+    stored = workdir_lib.read_json(path)
     if stored != wanted:
       diffs = [k for k in wanted if stored.get(k) != wanted[k]]
       detail = ""
@@ -291,8 +291,8 @@ def check_grid_file(workdir: str | os.PathLike, base: config_lib.Config,
         fields = sorted(k for k in wanted["base"]
                         if stored.get("base", {}).get(k) != wanted["base"][k])
         detail = f" (base fields {fields})"
-      raise checkpoint.ConfigMismatchError(
+      raise workdir_lib.ConfigMismatchError(
           f"{path}: the workdir holds a sweep with other {', '.join(diffs)}{detail}; "
           "use a new --workdir, or delete this one to start over")
     return
-  checkpoint.write_json(path, wanted)
+  workdir_lib.write_json(path, wanted)

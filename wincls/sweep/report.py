@@ -23,7 +23,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from wincls import checkpoint
+from wincls.train import workdir as workdir_lib
 from wincls import config as config_lib
 from wincls.sweep import grid as grid_lib
 from wincls.sweep import stats
@@ -71,7 +71,7 @@ def write_csv(path: str | os.PathLike, rows: Sequence[dict[str, Any]],
   writer.writeheader()
   for row in rows:
     writer.writerow(row)
-  checkpoint.atomic_write_text(path, buffer.getvalue())
+  workdir_lib.atomic_write_text(path, buffer.getvalue())
 
 
 def _pct(x: float) -> str:
@@ -198,7 +198,7 @@ def _save(fig, path: str | os.PathLike) -> None:
   buffer = io.BytesIO()
   fig.savefig(buffer, format="png", dpi=120)
   _pyplot().close(fig)
-  checkpoint.atomic_write_bytes(path, buffer.getvalue())
+  workdir_lib.atomic_write_bytes(path, buffer.getvalue())
 
 
 def plot_f1(path: str | os.PathLike, runs: Sequence[grid_lib.Run],
@@ -233,8 +233,8 @@ def plot_curves(path: str | os.PathLike, workdir: str | os.PathLike,
   from matplotlib import ticker  # pylint: disable=g-import-not-at-top
   fig, ax = plt.subplots(figsize=(6.0, 4.0))
   for run in runs:
-    metrics = checkpoint.read_jsonl(Path(workdir) / grid_lib.RUNS_DIR / run.name /
-                                    checkpoint.METRICS_FILE)
+    metrics = workdir_lib.read_jsonl(Path(workdir) / grid_lib.RUNS_DIR / run.name /
+                                    workdir_lib.METRICS_FILE)
     by_epoch = {}
     for row in metrics:
       by_epoch.setdefault(row["epoch"], []).append(row["dev_f1"])
@@ -317,10 +317,10 @@ def write_reports(workdir: str | os.PathLike, runs: Sequence[grid_lib.Run],
   base = None
   grid = workdir / grid_lib.GRID_FILE
   if grid.exists():
-    base = config_lib.Config.from_dict(checkpoint.read_json(grid)["base"])
+    base = config_lib.Config.from_dict(workdir_lib.read_json(grid)["base"])
   write_csv(workdir / "results.csv", rows, [a.name for a in grid_lib.make_axes(axes)])
   text = markdown_report(runs, axes, rows, base, options)
-  checkpoint.atomic_write_text(workdir / "results.md", text)
+  workdir_lib.atomic_write_text(workdir / "results.md", text)
   plot_f1(workdir / "f1_by_config.png", runs, rows)
   plot_curves(workdir / "dev_f1_per_epoch.png", workdir, runs)
   return text

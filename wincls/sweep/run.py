@@ -25,7 +25,7 @@ from typing import Any, Callable
 from absl import logging
 import tqdm
 
-from wincls import checkpoint
+from wincls.train import workdir as workdir_lib
 from wincls import config as config_lib
 from wincls.sweep import grid as grid_lib
 from wincls.sweep import report
@@ -93,7 +93,7 @@ def run_sweep(base: config_lib.Config, axes: grid_lib.Axes, workdir: str | os.Pa
   grid_lib.check_grid_file(workdir, base, runs, axes)
   mine = grid_lib.shard(runs, shard_index=shard_index, num_shards=num_shards)
   path = results_path(workdir, shard_index=shard_index, num_shards=num_shards)
-  rows = checkpoint.read_jsonl(path)
+  rows = workdir_lib.read_jsonl(path)
   done = {grid_lib.row_key(r) for r in rows}
   logging.info("Sweep %s: %d runs (%d in this shard), %d rows already", workdir,
                len(runs), len(mine), len(rows))
@@ -109,7 +109,7 @@ def run_sweep(base: config_lib.Config, axes: grid_lib.Axes, workdir: str | os.Pa
     extra = row_fields(run, results, run_dir) if row_fields is not None else {}
     new = [{**r, **extra} for r in result_rows(run, results)
            if grid_lib.row_key(r) not in done]
-    checkpoint.append_jsonl(path, new)
+    workdir_lib.append_jsonl(path, new)
     rows.extend(new)
     done.update(grid_lib.row_key(r) for r in new)
     logging.info("Run %s: dev F1 %s (%.1fs)", run.name,
@@ -129,12 +129,12 @@ def collect(base: config_lib.Config, axes: grid_lib.Axes, workdir: str | os.Path
   workdir = Path(workdir)
   runs = grid_lib.make_grid(base, axes)
   grid_lib.check_grid_file(workdir, base, runs, axes)
-  rows = checkpoint.read_jsonl(workdir / grid_lib.RESULTS_FILE)
+  rows = workdir_lib.read_jsonl(workdir / grid_lib.RESULTS_FILE)
   for i in range(num_shards):
     path = results_path(workdir, shard_index=i, num_shards=num_shards)
     if not path.exists():
       raise ValueError(f"{path}: missing; run shard {i} of {num_shards} first")
-    rows.extend(checkpoint.read_jsonl(path))
+    rows.extend(workdir_lib.read_jsonl(path))
   rows = grid_lib.order_rows(rows, runs)
   have = {grid_lib.row_key(r) for r in rows}
   missing = [r.name for r in runs
@@ -143,7 +143,7 @@ def collect(base: config_lib.Config, axes: grid_lib.Axes, workdir: str | os.Path
   if missing:
     raise ValueError(f"{workdir}: no results yet for runs {missing}; finish their "
                      "shards first")
-  checkpoint.atomic_write_text(workdir / grid_lib.RESULTS_FILE, "".join(
+  workdir_lib.atomic_write_text(workdir / grid_lib.RESULTS_FILE, "".join(
       json.dumps(r, sort_keys=True) + "\n" for r in rows))
   if reports:
     report.write_reports(workdir, runs, axes, rows)

@@ -28,7 +28,7 @@ import os
 from pathlib import Path
 from typing import Any, Sequence
 
-from wincls import checkpoint
+from wincls.train import workdir as workdir_lib
 from wincls import config as config_lib
 from wincls.sweep import grid as grid_lib
 from wincls.sweep import report
@@ -159,7 +159,7 @@ def row_fields(run: grid_lib.Run, results: dict[str, Any],
                 ("num_train_sentences", "num_train_windows", "vocab_size")})
   coverage = run_dir / "vectors_coverage.json"
   if coverage.exists():
-    coverage_report = checkpoint.read_json(coverage)
+    coverage_report = workdir_lib.read_json(coverage)
     extra["vector_types_coverage"] = coverage_report["types"]["coverage"]
     if coverage_report.get("tokens"):
       extra["vector_tokens_coverage"] = coverage_report["tokens"]["coverage"]
@@ -210,7 +210,7 @@ def write_reports(workdir: str | os.PathLike, base: config_lib.Config,
   options = report_options(base, rows, min_steps=min_steps,
                            total_wall_time=total_wall_time)
   text = report.markdown_report(runs, axes, rows, base, options)
-  checkpoint.atomic_write_text(workdir / "results.md", text)
+  workdir_lib.atomic_write_text(workdir / "results.md", text)
   report.plot_f1_vs(workdir / PLOT_FILE, runs, rows, x="train_fraction",
                     lines=ARM_AXIS, xlabel="fraction of the training sentences "
                     "(log scale)")

@@ -1,4 +1,4 @@
-"""Tests of wincls/checkpoint.py: atomic files, pytree round trips, config checks."""
+"""Tests of wincls/train/workdir.py: atomic files, pytree round trips, config checks."""
 
 import json
 
@@ -8,10 +8,10 @@ import numpy as np
 import optax
 import pytest
 
-from wincls import checkpoint
 from wincls import config as config_lib
-from wincls.model import network as models
+from wincls.model import network
 from wincls import train
+from wincls.train import workdir
 
 
 @jax.jit
@@ -19,9 +19,9 @@ def _state():
   model_config = config_lib.ModelConfig(vocab_size=10, feature_sizes=(3,), num_classes=4,
                                         embed_dim=4, feature_dim=2, hidden_size=5,
                                         freeze_vectors=True)
-  params = models.init_params(jax.random.key(0), config=model_config)
+  params = network.init_params(jax.random.key(0), config=model_config)
   tx = train.make_optimizer(optimizer="adam", schedule="cosine", total_steps=10,
-                            trainable=models.trainable_mask(params, model_config),
+                            trainable=network.trainable_mask(params, model_config),
                             learning_rate=0.1, weight_decay=0.01, grad_clip=1.0)
   opt_state = tx.init(params)
   grads = jax.tree.map(jnp.ones_like, params)
@@ -34,9 +34,9 @@ def _state():
 def test_save_restore_round_trip(tmp_path):
   tree = _state()
   path = tmp_path / "ckpt"
-  checkpoint.save(path, tree)
+  workdir.save(path, tree)
   target = jax.tree.map(jnp.zeros_like, tree)
-  restored = checkpoint.restore(path, target)
+  restored = workdir.restore(path, target)
   assert jax.tree.structure(restored) == jax.tree.structure(tree)
   for a, b in zip(jax.tree.leaves(tree), jax.tree.leaves(restored)):
     np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
@@ -46,37 +46,37 @@ def test_save_restore_round_trip(tmp_path):
 
 def test_restore_names_a_shape_mismatch(tmp_path):
   path = tmp_path / "ckpt"
-  checkpoint.save(path, {"w": np.zeros((2, 3)), "b": np.zeros(3)})
+  workdir.save(path, {"w": np.zeros((2, 3)), "b": np.zeros(3)})
   with pytest.raises(ValueError, match=r"\['w'\] has shape \(2, 3\), the run expects \(4, 3\)"):
-    checkpoint.restore(path, {"w": np.zeros((4, 3)), "b": np.zeros(3)})
+    workdir.restore(path, {"w": np.zeros((4, 3)), "b": np.zeros(3)})
   with pytest.raises(ValueError, match="ckpt"):
-    checkpoint.restore(path, {"w": np.zeros((2, 3)), "other": np.zeros(3)})
+    workdir.restore(path, {"w": np.zeros((2, 3)), "other": np.zeros(3)})
 
 
 def test_jsonl_append_read_and_torn_last_line(tmp_path):
   path = tmp_path / "m.jsonl"
-  assert checkpoint.read_jsonl(path) == []
-  checkpoint.append_jsonl(path, [{"epoch": 1}, {"epoch": 2}])
+  assert workdir.read_jsonl(path) == []
+  workdir.append_jsonl(path, [{"epoch": 1}, {"epoch": 2}])
   with open(path, "a") as f:
     f.write('{"epoch": 3, "lo')  # a write cut short by a kill
-  assert checkpoint.read_jsonl(path) == [{"epoch": 1}, {"epoch": 2}]
-  checkpoint.append_jsonl(path, [{"epoch": 3}])
-  assert [r["epoch"] for r in checkpoint.read_jsonl(path)] == [1, 2, 3]
-  assert checkpoint.rewrite_jsonl(path, lambda r: r["epoch"] <= 2) == 2
+  assert workdir.read_jsonl(path) == [{"epoch": 1}, {"epoch": 2}]
+  workdir.append_jsonl(path, [{"epoch": 3}])
+  assert [r["epoch"] for r in workdir.read_jsonl(path)] == [1, 2, 3]
+  assert workdir.rewrite_jsonl(path, lambda r: r["epoch"] <= 2) == 2
   assert path.read_text() == '{"epoch": 1}\n{"epoch": 2}\n'
   path.write_text('{"epoch": 1}\nnot json\n')
   with pytest.raises(ValueError, match=r"m.jsonl:2: not a JSON object"):
-    checkpoint.read_jsonl(path)
+    workdir.read_jsonl(path)
 
 
 def test_workdir_config_written_then_checked(tmp_path):
   config = config_lib.Config(epochs=2)
-  assert checkpoint.check_workdir_config(tmp_path, config) is False
+  assert workdir.check_workdir_config(tmp_path, config) is False
   stored = json.loads((tmp_path / "config.json").read_text())
   assert stored["epochs"] == 2 and stored["features"] == ["casing"]
   assert config_lib.Config.from_dict(stored) == config
-  assert checkpoint.check_workdir_config(tmp_path, config) is True
-  with pytest.raises(checkpoint.ConfigMismatchError,
+  assert workdir.check_workdir_config(tmp_path, config) is True
+  with pytest.raises(workdir.ConfigMismatchError,
                      match=r"--epochs: stored 2, now 3; --window: stored 'concat', "
                            r"now 'average'"):
-    checkpoint.check_workdir_config(tmp_path, config_lib.Config(epochs=3, window="average"))
+    workdir.check_workdir_config(tmp_path, config_lib.Config(epochs=3, window="average"))

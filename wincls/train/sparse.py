@@ -99,7 +99,7 @@ class SparseRowState(NamedTuple):
 
 def _check_optimizer(optimizer: str) -> None:
   if optimizer not in OPTIMIZERS:
-    raise ValueError(f"wincls/sparse.py: optimizer={optimizer!r} is not one of "
+    raise ValueError(f"wincls/train/sparse.py: optimizer={optimizer!r} is not one of "
                      f"{', '.join(OPTIMIZERS)} (--optimizer)")
 
 
@@ -218,7 +218,7 @@ def apply_row_update(table: Array, state: SparseRowState, unique_ids: Array,
   """
   _check_optimizer(optimizer)
   if row_grads.shape != unique_ids.shape + table.shape[1:]:
-    raise ValueError(f"wincls/sparse.py apply_row_update: row_grads has shape "
+    raise ValueError(f"wincls/train/sparse.py apply_row_update: row_grads has shape "
                      f"{tuple(row_grads.shape)}, expected [S, E] = "
                      f"{list(unique_ids.shape + table.shape[1:])}")
   lr = jnp.asarray(learning_rate, table.dtype)

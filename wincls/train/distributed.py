@@ -2,7 +2,7 @@
 
 A run's *layout* (``Layout``) is a 1-D ``jax.sharding.Mesh`` over devices with
 the axis ``"data"`` (``DATA_AXIS``). The training program stays the global-view
-program of one device (``train.train_epoch``, the same code): the layout only
+program of one device (``step.train_epoch``, the same code): the layout only
 adds sharding annotations, and the GSPMD partitioner splits the work and
 inserts the collectives (the all-reduce of the gradients):
 
@@ -41,7 +41,7 @@ from jax.experimental import multihost_utils
 from jax.sharding import AxisType, Mesh, NamedSharding, PartitionSpec as P
 import numpy as np
 
-from wincls import checkpoint
+from wincls.train import workdir as workdir_lib
 
 DATA_AXIS = "data"
 # State keys whose leaves are the word table or its optimizer state: the
@@ -322,7 +322,7 @@ def broadcast_tree(tree: Any) -> Any:
 
 
 _ERRORS = {cls.__name__: cls for cls in (
-    checkpoint.ConfigMismatchError, ValueError, FileNotFoundError,
+    workdir_lib.ConfigMismatchError, ValueError, FileNotFoundError,
     NotADirectoryError, IsADirectoryError, PermissionError)}
 
 

@@ -1,0 +1,178 @@
+"""Tests of wincls/train/loop.py: whole runs on a slice of WNUT-2016 (no files needed)."""
+
+import dataclasses
+import json
+
+import numpy as np
+import pytest
+
+from wincls import config as config_lib
+from wincls import train
+from wincls.train import prepare
+from wincls.train import step
+from wincls.train import workdir as workdir_lib
+from wincls.data import conll
+from wincls.data import datasets
+
+BASE = config_lib.Config(dataset="wnut16", train_fraction=0.1, epochs=2, hidden_size=8,
+                         embed_dim=8, batch_size=64, learning_rate=0.01)
+
+
+def _rows(workdir, seed=None):
+  rows = workdir_lib.read_jsonl(workdir / workdir_lib.METRICS_FILE)
+  rows = [r for r in rows if seed is None or r["seed"] == seed]
+  return [{k: v for k, v in r.items() if k not in train.TIMING_KEYS} for r in rows]
+
+
+def _results(results):
+  return {k: v for k, v in results.items() if k != "wall_time"}
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+  """Two seeds vmapped in one run, and the same seeds as separate runs."""
+  root = tmp_path_factory.mktemp("runs")
+  out = {}
+  out["vmapped"] = (root / "vmapped",
+                    train.train_and_evaluate(dataclasses.replace(BASE, num_seeds=2),
+                                             root / "vmapped"))
+  for seed in (0, 1):
+    workdir = root / f"seed{seed}"
+    out[seed] = (workdir, train.train_and_evaluate(dataclasses.replace(BASE, seed=seed),
+                                                   workdir))
+  return out
+
+
+def test_run_writes_its_workdir(runs):
+  workdir, results = runs["vmapped"]
+  for name in ("config.json", "vocab.json", "labels.json", "metrics.jsonl",
+               "results.json", "checkpoints/best", "checkpoints/latest",
+               "predictions/dev.txt", "predictions/dev.seed0.txt",
+               "predictions/dev.seed1.txt"):
+    assert (workdir / name).is_file(), name
+  rows = workdir_lib.read_jsonl(workdir / "metrics.jsonl")
+  assert [(r["epoch"], r["seed"]) for r in rows] == [(1, 0), (1, 1), (2, 0), (2, 1)]
+  for row in rows:
+    for key in ("loss", "dev_f1", "dev_precision", "dev_recall", "windows_per_sec",
+                "param_norm", "grad_norm"):
+      assert np.isfinite(row[key]), key
+  assert rows[2]["loss"] < rows[0]["loss"] and rows[3]["loss"] < rows[1]["loss"]
+  assert [s["seed"] for s in results["seeds"]] == [0, 1]
+  best = results["seeds"][results["best_seed_index"]]
+  assert best["dev_f1"] == max(s["dev_f1"] for s in results["seeds"])
+  for s in results["seeds"]:  # the final scores are those of the best epoch
+    assert s["dev_f1"] == max(r["dev_f1"] for r in rows if r["seed"] == s["seed"])
+  predicted = conll.read_conll(workdir / "predictions" / "dev.txt", tag_column=2)
+  assert predicted.num_tokens == results["num_dev_windows"]
+  assert json.loads((workdir / "config.json").read_text())["num_seeds"] == 2
+
+
+def test_vmapped_seeds_equal_separate_runs(runs):
+  vmapped_dir, vmapped = runs["vmapped"]
+  for seed in (0, 1):
+    single_dir, single = runs[seed]
+    rows_v, rows_s = _rows(vmapped_dir, seed), _rows(single_dir, seed)
+    assert len(rows_v) == len(rows_s) == 2
+    for a, b in zip(rows_v, rows_s):
+      assert a["epoch"] == b["epoch"]
+      np.testing.assert_allclose(a["loss"], b["loss"], rtol=1e-4)
+      np.testing.assert_allclose(a["param_norm"], b["param_norm"], rtol=1e-4)
+      assert a["dev_f1"] == pytest.approx(b["dev_f1"], abs=2e-3)
+    assert vmapped["seeds"][seed]["dev_f1"] == pytest.approx(
+        single["seeds"][0]["dev_f1"], abs=2e-3)
+  # Different seeds give different replicas.
+  assert _rows(vmapped_dir, 0)[0]["loss"] != _rows(vmapped_dir, 1)[0]["loss"]
+
+
+def test_same_seed_gives_identical_metrics(runs, tmp_path):
+  workdir, results = runs[0]
+  again = train.train_and_evaluate(dataclasses.replace(BASE, seed=0), tmp_path)
+  assert _rows(tmp_path) == _rows(workdir)
+  assert _results(again) == _results(results)
+
+
+def test_finished_run_is_not_redone_and_config_mismatch_is_an_error(runs, monkeypatch):
+  workdir, results = runs[0]
+  before = (workdir / "metrics.jsonl").read_text()
+  monkeypatch.setattr(prepare, "prepare_data", lambda *a, **k: pytest.fail("retrained"))
+  assert train.train_and_evaluate(dataclasses.replace(BASE, seed=0), workdir) == results
+  assert (workdir / "metrics.jsonl").read_text() == before
+  with pytest.raises(workdir_lib.ConfigMismatchError, match="--learning_rate: stored 0.01"):
+    train.train_and_evaluate(dataclasses.replace(BASE, learning_rate=0.1), workdir)
+
+
+class _Killed(Exception):
+  pass
+
+
+def test_resume_after_kill_equals_uninterrupted_run(runs, tmp_path, monkeypatch):
+  workdir, results = runs[0]
+  save = workdir_lib.save_checkpoint
+
+  def save_then_die(directory, name, tree):
+    # Dies where epoch 2's metrics row is written but its checkpoint is not.
+    if name == workdir_lib.LATEST and int(np.asarray(tree["epoch"])) == 2:
+      raise _Killed
+    save(directory, name, tree)
+
+  monkeypatch.setattr(workdir_lib, "save_checkpoint", save_then_die)
+  with pytest.raises(_Killed):
+    train.train_and_evaluate(dataclasses.replace(BASE, seed=0), tmp_path)
+  assert [r["epoch"] for r in _rows(tmp_path)] == [1, 2]
+  assert not (tmp_path / "results.json").exists()
+  monkeypatch.setattr(workdir_lib, "save_checkpoint", save)
+  resumed = train.train_and_evaluate(dataclasses.replace(BASE, seed=0), tmp_path)
+  assert _rows(tmp_path) == _rows(workdir)  # epoch 2 redone, not duplicated
+  assert _results(resumed) == _results(results)
+
+
+def test_patience_stops_a_run_that_does_not_improve(runs, tmp_path):
+  # A learning rate too small to change the predictions: dev F1 stays flat.
+  config = dataclasses.replace(BASE, learning_rate=1e-9, epochs=5, patience=2)
+  results = train.train_and_evaluate(config, tmp_path)
+  rows = _rows(tmp_path)
+  assert [r["epoch"] for r in rows] == [1, 2, 3]
+  assert len({r["dev_f1"] for r in rows}) == 1
+  assert results["epochs_run"] == 3 and results["seeds"][0]["best_epoch"] == 1
+
+
+def test_learning_rate_does_not_recompile(runs, tmp_path):
+  misses = step._train_epoch_fn.cache_info().misses
+  num_compiled = len(step._COMPILED)
+  config = dataclasses.replace(BASE, learning_rate=0.003, epochs=1)
+  train.train_and_evaluate(config, tmp_path)
+  assert step._train_epoch_fn.cache_info().misses == misses
+  assert len(step._COMPILED) == num_compiled
+  rows = _rows(tmp_path)
+  assert rows[0]["learning_rate"] == pytest.approx(0.003)
+
+
+def _short_sentence_files(tmp_path):
+  """WNUT-2016 sentences of at most 8 tokens as train/dev files (1 bucket)."""
+  splits = datasets.load_splits("wnut16")
+  paths = {}
+  for split, count in (("train", 150), ("dev", 60)):
+    sentences = [s for s in splits[split].sentences if len(s) <= 8][:count]
+    path = tmp_path / f"{split}.txt"
+    conll.write_conll(path, [s.words for s in sentences], None,
+                      [s.tags for s in sentences])
+    paths[split] = str(path)
+  return paths
+
+
+@pytest.mark.parametrize("overrides", [
+    {"loss": "crf", "label_scheme": "iob2", "embedding_update": "sparse"},
+    {"output": "score", "loss": "max_margin", "target_type": "person",
+     "window": "average", "optimizer": "adagrad", "word_dropout": 0.2},
+])
+def test_one_epoch_smoke(overrides, tmp_path):
+  paths = _short_sentence_files(tmp_path)
+  config = dataclasses.replace(BASE, dataset="files", train_path=paths["train"],
+                               dev_path=paths["dev"], epochs=1, batch_size=32,
+                               train_fraction=1.0, **overrides)
+  results = train.train_and_evaluate(config, tmp_path / "run")
+  rows = _rows(tmp_path / "run")
+  assert len(rows) == 1 and np.isfinite(rows[0]["loss"]) and rows[0]["loss"] > 0
+  assert 0.0 <= results["seeds"][0]["dev_f1"] <= 1.0
+  predicted = conll.read_conll(tmp_path / "run" / "predictions" / "dev.txt", tag_column=2)
+  assert predicted.num_tokens == results["num_dev_windows"]

@@ -1,0 +1,127 @@
+"""Tests of wincls/train/step.py: one train step, dense vs sparse, word dropout."""
+
+import functools
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from wincls import config as config_lib
+from wincls.model import network
+from wincls.train import optim
+from wincls.train import step
+
+
+def _tiny_batch(model_config, batch_size=6):
+  rng = np.random.default_rng(0)
+  window_len = model_config.window_len
+  return {
+      "window_ids": jnp.asarray(rng.integers(0, model_config.vocab_size,
+                                             (batch_size, window_len)), jnp.int32),
+      "feature_ids": jnp.asarray(rng.integers(0, 3, (batch_size, window_len, 1)),
+                                 jnp.int32),
+      "labels": jnp.asarray(rng.integers(0, model_config.num_classes, batch_size),
+                            jnp.int32),
+      "weights": jnp.ones(batch_size),
+  }
+
+
+def test_train_step_updates_every_trainable_leaf_and_no_frozen_one():
+  model_config = config_lib.ModelConfig(vocab_size=12, feature_sizes=(3,), num_classes=3,
+                                        embed_dim=4, feature_dim=2, hidden_size=5,
+                                        window_size=1, freeze_vectors=True)
+  params = network.init_params(jax.random.key(0), config=model_config)
+  batch = _tiny_batch(model_config)
+  batch["window_ids"] = batch["window_ids"].at[0].set(jnp.arange(3))  # touch row 0
+  optimizers = ("sgd", "adam", "adagrad")
+
+  @jax.jit
+  def steps(params, batch, key):
+    out = {}
+    for optimizer in optimizers:
+      tx = optim.make_optimizer(optimizer=optimizer, schedule="linear", total_steps=4,
+                                trainable=network.trainable_mask(params, model_config),
+                                learning_rate=0.1, weight_decay=0.01, grad_clip=0.5)
+      state = {"params": params, "opt_state": tx.init(params)}
+      out[optimizer] = step.train_step(
+          state, batch, key, tx=tx, config=model_config, loss="cross_entropy",
+          grad="autodiff", margin=1.0, num_corruptions=1)
+    return out
+
+  for optimizer, (new_state, metrics) in steps(params, batch, jax.random.key(1)).items():
+    assert metrics["weight_sum"] == 6 and np.isfinite(metrics["loss_sum"])
+    np.testing.assert_array_equal(new_state["params"]["embed"]["words"],
+                                  params["embed"]["words"])
+    changed = jax.tree.map(lambda a, b: bool(jnp.any(a != b)), new_state["params"],
+                           params)
+    changed["embed"]["words"] = True
+    assert all(jax.tree.leaves(changed)), (optimizer, changed)
+
+
+def test_hand_and_autodiff_train_steps_agree():
+  model_config = config_lib.ModelConfig(vocab_size=12, feature_sizes=(3,), num_classes=3,
+                                        embed_dim=4, feature_dim=2, hidden_size=5,
+                                        window_size=1)
+  params = network.init_params(jax.random.key(0), config=model_config)
+  batch = _tiny_batch(model_config)
+  batch["weights"] = batch["weights"].at[-2:].set(0.0)  # padding rows
+  tx = optax.sgd(0.5)
+  state = {"params": params, "opt_state": tx.init(params)}
+  out = {}
+  for grad in ("hand", "autodiff"):
+    step_fn = jax.jit(functools.partial(step.train_step, tx=tx, config=model_config,
+                                        loss="max_margin", grad=grad, margin=1.0,
+                                        num_corruptions=1))
+    out[grad] = step_fn(state, batch, jax.random.key(1))
+  for a, b in zip(jax.tree.leaves(out["hand"]), jax.tree.leaves(out["autodiff"])):
+    np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+  assert out["hand"][1]["weight_sum"] == 4
+
+
+def test_sparse_embedding_update_equals_dense():
+  # AdaGrad's sparse rows are exact (wincls/train/sparse.py), clipping included.
+  optimizer = "adagrad"
+  model_config = config_lib.ModelConfig(vocab_size=12, feature_sizes=(3,), num_classes=3,
+                                        embed_dim=4, feature_dim=2, hidden_size=5,
+                                        window_size=1)
+  keys = step.seed_keys(0, 1)
+  batches = [_tiny_batch(model_config) for _ in range(2)]
+  for i, batch in enumerate(batches):
+    batch["window_ids"] = (batch["window_ids"] + i) % model_config.vocab_size
+
+  @jax.jit
+  def run_both(keys, batches):
+    out = {}
+    for update in ("dense", "sparse"):
+      static = step.Static(
+          model_config=model_config, loss="cross_entropy", grad="autodiff", margin=1.0,
+          num_corruptions=1, optimizer=optimizer, schedule="linear", total_steps=4,
+          embedding_update=update)
+      state = step._init_fn(static)(keys, None, 0.3, 0.0, 0.2)  # clip 0.2 binds
+      step_fn = jax.vmap(functools.partial(
+          step.train_step, tx=step._optimizer_for(static), config=model_config,
+          loss="cross_entropy", grad="autodiff", margin=1.0, num_corruptions=1,
+          embedding_update=update, optimizer=optimizer,
+          schedule=optim.schedule_factor("linear", 4)), in_axes=(0, None, 0))
+      for i, batch in enumerate(batches):
+        state, metrics = step_fn(state, batch, jax.vmap(jax.random.fold_in,
+                                                        in_axes=(0, None))(keys, i))
+      out[update] = (state["params"], metrics)
+    return out
+
+  out = run_both(keys, batches)
+  assert out["dense"][1]["grad_norm"][0] > 0.2
+  for a, b in zip(jax.tree.leaves(out["dense"]), jax.tree.leaves(out["sparse"])):
+    np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7)
+
+
+def test_word_dropout_ids():
+  ids = jnp.tile(jnp.arange(10, dtype=jnp.int32), (2000, 1))
+  dropped = step.word_dropout_ids(jax.random.key(0), ids, 0.25)
+  np.testing.assert_array_equal(dropped[:, :4], ids[:, :4])  # reserved ids kept
+  changed = np.asarray(dropped[:, 4:] != ids[:, 4:])
+  assert (np.asarray(dropped[:, 4:])[changed] == 1).all()  # to <unk>
+  assert abs(changed.mean() - 0.25) < 0.01
+
+

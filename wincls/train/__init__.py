@@ -1,0 +1,44 @@
+"""Training and evaluation: ``train_and_evaluate(config, workdir) -> results``.
+
+One job per module:
+
+  prepare      data -> arrays and sentence buckets (reads, writes nothing)
+  optim        the optax chain, schedules; dense or sparse word-table updates
+  sparse       the row-sparse (lazy) word-table update behind ``optim``
+  step         train_step, eval_step, the scanned epoch, the compiled cache
+  evaluate     Tagger: predictions, tags, conlleval scores
+  loop         train_and_evaluate: workdir, resume, epochs, early stopping
+  predict      a finished run as a tagger of new files
+  workdir      the workdir's files, atomic writes, checkpoints
+  distributed  device layouts, several processes
+
+The names below are re-exported so that ``from wincls import train;
+train.train_and_evaluate(...)`` reads as before the split.
+"""
+
+from wincls.train.evaluate import EVAL_BATCH_SIZE
+from wincls.train.evaluate import Tagger
+from wincls.train.loop import TIMING_KEYS
+from wincls.train.loop import train_and_evaluate
+from wincls.train.optim import make_optimizer
+from wincls.train.optim import schedule_factor
+from wincls.train.predict import load_run
+from wincls.train.predict import predict_file
+from wincls.train.predict import read_input
+from wincls.train.prepare import Bucket
+from wincls.train.prepare import RunData
+from wincls.train.prepare import SUBSAMPLE_SEED
+from wincls.train.prepare import bucket_lengths
+from wincls.train.prepare import load_splits
+from wincls.train.prepare import prepare_data
+from wincls.train.prepare import sentence_buckets
+from wincls.train.prepare import subsample
+from wincls.train.prepare import token_arrays
+from wincls.train.step import EPOCH_STREAM
+from wincls.train.step import INIT_STREAM
+from wincls.train.step import eval_dataset
+from wincls.train.step import eval_step
+from wincls.train.step import seed_keys
+from wincls.train.step import train_epoch
+from wincls.train.step import train_step
+from wincls.train.step import word_dropout_ids

@@ -1,0 +1,434 @@
+"""The train and eval steps, the scanned epoch, and the one cache of compiled programs.
+
+The shape of flax's examples: ``train_step(state, batch, rng) -> (state,
+metrics)`` and ``eval_step(params, batch) -> predictions`` are plain functions;
+they are jitted where they are used (``_train_epoch_fn``/``_eval_fn``) with
+their static settings (``Static``) bound by ``functools.partial`` and the state
+donated.
+
+One epoch is one jitted call: the training windows live on the device, the
+epoch draws a permutation from its key and ``lax.scan`` runs the steps, each
+gathering its batch by the permutation (the last, partial batch is padded with
+weight-0 rows, so every step has the same shape and nothing recompiles). So
+the Python loop runs once per epoch, not once per step.
+
+**Seeds.** ``num_seeds=N`` trains N independent replicas with seeds ``seed,
+seed+1, ...`` in one program: the state (params and optimizer state) has a
+leading axis of size N and the epoch is ``jax.vmap``-ed over it and over the
+per-seed keys (init key, shuffles, dropout), with the data shared. Replica i
+computes what a run with ``seed=seed+i`` computes (tests/test_loop.py).
+
+**Randomness.** Everything comes from ``jax.random.key(seed_i)``: the initial
+parameters from ``fold_in(key, INIT_STREAM)``, epoch e from
+``fold_in(fold_in(key, EPOCH_STREAM), e)``; with ``part = fold_in(epoch_key, b)``
+for bucket b (0 for token data), the permutation comes from ``fold_in(part, 0)``
+and step i's key from ``fold_in(fold_in(part, 1), i)``; in the step,
+``fold_in(step_key, 0)`` goes to the loss (dropout, corruptions) and
+``fold_in(step_key, 1)`` draws the word dropout (``word_dropout_ids``). So a
+resumed run draws what an uninterrupted one draws.
+
+**Devices.** With a ``Static.layout`` (``wincls.train.distributed``) the same
+programs run data-parallel: each step's batch rows are split over the devices
+and GSPMD inserts the gradient all-reduce (docs/scaling.md).
+
+**The epoch ``train_and_evaluate`` runs, for a benchmark** (the public API)::
+
+  static = step.Static.from_config(config, model_config, steps_per_epoch=steps)
+  keys = step.seed_keys(config.seed, config.num_seeds)         # [S] keys
+  state = step.init_state(static, keys, pretrained, config)    # [S, ...] state
+  args = step.epoch_args(state, data, keys, epoch=1, bucket=0)
+  run = step.compiled_epoch(static, config.batch_size, args)   # compiles once
+  state, sums = run(*args)   # state is donated; sums: {"loss_sum", ...} [S]
+
+``epoch_fn(static, batch_size)`` is the jitted (not yet compiled) function.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+from typing import Any, Callable
+
+import jax
+import jax.numpy as jnp
+from jax import lax
+import numpy as np
+import optax
+
+from wincls import config as config_lib
+from wincls.model import crf
+from wincls.model import network
+from wincls.model import objective
+from wincls.data import vocab as vocab_lib
+from wincls.train import distributed
+from wincls.train import optim
+
+Array = jax.Array
+State = dict[str, Any]
+
+INIT_STREAM = 0
+EPOCH_STREAM = 1
+
+
+def _weight_sum(batch) -> Array:
+  if "mask" in batch:
+    return jnp.sum(batch["mask"])
+  return jnp.sum(batch["weights"])
+
+
+def word_dropout_ids(key: Array, window_ids: Array, rate: float) -> Array:
+  """Each word id (not a reserved one) becomes ``<unk>`` with probability ``rate``.
+
+  Args:
+    key: a ``jax.random.key``.
+    window_ids: int ``[...]`` word ids (token or sentence batch).
+    rate: the dropout probability.
+
+  Returns:
+    The ids, shaped like ``window_ids``.
+  """
+  drop = jax.random.bernoulli(key, rate, window_ids.shape)
+  drop = drop & (window_ids >= len(vocab_lib.RESERVED))
+  return jnp.where(drop, jnp.asarray(vocab_lib.UNK, window_ids.dtype), window_ids)
+
+
+def _grad_fn(grad: str, **kwargs) -> optim.GradFn:
+  """``(params, batch) -> (mean_loss, grads)`` by autodiff or by hand."""
+  if grad == "hand":
+    return functools.partial(objective.hand_grad, **kwargs)
+  value_and_grad = jax.value_and_grad(objective.loss_fn, has_aux=True)
+
+  def grad_fn(params, batch):
+    (mean, _), grads = value_and_grad(params, batch, **kwargs)
+    return mean, grads
+
+  return grad_fn
+
+
+def train_step(state: State, batch: dict[str, Array], rng: Array, *,
+               tx: optax.GradientTransformation, config: config_lib.ModelConfig,
+               loss: str, grad: str, margin: float, num_corruptions: int,
+               word_dropout: float = 0.0, embedding_update: str = "dense",
+               optimizer: str = "adam",
+               schedule: Callable[[Array], Array] | None = None
+               ) -> tuple[State, dict[str, Array]]:
+  """One optimizer step on one batch.
+
+  Args:
+    state: ``{"params": ..., "opt_state": ...}``, plus ``"rows"`` for
+      ``embedding_update="sparse"`` (``optim.TrainOptimizer``).
+    batch: a token batch (with ``weights``) or a sentence batch (``loss="crf"``).
+    rng: this step's key: ``fold_in(rng, 0)`` goes to the loss (dropout,
+      corruptions), ``fold_in(rng, 1)`` draws the word dropout.
+    tx: the optimizer (``optim.make_optimizer``).
+    config, loss, margin, num_corruptions: as for ``objective.loss_fn``.
+    grad: ``"autodiff"`` (``jax.value_and_grad``) or ``"hand"``
+      (``objective.hand_grad``).
+    word_dropout: probability that a word id becomes ``<unk>``.
+    embedding_update: ``"dense"`` (optax on every parameter) or ``"sparse"``
+      (only the batch's rows of the word table; the global norm clipping
+      covers them too).
+    optimizer: the row optimizer for ``"sparse"`` (same as ``tx``'s method).
+    schedule: the learning-rate factor of step t, for ``"sparse"``'s rows.
+
+  Returns:
+    ``(new_state, {"loss_sum", "weight_sum", "grad_norm"})``.
+  """
+  if word_dropout > 0.0:
+    batch = dict(batch)
+    batch["window_ids"] = word_dropout_ids(jax.random.fold_in(rng, 1),
+                                           batch["window_ids"], word_dropout)
+  grad_fn = _grad_fn(grad, config=config, loss=loss, key=jax.random.fold_in(rng, 0),
+                     margin=margin, num_corruptions=num_corruptions)
+  weight_sum = _weight_sum(batch)
+  train_tx = optim.make_train_optimizer(tx, embedding_update=embedding_update,
+                                        optimizer=optimizer, schedule=schedule)
+  new_state, mean, grad_norm = train_tx.update(state, grad_fn, batch)
+  return new_state, {"loss_sum": mean * jnp.maximum(weight_sum, 1.0),
+                     "weight_sum": weight_sum, "grad_norm": grad_norm}
+
+
+def train_epoch(state: State, data: dict[str, Array], seed_key: Array, epoch: Array,
+                bucket: Array, *, step_fn: Callable, batch_size: int,
+                layout: distributed.Layout | None = None
+                ) -> tuple[State, dict[str, Array]]:
+  """One pass over ``data`` in shuffled minibatches, the steps under ``lax.scan``.
+
+  Args:
+    state: one replica's state.
+    data: token arrays ``[N, ...]`` (with ``labels``), or one bucket's sentence
+      arrays ``[S_b, T, ...]`` (with ``mask``).
+    seed_key: the replica's ``jax.random.key(seed_i)``.
+    epoch: int scalar, the 1-based epoch.
+    bucket: int scalar, the bucket index (0 for token data).
+    step_fn: ``train_step`` with its settings bound.
+    batch_size: rows per step (the global batch).
+    layout: devices to split each batch over (``wincls.train.distributed``):
+      each device gathers its slice of the batch's rows from its replica of
+      ``data``; None: one device. The program is the same either way.
+
+  Returns:
+    ``(state, {"loss_sum", "weight_sum", "grad_norm_sum", "num_steps",
+    "param_norm"})``.
+  """
+  num_rows = jax.tree.leaves(data)[0].shape[0]
+  num_steps = -(-num_rows // batch_size)
+  padding = num_steps * batch_size - num_rows
+  epoch_key = jax.random.fold_in(jax.random.fold_in(seed_key, EPOCH_STREAM), epoch)
+  part_key = jax.random.fold_in(epoch_key, bucket)
+  order = jax.random.permutation(jax.random.fold_in(part_key, 0), num_rows)
+  order = jnp.concatenate([order, jnp.zeros([padding], order.dtype)])
+  weights = jnp.concatenate([jnp.ones([num_rows], jnp.float32),
+                             jnp.zeros([padding], jnp.float32)])
+  order = order.reshape(num_steps, batch_size)
+  weights = weights.reshape(num_steps, batch_size)
+  step_keys = jax.random.fold_in(part_key, 1)
+
+  def body(state, inputs):
+    i, rows, row_weights = inputs
+    rows, row_weights = distributed.shard_batch((rows, row_weights), layout)
+    batch = distributed.shard_batch({name: array[rows] for name, array in data.items()},
+                                    layout)
+    if "mask" in batch:
+      batch["mask"] = batch["mask"] * row_weights[:, None]  # padding sentences
+    else:
+      batch["weights"] = row_weights
+    state, step_metrics = step_fn(state, batch, jax.random.fold_in(step_keys, i))
+    return state, step_metrics
+
+  state, step_metrics = lax.scan(body, state, (jnp.arange(num_steps), order, weights))
+  return state, {"loss_sum": jnp.sum(step_metrics["loss_sum"]),
+                 "weight_sum": jnp.sum(step_metrics["weight_sum"]),
+                 "grad_norm_sum": jnp.sum(step_metrics["grad_norm"]),
+                 "num_steps": jnp.asarray(num_steps, jnp.float32),
+                 "param_norm": optax.tree.norm(state["params"])}
+
+
+def eval_step(params: Any, batch: dict[str, Array], *, config: config_lib.ModelConfig,
+              loss: str) -> Array:
+  """Predictions of one batch (no dropout).
+
+  Returns:
+    int32 ``[B]`` class ids (argmax) for output="multiclass"; ``[B]`` scores for
+    output="score"; int32 ``[B, T]`` Viterbi tags for ``loss="crf"``.
+  """
+  if loss == "crf":
+    window_ids = batch["window_ids"]
+    b, t, w = window_ids.shape
+    feature_ids = batch["feature_ids"].reshape((b * t,) + batch["feature_ids"].shape[2:])
+    emissions = network.apply(params, window_ids.reshape(b * t, w), feature_ids,
+                             config=config).reshape(b, t, -1)
+    tags, _ = crf.viterbi_decode(emissions, batch["mask"], params["crf"])
+    return tags
+  scores = network.apply(params, batch["window_ids"], batch["feature_ids"], config=config)
+  if config.output == "score":
+    return scores
+  return jnp.argmax(scores, axis=-1).astype(jnp.int32)
+
+
+def eval_dataset(params: Any, data: dict[str, Array], *, step_fn: Callable,
+                 batch_size: int, layout: distributed.Layout | None = None) -> Array:
+  """``step_fn`` over all rows of ``data`` in chunks of ``batch_size`` (``lax.map``).
+
+  With a ``layout`` each chunk is split over its devices.
+  """
+  num_rows = jax.tree.leaves(data)[0].shape[0]
+  num_steps = -(-num_rows // batch_size)
+  padding = num_steps * batch_size - num_rows
+
+  def chunked(array):
+    pad = jnp.zeros((padding,) + array.shape[1:], array.dtype)
+    array = jnp.concatenate([array, pad])
+    return array.reshape((num_steps, batch_size) + array.shape[1:])
+
+  chunks = {k: chunked(v) for k, v in data.items() if k != "mask"}
+  if "mask" in data:
+    # Padding sentences get one real position: Viterbi needs length >= 1.
+    first = (jnp.arange(data["mask"].shape[1]) == 0).astype(data["mask"].dtype)
+    mask = jnp.concatenate([data["mask"], jnp.broadcast_to(
+        first, (padding,) + data["mask"].shape[1:])])
+    chunks["mask"] = mask.reshape((num_steps, batch_size) + mask.shape[1:])
+  chunks = distributed.shard_batch(chunks, layout, axis=1)
+  out = lax.map(lambda batch: step_fn(params, batch), chunks)
+  return out.reshape((num_steps * batch_size,) + out.shape[2:])[:num_rows]
+
+
+@dataclasses.dataclass(frozen=True)
+class Static:
+  """The settings compiled into the programs (hashable; no swept numbers).
+
+  The numbers a sweep varies (learning rate, weight decay, clipping) live in
+  the optimizer state instead (``init_state``), so they do not recompile.
+  """
+
+  model_config: config_lib.ModelConfig
+  loss: str
+  grad: str
+  margin: float
+  num_corruptions: int
+  optimizer: str
+  schedule: str
+  total_steps: int
+  word_dropout: float = 0.0
+  embedding_update: str = "dense"
+  layout: distributed.Layout | None = None  # None: one device
+
+  @classmethod
+  def from_config(cls, config: config_lib.Config, model_config: config_lib.ModelConfig,
+                  *, steps_per_epoch: int, layout: distributed.Layout | None = None
+                  ) -> "Static":
+    """The settings ``train_and_evaluate`` compiles for ``config``.
+
+    Args:
+      config: the run's settings.
+      model_config: ``config.model_config(...)`` with the data's sizes.
+      steps_per_epoch: optimizer steps in one epoch (all buckets).
+      layout: the devices (``distributed.word_table_layout``'s); None: one.
+    """
+    return cls(model_config=model_config, loss=config.loss, grad=config.grad,
+               margin=float(config.margin), num_corruptions=config.num_corruptions,
+               optimizer=config.optimizer, schedule=config.schedule,
+               # Only a decaying schedule depends on the run's length.
+               total_steps=(0 if config.schedule == "constant"
+                            else steps_per_epoch * config.epochs),
+               word_dropout=float(config.word_dropout),
+               embedding_update=config.embedding_update, layout=layout)
+
+
+def _optimizer_for(static: Static, **values) -> optax.GradientTransformation:
+  """The optax transformation of the parameters it updates (sparse: all but words)."""
+  # The trainable mask needs the params' structure only.
+  shapes = jax.eval_shape(functools.partial(network.init_params,
+                                            config=static.model_config),
+                          jax.random.key(0))
+  trainable = network.trainable_mask(shapes, static.model_config)
+  return optim.make_optimizer(
+      optimizer=static.optimizer, schedule=static.schedule,
+      total_steps=static.total_steps,
+      trainable=optim.dense_part(trainable, static.embedding_update), **values)
+
+
+@functools.lru_cache(maxsize=32)
+def _train_epoch_fn(static: Static, batch_size: int) -> Callable:
+  """The jitted, seed-vmapped epoch for these settings (cached: compiled once)."""
+  step_fn = functools.partial(
+      train_step, tx=_optimizer_for(static), config=static.model_config,
+      loss=static.loss, grad=static.grad, margin=static.margin,
+      num_corruptions=static.num_corruptions, word_dropout=static.word_dropout,
+      embedding_update=static.embedding_update, optimizer=static.optimizer,
+      schedule=optim.schedule_factor(static.schedule, static.total_steps))
+  layout = static.layout
+  epoch_fn = jax.vmap(functools.partial(train_epoch, step_fn=step_fn,
+                                        batch_size=batch_size, layout=layout),
+                      in_axes=(0, None, 0, None, None))
+  if layout is None:
+    return jax.jit(epoch_fn, donate_argnums=0)
+
+  def sharded_epoch_fn(state, data, seed_keys, epoch, bucket):
+    state, sums = epoch_fn(state, data, seed_keys, epoch, bucket)
+    state = distributed.constrain_state(state, layout,
+                                        vocab_size=static.model_config.vocab_size)
+    return state, distributed.replicate(sums, layout)
+
+  return jax.jit(sharded_epoch_fn, donate_argnums=0)
+
+
+@functools.lru_cache(maxsize=32)
+def _eval_fn(model_config: config_lib.ModelConfig, loss: str, batch_size: int,
+             layout: distributed.Layout | None = None) -> Callable:
+  """The jitted, seed-vmapped ``eval_dataset``: ``(params [S, ...], data) -> [S, N...]``."""
+  step_fn = functools.partial(eval_step, config=model_config, loss=loss)
+  fn = jax.vmap(functools.partial(eval_dataset, step_fn=step_fn, batch_size=batch_size,
+                                  layout=layout), in_axes=(0, None))
+  return jax.jit(lambda params, data: distributed.replicate(fn(params, data), layout))
+
+
+@functools.lru_cache(maxsize=32)
+def _init_fn(static: Static) -> Callable:
+  """``(seed_keys [S], pretrained, learning_rate, weight_decay, grad_clip) -> state``."""
+  train_tx = optim.make_train_optimizer(
+      _optimizer_for(static), embedding_update=static.embedding_update,
+      optimizer=static.optimizer)
+
+  def init(seed_key, pretrained, learning_rate, weight_decay, grad_clip):
+    params = network.init_params(jax.random.fold_in(seed_key, INIT_STREAM),
+                                config=static.model_config, pretrained=pretrained)
+    return train_tx.init(params, learning_rate=learning_rate,
+                         weight_decay=weight_decay, grad_clip=grad_clip)
+
+  vmapped = jax.vmap(init, in_axes=(0, None, None, None, None))
+  return jax.jit(lambda *args: distributed.constrain_state(
+      vmapped(*args), static.layout, vocab_size=static.model_config.vocab_size))
+
+
+_COMPILED: dict[Any, Any] = {}
+
+
+def _compiled(fn, args):
+  """``fn.lower(*args).compile()``, cached by ``fn`` and the arguments' shapes.
+
+  Compiling ahead of the first call keeps compile time out of the first
+  epoch's throughput.
+  """
+  leaves, treedef = jax.tree.flatten(args)
+  signature = (fn, treedef, tuple((np.shape(x), str(getattr(x, "dtype", type(x))),
+                                   getattr(x, "sharding", None)) for x in leaves))
+  compiled = _COMPILED.get(signature)
+  if compiled is None:
+    compiled = _COMPILED[signature] = fn.lower(*args).compile()
+  return compiled
+
+
+def seed_keys(seed: int, num_seeds: int) -> Array:
+  """``[num_seeds]`` typed keys ``jax.random.key(seed + i)``."""
+  return jnp.stack([jax.random.key(seed + i) for i in range(num_seeds)])
+
+
+def init_state(static: Static, keys: Array, pretrained: Array | None,
+               config: config_lib.Config) -> State:
+  """The initial train state ``[S, ...]`` of every seed (module docstring).
+
+  Args:
+    static: ``Static.from_config(config, ...)``.
+    keys: ``seed_keys(config.seed, config.num_seeds)``.
+    pretrained: ``[V, E]`` initial word vectors (on the layout's devices), or
+      None.
+    config: the run's settings (learning rate, weight decay, clipping).
+  """
+  grad_clip = config.grad_clip if config.grad_clip > 0 else float("inf")
+  return _init_fn(static)(keys, pretrained, config.learning_rate,
+                          config.weight_decay, grad_clip)
+
+
+def epoch_fn(static: Static, batch_size: int) -> Callable:
+  """The jitted epoch ``(state, data, seed_keys, epoch, bucket) -> (state, sums)``.
+
+  Vmapped over seeds (``state`` and ``seed_keys``), ``state`` donated; one
+  function per ``(static, batch_size)`` (cached).
+  """
+  return _train_epoch_fn(static, batch_size)
+
+
+def eval_fn(model_config: config_lib.ModelConfig, loss: str, batch_size: int,
+            layout: distributed.Layout | None = None) -> Callable:
+  """The jitted predictions ``(params [S, ...], data) -> [S, N, ...]`` (cached).
+
+  ``eval_step`` over ``data`` in chunks of ``batch_size`` rows, vmapped over
+  the seeds of ``params``, replicated over ``layout``'s devices.
+  """
+  return _eval_fn(model_config, loss, batch_size, layout)
+
+
+def epoch_args(state: State, data: dict[str, Array], keys: Array, epoch: int,
+               bucket: int) -> tuple:
+  """``epoch_fn``'s arguments, the epoch and bucket as int32 scalars."""
+  return (state, data, keys, jnp.asarray(epoch, jnp.int32), jnp.asarray(bucket, jnp.int32))
+
+
+def compiled_epoch(static: Static, batch_size: int, args: tuple) -> Callable:
+  """``epoch_fn(static, batch_size)`` compiled for ``args`` (``epoch_args``).
+
+  Cached by the function and the arguments' shapes, dtypes and shardings, so
+  every epoch (and every benchmark round) reuses one executable.
+  """
+  return _compiled(_train_epoch_fn(static, batch_size), args)
