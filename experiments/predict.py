@@ -1,13 +1,26 @@
-r"""Tags a CoNLL-format file with the best checkpoint of a finished run.
+r"""Tags a CoNLL file or plain text with the best checkpoint of a run.
 
   python experiments/predict.py --workdir=/tmp/w1 --input=eng.testa --output=/tmp/pred.txt
+  python experiments/predict.py --workdir=/tmp/w1 --input_format=text --tokenize \
+      --input=news.txt --output=/tmp/entities.jsonl
 
-The input has one token per line, blank lines between sentences; one column
+CoNLL input has one token per line, blank lines between sentences; one column
 means words only, more columns mean the last one holds gold tags. The output
-has one ``word gold pred`` line per token (``word pred`` without gold) and blank
-lines between sentences, so ``conlleval < OUT`` reads it; with gold tags the
-entity precision/recall/F1 (conlleval semantics) is printed. With several seeds
-``--seed_index`` picks the replica (default: the best on dev).
+has one ``word gold pred`` line per token (``word pred`` without gold), blank
+lines between sentences, tags in the input's scheme (IOB1 for IOB1 input such
+as CoNLL-2003, else IOB2), so the original ``conlleval < OUT`` reads it; with
+gold tags the scores are printed, computed exactly as the run scored dev.
+
+Text input (``--input_format=text``) has one sentence per line, tokens split on
+spaces, or with ``--tokenize`` by a simple rule (``wincls/data/text.py``); the
+output is JSON lines ``{"text", "tokens", "entities": [{"start", "end",
+"type", "text"}]}`` (``end`` exclusive). In Python:
+``Tagger.load(workdir).tag(["Peter", "lives", "in", "Paris"])``
+(``wincls.train.Tagger``).
+
+With pre-trained vectors every input word the vectors know gets its
+pre-trained row, in the training vocabulary or not (open vocabulary). With
+several seeds ``--seed_index`` picks the replica (default: the best on dev).
 """
 
 import json
@@ -17,10 +30,16 @@ from absl import flags
 from wincls import cli
 
 _WORKDIR = flags.DEFINE_string("workdir", None, "Workdir of a run of train.py.")
-_INPUT = flags.DEFINE_string("input", None, "CoNLL file to tag.")
+_INPUT = flags.DEFINE_string("input", None, "File to tag.")
 _OUTPUT = flags.DEFINE_string("output", None, "Where to write the tagged file.")
 _SEED_INDEX = flags.DEFINE_integer("seed_index", None,
                                    "Replica to use (default: the best on dev).")
+_INPUT_FORMAT = flags.DEFINE_enum("input_format", "conll", ["conll", "text"],
+                                  "conll (one token per line) or text (one sentence "
+                                  "per line; output JSON lines of entities).")
+_TOKENIZE = flags.DEFINE_bool("tokenize", False, "Text input: split punctuation off "
+                              "words (wincls/data/text.py) instead of splitting on "
+                              "spaces only.")
 flags.mark_flags_as_required(["workdir", "input", "output"])
 
 
@@ -29,9 +48,11 @@ def main(argv):
   if len(argv) > 1:
     raise cli.app.UsageError(f"unexpected arguments {argv[1:]}")
   out = train.predict_file(_WORKDIR.value, _INPUT.value, _OUTPUT.value,
-                           seed_index=_SEED_INDEX.value)
-  print(f"tagged {out['num_sentences']} sentences, {out['num_tokens']} tokens with "
-        f"seed {out['seed']} (index {out['seed_index']}) -> {_OUTPUT.value}")
+                           seed_index=_SEED_INDEX.value,
+                           input_format=_INPUT_FORMAT.value, tokenize=_TOKENIZE.value)
+  print(f"tagged {out['num_sentences']} sentences, {out['num_tokens']} tokens "
+        f"({out['num_entities']} entities) with seed {out['seed']} (index "
+        f"{out['seed_index']}) -> {_OUTPUT.value}")
   scores = out["scores"]
   if scores is not None:
     print(f"precision {100 * scores['precision']:.2f}  recall "

@@ -1,5 +1,7 @@
-"""--vocab_include_dev: dev words the vectors know get a row only when it is on."""
+"""--vocab_include_dev: dev words the vectors know join the vocabulary only when it
+is on; either way dev sees their pre-trained rows (open vocabulary)."""
 
+import numpy as np
 import pytest
 
 from wincls import config as config_lib
@@ -22,3 +24,7 @@ def test_dev_words_known_to_the_vectors(tmp_path, include):
   data = train.prepare_data(config)
   assert all((w in data.vocab) == include for w in dev_only)
   assert "the" in data.vocab
+  if not include:  # open vocabulary: dev still sees their pre-trained rows
+    assert len(data.dev.new_rows) == len(dev_only)
+    np.testing.assert_allclose(data.dev.new_rows, [[0.1, 0.2, 0.3, 0.4]] * 3, rtol=1e-6)
+    assert data.dev.window_ids.max() == len(data.vocab) + len(dev_only) - 1

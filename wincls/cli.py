@@ -30,7 +30,8 @@ from wincls.model import windows
 
 HELP = {
     "vocab_include_dev": "With pre-trained vectors, add the dev words the vectors know "
-                         "to the vocabulary (rows from the vectors, never dev labels).",
+                         "to the vocabulary (not needed: evaluation and tagging give "
+                         "every word the vectors know its pre-trained row anyway).",
     "dataset": "Dataset: conll2003 (reads --data_dir), wnut16 (bundled), or files "
                "(--train_path and --dev_path).",
     "data_dir": "Directory holding CoNLL-2003's eng.train and eng.testa.",

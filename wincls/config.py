@@ -117,8 +117,10 @@ class Config:
   vectors_path: str = ""
   freeze_vectors: bool = False
   # With pre-trained vectors, also give a row to every dev word the vectors know
-  # (initialised from the vectors, never from dev labels; the usual practice).
-  vocab_include_dev: bool = True
+  # (initialised from the vectors, never from dev labels). Not needed since
+  # evaluation and tagging are open-vocabulary (every word the vectors know gets
+  # its pre-trained row; wincls/train/prepare.py): kept for older runs.
+  vocab_include_dev: bool = False
   # Model.
   window: str = "concat"
   window_size: int = 2

@@ -147,7 +147,7 @@ def check_printable(path: str | os.PathLike, number: int, line: str) -> None:
                     "separated by spaces or tabs)")
 
 
-def _read_text(path: Path) -> str:
+def read_text(path: Path) -> str:
   """Returns the decoded text of ``path``; DataError if it is not UTF-8 text."""
   if not path.exists():
     raise DataError(path, None, "no such file; expected a CoNLL file (one token "
@@ -199,7 +199,7 @@ def read_conll(path: str | os.PathLike, *, tag_column: int = -1,
   if scheme is not None and scheme not in tags_lib.SCHEMES:
     raise ValueError(f"scheme={scheme!r} is not one of {', '.join(tags_lib.SCHEMES)}")
   path = Path(path)
-  lines = split_lines(_read_text(path))
+  lines = split_lines(read_text(path))
   if not lines:
     raise DataError(path, 1, "the file is empty; expected one token per line, "
                     "blank lines between sentences")

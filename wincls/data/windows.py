@@ -88,12 +88,17 @@ class WindowedCorpus(NamedTuple):
     labels: int32 ``[N]`` class ids of the tags in the label scheme (-1 for
       an untagged corpus or when no LabelVocab was given).
     lengths: int32 ``[num_sentences]``, to split rows back into sentences.
+    new_rows: float32 ``[n, E]``: the pre-trained vectors of word ids ``V ..
+      V + n - 1``, words of this corpus beyond the model's vocabulary of V words
+      that the run's vectors know (open-vocabulary encoding,
+      ``wincls.train.prepare.encode``); None: every id is below V.
   """
 
   window_ids: np.ndarray
   feature_ids: np.ndarray
   labels: np.ndarray
   lengths: np.ndarray
+  new_rows: np.ndarray | None = None
 
 
 def encode_corpus(corpus: Corpus, vocab: vocab_lib.Vocab, *, window_size: int,

@@ -23,6 +23,7 @@ from wincls.train.loop import train_and_evaluate
 from wincls.train.optim import make_optimizer
 from wincls.train.optim import schedule_factor
 from wincls.train.predict import load_run
+from wincls.train.predict import load_tagger
 from wincls.train.predict import predict_file
 from wincls.train.predict import read_input
 from wincls.train.prepare import Bucket

@@ -11,7 +11,7 @@ P/R/F1; their ``dev_f1`` is that detection F1. ``epoch_rows`` and
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Sequence
 
 import jax
 import jax.numpy as jnp
@@ -20,6 +20,8 @@ import numpy as np
 from wincls import config as config_lib
 from wincls import metrics as metrics_lib
 from wincls.data import conll
+from wincls.data import tags as tags_lib
+from wincls.data import text as text_lib
 from wincls.data import vocab as vocab_lib
 from wincls.data import windows as windows_lib
 from wincls.train import distributed
@@ -31,37 +33,80 @@ Array = jax.Array
 EVAL_BATCH_SIZE = 2048  # windows per evaluation step (sentences: / T)
 
 
+def output_scheme(corpus_scheme: str) -> str:
+  """The scheme predictions are written in: IOB1 for IOB1 input, else IOB2.
+
+  Both have only B-/I- prefixes, which the original conlleval script reads.
+  """
+  return "iob1" if corpus_scheme == "iob1" else "iob2"
+
+
 class Tagger:
-  """Predicts tags for encoded corpora with (a stack of) parameters.
+  """Predicts, scores and writes tags with (a stack of) parameters.
 
   Args:
     model_config: the model's settings.
-    config: the run's config (loss, output, label scheme).
+    config: the run's config (loss, output, label scheme, window, features).
     label_vocab: the labels.
+    vocab: the model's vocabulary (``encode``).
+    extender: the run's pre-trained vectors as a ``vectors.Extender`` (open
+      vocabulary, ``prepare.encode``), or None.
     layout: devices to split the evaluation batches over (None: one device).
+    params: parameters with a seed axis ``[S, ...]`` for ``tag``/``tag_corpus``
+      (``Tagger.load`` sets them, one seed), or None.
   """
+
+  seed_index: int = 0  # of the run's seeds, for a loaded tagger
 
   def __init__(self, model_config: config_lib.ModelConfig, config: config_lib.Config,
                label_vocab: vocab_lib.LabelVocab, *,
-               layout: distributed.Layout | None = None):
+               vocab: vocab_lib.Vocab | None = None, extender: Any = None,
+               layout: distributed.Layout | None = None, params: Any = None):
     self.model_config = model_config
     self.config = config
     self.label_vocab = label_vocab
+    self.vocab = vocab
+    self.extender = extender
     self.layout = layout
+    self.params = params
+
+  @classmethod
+  def load(cls, workdir, *, seed_index: int | None = None) -> "Tagger":
+    """The best checkpoint of a finished (or running) run as a tagger.
+
+    Args:
+      workdir: a run's workdir (reads ``config.json``, ``vocab.json``,
+        ``labels.json``, ``checkpoints/best`` and, if present and readable,
+        ``results.json`` for the best seed; the run's pre-trained vectors when
+        it used some).
+      seed_index: which replica (default: the best on dev).
+    """
+    from wincls.train import predict  # predict imports this module
+    return predict.load_tagger(workdir, seed_index=seed_index)
 
   def _put(self, arrays: dict[str, np.ndarray]) -> dict[str, Array]:
     if self.layout is None:
       return jax.tree.map(jnp.asarray, arrays)
     return distributed.put_replicated(arrays, self.layout)
 
+  def encode(self, corpus: conll.Corpus) -> windows_lib.WindowedCorpus:
+    """``prepare.encode`` with this tagger's vocabulary and vectors (gold labels kept)."""
+    has_gold = corpus.scheme != conll.NO_TAGS
+    return prepare.encode(corpus, self.config, vocab=self.vocab,
+                          label_vocab=self.label_vocab if has_gold else None,
+                          extender=self.extender)
+
   def predict(self, params: Any, data: windows_lib.WindowedCorpus) -> np.ndarray:
     """Per-seed predictions ``[S, N]`` (class ids, or scores for output="score").
 
     Args:
       params: parameters with a leading seed axis ``[S, ...]``.
-      data: the encoded corpus.
+      data: the encoded corpus; its ``new_rows`` (open vocabulary) are appended
+        to every seed's word table.
     """
     config = self.config
+    if data.new_rows is not None and len(data.new_rows):
+      params = _with_new_rows(params, data.new_rows)
     num_seeds = jax.tree.leaves(params)[0].shape[0]
     if config.loss != "crf":
       fn = step.eval_fn(self.model_config, config.loss, EVAL_BATCH_SIZE, self.layout)
@@ -79,20 +124,27 @@ class Tagger:
       out[:, rows[mask]] = tags[:, mask]
     return out
 
-  def to_tags(self, predictions: np.ndarray, lengths: np.ndarray) -> list[list[str]]:
-    """One seed's predictions ``[N]`` as per-sentence tags of the label scheme.
+  def to_tags(self, predictions: np.ndarray, lengths: np.ndarray, *,
+              scheme: str | None = None) -> list[list[str]]:
+    """One seed's predictions ``[N]`` as per-sentence tags.
 
-    For output="score": ``I-<target_type>`` where the score is > 0, else ``O``.
+    Args:
+      predictions: class ids, or scores (output="score": ``I-<target_type>``
+        where the score is > 0, else ``O``).
+      lengths: ``[num_sentences]``.
+      scheme: convert to this scheme (``output_scheme``); None: the label scheme.
     """
     if self.config.output == "score":
       target = f"I-{self.config.target_type}"
-      flat = [target if s > 0 else "O" for s in predictions]
+      flat, source = [target if s > 0 else "O" for s in predictions], "io"
     else:
-      flat = self.label_vocab.decode(predictions)
+      flat, source = self.label_vocab.decode(predictions), self.label_vocab.scheme
     out, start = [], 0
     for n in np.asarray(lengths):
-      out.append(flat[start:start + int(n)])
+      sentence = flat[start:start + int(n)]
       start += int(n)
+      out.append(sentence if scheme is None else
+                 tags_lib.to_scheme(sentence, source=source, target=scheme))
     return out
 
   def evaluate(self, predictions: np.ndarray, corpus: conll.Corpus,
@@ -101,14 +153,72 @@ class Tagger:
 
     Returns:
       ``{"precision", "recall", "f1", "accuracy", ...}``: entity scores
-      (``metrics.evaluate_tags``) for a multiclass tagger, detection scores
-      (``metrics.detection_scores``) for output="score".
+      (``metrics.evaluate_tags``) for a multiclass tagger, token detection
+      scores (``metrics.detection_scores``) for output="score".
     """
     if self.config.output == "score":
-      return metrics_lib.detection_scores(data.labels == 1, predictions > 0)
+      gold = [tags_lib.io_type(t) == self.config.target_type
+              for tags in corpus.tags for t in tags]
+      return metrics_lib.detection_scores(np.array(gold, bool), predictions > 0)
     return metrics_lib.evaluate_tags(
         corpus.tags, self.to_tags(predictions, data.lengths), gold_scheme=corpus.scheme,
         label_scheme=self.label_vocab.scheme, labels=self.label_vocab.labels)
+
+  def write_conll(self, path, corpus: conll.Corpus, predictions: np.ndarray,
+                  data: windows_lib.WindowedCorpus) -> None:
+    """``word [gold] pred`` lines in ``output_scheme(corpus.scheme)`` (conlleval reads it)."""
+    has_gold = corpus.scheme != conll.NO_TAGS
+    scheme = output_scheme(corpus.scheme)
+    gold = None
+    if has_gold:
+      gold = [tags_lib.to_scheme(t, source=corpus.scheme, target=scheme)
+              for t in corpus.tags]
+    conll.write_conll(path, corpus.words, gold,
+                      self.to_tags(predictions, data.lengths, scheme=scheme))
+
+  def tag_corpus(self, corpus: conll.Corpus) -> tuple[np.ndarray, windows_lib.WindowedCorpus]:
+    """``(predictions [N], data)`` of ``self.params`` (one seed) on a corpus."""
+    if self.params is None:
+      raise ValueError("Tagger.tag needs parameters: use Tagger.load(workdir)")
+    data = self.encode(corpus)
+    return self.predict(self.params, data)[0], data
+
+  def tag(self, tokens: Sequence[str]) -> dict[str, Any]:
+    """Entities of one tokenised sentence.
+
+    Returns:
+      ``{"tokens": [...], "tags": [IOB2 tags], "entities": [{"start", "end",
+      "type", "text"}]}`` with ``end`` exclusive (token indices) and ``text`` the
+      entity's tokens joined by spaces.
+    """
+    return self.tag_sentences([tokens])[0]
+
+  def tag_sentences(self, sentences: Sequence[Sequence[str]]) -> list[dict[str, Any]]:
+    """``tag`` of several sentences in one pass."""
+    corpus = text_lib.corpus_of_words(sentences)
+    predictions, data = self.tag_corpus(corpus)
+    return self.sentences_of(corpus, predictions, data)
+
+  def sentences_of(self, corpus: conll.Corpus, predictions: np.ndarray,
+                   data: windows_lib.WindowedCorpus) -> list[dict[str, Any]]:
+    """Per sentence ``{"tokens", "tags" (IOB2), "entities"}`` (``tag``'s format)."""
+    out = []
+    for words, tags in zip(corpus.words, self.to_tags(predictions, data.lengths,
+                                                      scheme="iob2")):
+      entities = [{"start": start, "end": end, "type": type_,
+                   "text": " ".join(words[start:end])}
+                  for type_, start, end in tags_lib.spans(tags)]
+      out.append({"tokens": list(words), "tags": tags, "entities": entities})
+    return out
+
+
+def _with_new_rows(params: Any, rows: np.ndarray) -> Any:
+  """Every seed's word table ``[S, V, E]`` with ``rows [n, E]`` appended."""
+  words = params["embed"]["words"]
+  extra = jnp.broadcast_to(jnp.asarray(rows, words.dtype),
+                           (words.shape[0],) + tuple(rows.shape))
+  embed = dict(params["embed"], words=jnp.concatenate([words, extra], axis=1))
+  return dict(params, embed=embed)
 
 
 def epoch_rows(epoch: int, seeds: list[int], train_sums: dict[str, np.ndarray],

@@ -44,7 +44,6 @@ import numpy as np
 import tqdm
 
 from wincls import config as config_lib
-from wincls.data import conll
 from wincls.train import distributed
 from wincls.train import evaluate
 from wincls.train import optim
@@ -184,6 +183,7 @@ def _build_run(config: config_lib.Config, workdir: Path, data: prepare.RunData,
               seeds=[config.seed + i for i in range(config.num_seeds)], parts=parts,
               steps_per_epoch=steps_per_epoch,
               tagger=evaluate.Tagger(model_config, config, data.label_vocab,
+                                     vocab=data.vocab, extender=data.extender,
                                      layout=layout))
 
 
@@ -342,13 +342,12 @@ def _finish(run: _Run, progress: _Progress, start_time: float) -> dict[str, Any]
     predictions_dir = run.workdir / workdir_lib.PREDICTIONS_DIR
     predictions_dir.mkdir(exist_ok=True)
     for i in range(num_seeds):
-      pred_tags = tagger.to_tags(predictions[i], data.dev.lengths)
       names = ["dev.txt"] if i == best_index else []
       if num_seeds > 1:
         names.append(f"dev.seed{seeds[i]}.txt")
-      for name in names:
-        conll.write_conll(predictions_dir / name, data.dev_corpus.words,
-                          data.dev_corpus.tags, pred_tags)
+      for name in names:  # in the dev file's scheme (IOB1 for CoNLL-2003)
+        tagger.write_conll(predictions_dir / name, data.dev_corpus, predictions[i],
+                           data.dev)
   # Epoch time of earlier processes (from the checkpoint) plus all of this one's.
   wall_time = (progress.elapsed + (time.perf_counter() - start_time)
                - progress.epochs_seconds)
@@ -395,7 +394,7 @@ def train_and_evaluate(config: config_lib.Config, workdir: str | os.PathLike, *,
 
   Raises:
     workdir.ConfigMismatchError: ``workdir`` holds a run of another config.
-    ValueError, FileNotFoundError, conll.DataError: bad settings or data.
+    ValueError, FileNotFoundError, DataError (wincls.data.conll): bad settings or data.
   """
   config.validate()
   optim.check_supported(config)

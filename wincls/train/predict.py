@@ -1,7 +1,23 @@
-"""A finished run as a tagger of new files: ``predict_file(workdir, input, output)``."""
+"""A run as a tagger of new text: ``load_tagger(workdir)``, ``predict_file(...)``.
+
+Prediction needs only what it reads: ``config.json``, ``vocab.json``,
+``labels.json`` and ``checkpoints/best`` (plus the run's pre-trained vectors,
+if it used some, for open-vocabulary encoding: ``prepare.encode``).
+``results.json`` only names the best seed; when it is missing or damaged the
+best seed is read from the checkpoint's own dev F1.
+
+Inputs (``predict_file``): a CoNLL file (one token per line; one column =
+words only, more = the last holds gold tags) written back as ``word [gold]
+pred`` lines in the input's scheme (IOB1 for IOB1 input, else IOB2: the
+original conlleval script reads both); or plain text (``input_format="text"``,
+one sentence per line, ``wincls.data.text``) written as JSON lines ``{"text",
+"tokens", "entities": [{"start", "end", "type", "text"}]}`` (``end``
+exclusive).
+"""
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 from typing import Any
@@ -11,24 +27,27 @@ import jax.numpy as jnp
 import numpy as np
 
 from wincls import config as config_lib
-from wincls import metrics as metrics_lib
-from wincls.model import network
 from wincls.data import conll
-from wincls.data import tags as tags_lib
+from wincls.data import text as text_lib
 from wincls.data import vocab as vocab_lib
-from wincls.data import windows as windows_lib
+from wincls.model import network
 from wincls.train import evaluate
+from wincls.train import prepare
 from wincls.train import workdir as workdir_lib
+
+INPUT_FORMATS = ("conll", "text")
 
 
 def load_run(workdir: str | os.PathLike):
   """``(config, vocab, label_vocab, model_config, best, results)`` of a run.
 
   ``best`` is ``checkpoints/best``: ``{"params": [S, ...], "epoch": [S],
-  "f1": [S]}``; ``results`` is ``results.json`` (None for an unfinished run).
+  "f1": [S]}``; ``results`` is ``results.json`` (None when the run is
+  unfinished or the file cannot be read: prediction does not need it).
 
   Raises:
-    FileNotFoundError: the workdir lacks a finished run's files.
+    FileNotFoundError: the workdir lacks a run's config, vocabularies or best
+      checkpoint.
   """
   workdir = Path(workdir)
   for name in (workdir_lib.CONFIG_FILE, workdir_lib.VOCAB_FILE, workdir_lib.LABELS_FILE):
@@ -47,72 +66,117 @@ def load_run(workdir: str | os.PathLike):
       vocab_size=len(vocab),
       feature_sizes=tuple(vocab_lib.FEATURE_SIZES[f] for f in config.features),
       num_classes=len(label_vocab))
-  params = network.init_params(jax.random.key(0), config=model_config)
-  params = jax.tree.map(lambda x: jnp.zeros((config.num_seeds,) + x.shape, x.dtype), params)
+  params = jax.eval_shape(lambda: network.init_params(jax.random.key(0),
+                                                      config=model_config))
+  params = jax.tree.map(lambda x: np.zeros((config.num_seeds,) + x.shape, x.dtype), params)
   target = {"params": params, "epoch": np.zeros(config.num_seeds, np.int64),
             "f1": np.zeros(config.num_seeds)}
   best = workdir_lib.restore(best_path, target)
-  results_path = workdir / workdir_lib.RESULTS_FILE
-  results = workdir_lib.read_json(results_path) if results_path.exists() else None
   best["params"] = jax.tree.map(jnp.asarray, best["params"])
-  return config, vocab, label_vocab, model_config, best, results
+  return config, vocab, label_vocab, model_config, best, _read_results(workdir)
+
+
+def _read_results(workdir: Path) -> dict[str, Any] | None:
+  path = workdir / workdir_lib.RESULTS_FILE
+  try:
+    return workdir_lib.read_json(path) if path.exists() else None
+  except (ValueError, OSError):
+    return None  # only names the best seed, which the checkpoint also knows
+
+
+def load_tagger(workdir: str | os.PathLike, *,
+                seed_index: int | None = None) -> evaluate.Tagger:
+  """``evaluate.Tagger`` with one seed's best parameters (``Tagger.load``)."""
+  config, vocab, label_vocab, model_config, best, results = load_run(workdir)
+  if seed_index is None:
+    seed_index = (results["best_seed_index"] if results and "best_seed_index" in results
+                  else int(np.argmax(np.asarray(best["f1"]))))
+  if not 0 <= seed_index < config.num_seeds:
+    raise ValueError(f"--seed_index={seed_index} must be in [0, {config.num_seeds}) "
+                     f"(the run has {config.num_seeds} seeds)")
+  extender = None
+  if config.vectors != "random":
+    from wincls.data import vectors as vectors_lib
+    extender = vectors_lib.Extender(*prepare.load_run_vectors(config))
+  params = jax.tree.map(lambda x: x[seed_index:seed_index + 1], best["params"])
+  tagger = evaluate.Tagger(model_config, config, label_vocab, vocab=vocab,
+                           extender=extender, params=params)
+  tagger.seed_index = seed_index
+  return tagger
 
 
 def read_input(path: str | os.PathLike) -> conll.Corpus:
   """A CoNLL file with or without gold tags: one column = words only."""
   if not Path(path).is_file():
     return conll.read_conll(path)  # raises its DataError (missing, a directory)
-  with open(path, encoding="utf-8-sig", errors="replace") as f:
-    for line in f:
-      columns = line.split()
-      if columns and columns[0] != conll.DOCSTART:
-        return conll.read_conll(path, has_tags=len(columns) > 1)
+  lines = conll.split_lines(conll.read_text(Path(path)))
+  for line in lines:
+    columns = line.split()
+    if columns and columns[0] != conll.DOCSTART:
+      return conll.read_conll(path, has_tags=len(columns) > 1)
   return conll.read_conll(path)  # raises the reader's error for an empty file
 
 
-def predict_file(workdir: str | os.PathLike, input_path: str | os.PathLike,
-                 output_path: str | os.PathLike, *, seed_index: int | None = None
-                 ) -> dict[str, Any]:
-  """Tags a CoNLL file with run ``workdir``'s best checkpoint.
+def _check_output(output_path: str | os.PathLike) -> Path:
+  output_path = Path(output_path)
+  if not output_path.parent.is_dir():
+    raise FileNotFoundError(f"--output={output_path}: directory {output_path.parent} "
+                            "does not exist")
+  return output_path
 
-  Writes ``word gold pred`` lines (``word pred`` when the input has no tags),
-  sentences separated by blank lines (conlleval reads it).
+
+def _write_jsonl(path: Path, sentences: list[dict[str, Any]], corpus: conll.Corpus,
+                 lines: list[str]) -> None:
+  rows = []
+  for sentence, result in zip(corpus.sentences, sentences):
+    rows.append(json.dumps({"text": lines[sentence.line - 1].strip(" \t"),
+                            "tokens": result["tokens"],
+                            "entities": result["entities"]}, ensure_ascii=False))
+  workdir_lib.atomic_write_text(path, "".join(r + "\n" for r in rows))
+
+
+def predict_file(workdir: str | os.PathLike, input_path: str | os.PathLike,
+                 output_path: str | os.PathLike, *, seed_index: int | None = None,
+                 input_format: str = "conll", tokenize: bool = False
+                 ) -> dict[str, Any]:
+  """Tags a file with run ``workdir``'s best checkpoint (module docstring).
 
   Args:
     workdir: a run's workdir.
-    input_path: CoNLL file; one column = words only, else the last column is gold.
-    output_path: where to write.
+    input_path: a CoNLL file, or plain text (``input_format="text"``).
+    output_path: where to write (its directory must exist).
     seed_index: which replica (default: the best on dev).
+    input_format: ``conll`` or ``text``.
+    tokenize: text input: split lines with ``text.tokenize`` instead of on spaces.
 
   Returns:
-    ``{"seed_index", "seed", "num_sentences", "num_tokens", "scores"}`` with
-    ``scores`` the P/R/F1 dict when gold tags are present, else None.
+    ``{"seed_index", "seed", "num_sentences", "num_tokens", "num_entities",
+    "scores"}`` with ``scores`` as the training's dev scores (``Tagger.evaluate``)
+    when gold tags are present, else None.
   """
-  config, vocab, label_vocab, model_config, best, results = load_run(workdir)
-  if seed_index is None:
-    seed_index = (results["best_seed_index"] if results is not None
-                  else int(np.argmax(np.asarray(best["f1"]))))
-  if not 0 <= seed_index < config.num_seeds:
-    raise ValueError(f"--seed_index={seed_index} must be in [0, {config.num_seeds}) "
-                     f"(the run has {config.num_seeds} seeds)")
-  corpus = read_input(input_path)
-  data = windows_lib.encode_corpus(corpus, vocab, window_size=config.window_size,
-                                   features=config.features)
-  params = jax.tree.map(lambda x: x[seed_index:seed_index + 1], best["params"])
-  tagger = evaluate.Tagger(model_config, config, label_vocab)
-  predictions = tagger.predict(params, data)[0]
-  pred_tags = tagger.to_tags(predictions, data.lengths)
-  has_gold = corpus.scheme != conll.NO_TAGS
-  conll.write_conll(output_path, corpus.words, corpus.tags if has_gold else None,
-                    pred_tags)
+  if input_format not in INPUT_FORMATS:
+    raise ValueError(f"--input_format={input_format!r} is not one of "
+                     f"{', '.join(INPUT_FORMATS)}")
+  output_path = _check_output(output_path)
+  tagger = load_tagger(workdir, seed_index=seed_index)
+  if input_format == "text":
+    corpus = text_lib.read_text(input_path, tokenize_words=tokenize)
+  else:
+    corpus = read_input(input_path)
+  predictions, data = tagger.tag_corpus(corpus)
   scores = None
-  if has_gold:
-    if config.output == "score":
-      gold = np.array([tags_lib.io_type(t) == config.target_type
-                       for s in corpus.tags for t in s])
-      scores = metrics_lib.detection_scores(gold, predictions > 0)
-    else:
-      scores = metrics_lib.entity_scores(corpus.tags, pred_tags)
-  return {"seed_index": seed_index, "seed": config.seed + seed_index,
+  if input_format == "text":
+    sentences = tagger.sentences_of(corpus, predictions, data)
+    lines = conll.split_lines(conll.read_text(Path(input_path)))
+    _write_jsonl(output_path, sentences, corpus, lines)
+    num_entities = sum(len(s["entities"]) for s in sentences)
+  else:
+    tagger.write_conll(output_path, corpus, predictions, data)
+    num_entities = sum(len(s["entities"]) for s in
+                       tagger.sentences_of(corpus, predictions, data))
+    if corpus.scheme != conll.NO_TAGS:
+      scores = tagger.evaluate(predictions, corpus, data)
+  config = tagger.config
+  return {"seed_index": tagger.seed_index, "seed": config.seed + tagger.seed_index,
           "num_sentences": len(corpus), "num_tokens": corpus.num_tokens,
-          "scores": scores}
+          "num_entities": num_entities, "scores": scores}

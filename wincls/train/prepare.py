@@ -7,6 +7,17 @@ respect to the workdir: it may *read* ``vocab.json``/``labels.json`` of a run
 being resumed, but the loop (``wincls.train.loop``) writes them
 (``workdir.save_vocabularies``).
 
+**Open vocabulary** (``encode``): with pre-trained vectors, a corpus to
+evaluate or tag is encoded so that every word the vectors know gets its
+pre-trained row, whether or not it is in the training vocabulary: such words
+get ids after the vocabulary's and their rows travel with the data
+(``WindowedCorpus.new_rows``); the tagger appends them to the word table. Dev
+during training, ``predict.py`` and ``Tagger.tag`` all go through ``encode``,
+so a new file is tagged exactly as dev was scored. The training vocabulary
+therefore needs no dev words (``vocab_include_dev`` is off by default; on, it
+adds the dev words the vectors know to the vocabulary as before, whose rows keep
+their pre-trained values under dense updates: the same predictions).
+
 The ``train_fraction`` subset is drawn with a fixed seed (``SUBSAMPLE_SEED``),
 not the run's: every seed and configuration sees the same sentences, and
 smaller fractions are subsets of larger ones.
@@ -24,7 +35,6 @@ positions.
 from __future__ import annotations
 
 import dataclasses
-import functools
 import json
 import math
 import os
@@ -59,9 +69,10 @@ class RunData:
     dev_corpus: the dev sentences.
     train: the training windows; ``labels`` are class ids (0/1 for
       ``output="score"``).
-    dev: the dev windows, labelled likewise.
+    dev: the dev windows, labelled likewise (open vocabulary: ``encode``).
     pretrained: ``[V, E]`` initial word vectors, or None (random).
     vectors_report: ``align_vectors``' coverage report, or None.
+    extender: the pre-trained rows of words beyond the vocabulary, or None.
   """
 
   vocab: vocab_lib.Vocab
@@ -73,6 +84,7 @@ class RunData:
   dev: windows_lib.WindowedCorpus
   pretrained: np.ndarray | None = None
   vectors_report: dict[str, Any] | None = None
+  extender: Any = None  # vectors.Extender
 
 
 def subsample(corpus: conll.Corpus, fraction: float) -> conll.Corpus:
@@ -104,15 +116,23 @@ def load_splits(config: config_lib.Config) -> dict[str, conll.Corpus]:
                               dev_path=config.dev_path or None)
 
 
-def _load_vectors(config: config_lib.Config, vocab_for_extension, train_corpus,
-                  dev_corpus):
-  """Pre-trained vectors: returns ``(vocab, table, report)``."""
+def load_run_vectors(config: config_lib.Config):
+  """``(vec_words, matrix)`` of the run's ``--vectors`` (``--vectors_path``)."""
   from wincls.data import vectors as vectors_lib
   spec = config.vectors_path or config.vectors
   vec_words, matrix = vectors_lib.load_vectors(spec, dim=config.embed_dim)
   if matrix.shape[1] != config.embed_dim:
     raise ValueError(f"--vectors={spec} has dimension {matrix.shape[1]}; "
                      f"--embed_dim={config.embed_dim}")
+  return vec_words, matrix
+
+
+def _load_vectors(config: config_lib.Config, vocab_for_extension, train_corpus,
+                  dev_corpus):
+  """Pre-trained vectors: returns ``(vocab, table, report, extender)``."""
+  from wincls.data import vectors as vectors_lib
+  spec = config.vectors_path or config.vectors
+  vec_words, matrix = load_run_vectors(config)
   vocab = vocab_for_extension
   if vocab is None:
     # Training words, plus the dev words the vectors know (their vectors are
@@ -130,7 +150,37 @@ def _load_vectors(config: config_lib.Config, vocab_for_extension, train_corpus,
       vocab.words, vec_words, matrix, counts=counts, surface_forms=forms,
       seed=config.seed)
   logging.info("%s", vectors_lib.format_coverage(report, title=f"vectors {spec}"))
-  return vocab, table, report
+  return vocab, table, report, vectors_lib.Extender(vec_words, matrix)
+
+
+def encode(corpus: conll.Corpus, config: config_lib.Config, *, vocab: vocab_lib.Vocab,
+           label_vocab: vocab_lib.LabelVocab | None, extender=None
+           ) -> windows_lib.WindowedCorpus:
+  """A corpus as model inputs (module docstring: open vocabulary with ``extender``).
+
+  Args:
+    corpus: the sentences (tagged or not).
+    config: the run's settings (window size, features, label scheme, output).
+    vocab: the model's vocabulary.
+    label_vocab: gold tags to class ids, or None (labels -1).
+    extender: ``vectors.Extender`` of the run's vectors, or None (random vectors).
+
+  Returns:
+    The windows; labels 0/1 (is the target type) for ``output="score"``;
+    ``new_rows`` set when words beyond ``vocab`` got pre-trained rows.
+  """
+  new_rows = None
+  if extender is not None:
+    types, new_rows = extender.new_rows(vocab.__contains__, corpus.words,
+                                        normalize=vocab.normalize)
+    vocab = vocab.extend(types)
+  data = windows_lib.encode_corpus(
+      corpus, vocab, window_size=config.window_size, features=config.features,
+      label_vocab=label_vocab, label_scheme=config.label_scheme if label_vocab else None)
+  if config.output == "score" and label_vocab is not None and corpus.scheme != conll.NO_TAGS:
+    is_target = _target_labels(label_vocab, config.target_type)
+    data = data._replace(labels=is_target[data.labels].astype(np.int32))
+  return data._replace(new_rows=new_rows)
 
 
 def _stored_vocabularies(workdir: str | os.PathLike | None):
@@ -169,9 +219,10 @@ def prepare_data(config: config_lib.Config, workdir: str | os.PathLike | None = 
     # train_fraction may miss a rare type.
     label_vocab = vocab_lib.LabelVocab.from_tags(
         list(train_corpus.tags) + list(dev_corpus.tags), scheme=config.label_scheme)
-  pretrained = report = None
+  pretrained = report = extender = None
   if config.vectors != "random":
-    vocab, pretrained, report = _load_vectors(config, vocab, train_corpus, dev_corpus)
+    vocab, pretrained, report, extender = _load_vectors(config, vocab, train_corpus,
+                                                        dev_corpus)
   elif config.vectors_path:
     raise ValueError("--vectors_path is set but --vectors=random; pass --vectors="
                      "file (or a name) to use it")
@@ -179,21 +230,17 @@ def prepare_data(config: config_lib.Config, workdir: str | os.PathLike | None = 
     vocab = vocab_lib.Vocab.build(
         train_corpus.words, min_count=config.min_count, lowercase=config.lowercase,
         normalize_digits=config.normalize_digits)
-  encode = functools.partial(windows_lib.encode_corpus, vocab=vocab,
-                             window_size=config.window_size, features=config.features,
-                             label_vocab=label_vocab, label_scheme=config.label_scheme)
-  train, dev = encode(train_corpus), encode(dev_corpus)
-  if config.output == "score":
-    is_target = _target_labels(label_vocab, config.target_type)
-    train = train._replace(labels=is_target[train.labels].astype(np.int32))
-    dev = dev._replace(labels=is_target[dev.labels].astype(np.int32))
+  train = encode(train_corpus, config, vocab=vocab, label_vocab=label_vocab)
+  dev = encode(dev_corpus, config, vocab=vocab, label_vocab=label_vocab,
+               extender=extender)
   model_config = config.model_config(
       vocab_size=len(vocab),
       feature_sizes=tuple(vocab_lib.FEATURE_SIZES[f] for f in config.features),
       num_classes=len(label_vocab))
   return RunData(vocab=vocab, label_vocab=label_vocab, model_config=model_config,
                  train_corpus=train_corpus, dev_corpus=dev_corpus, train=train,
-                 dev=dev, pretrained=pretrained, vectors_report=report)
+                 dev=dev, pretrained=pretrained, vectors_report=report,
+                 extender=extender)
 
 
 def token_arrays(data: windows_lib.WindowedCorpus) -> dict[str, np.ndarray]:

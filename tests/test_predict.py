@@ -1,0 +1,145 @@
+"""Prediction: a new file is tagged exactly as the run scored dev (open vocabulary).
+
+Two tiny WNUT-2016 runs (random vectors; pre-trained vectors from a small file)
+trained in-process; ``predict_file`` on the dev file must reproduce
+``results.json``'s dev F1 to the digit, words known only to the vectors must
+get their pre-trained rows, CoNLL output is in the input's scheme (conlleval
+reads IOB1/IOB2 only), and plain text is tagged from the command line's library
+function and from ``Tagger.load(workdir).tag(tokens)``.
+"""
+
+import json
+
+import numpy as np
+import pytest
+
+from wincls import config as config_lib
+from wincls import train
+from wincls.data import conll
+from wincls.data import datasets
+from wincls.data import tags as tags_lib
+
+TINY = dict(dataset="files", train_fraction=1.0, hidden_size=8, embed_dim=4, epochs=2,
+            learning_rate=0.01, batch_size=64, num_seeds=2)
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+  """WNUT-2016's first 300 train and 80 dev tweets as files, and a vectors file."""
+  directory = tmp_path_factory.mktemp("data")
+  splits = datasets.load_splits("wnut16")
+  paths = {}
+  for name, corpus, n in (("train", splits["train"], 300), ("dev", splits["dev"], 80)):
+    sentences = corpus.sentences[:n]
+    paths[name] = directory / f"{name}.txt"
+    conll.write_conll(paths[name], [s.words for s in sentences], None,
+                      [s.tags for s in sentences])
+  train_words = {w.lower() for s in splits["train"].sentences[:300] for w in s.words}
+  dev_only = sorted({w.lower() for s in splits["dev"].sentences[:80] for w in s.words
+                     if w.isalpha() and w.lower() not in train_words})
+  rng = np.random.default_rng(0)
+  vocab_words = sorted(train_words)[:200] + dev_only[:40]
+  paths["vectors"] = directory / "vec.txt"
+  paths["vectors"].write_text("".join(
+      f"{w} " + " ".join(f"{x:.4f}" for x in rng.normal(size=4)) + "\n"
+      for w in vocab_words), encoding="utf-8")
+  paths["dev_only"] = dev_only[:40]
+  return paths
+
+
+@pytest.fixture(scope="module")
+def runs(files, tmp_path_factory):
+  out = {}
+  for kind, extra in (("random", {}),
+                      ("pretrained", {"vectors": "file",
+                                      "vectors_path": str(files["vectors"])})):
+    config = config_lib.Config(train_path=str(files["train"]),
+                               dev_path=str(files["dev"]), **TINY, **extra)
+    workdir = tmp_path_factory.mktemp(kind)
+    out[kind] = (workdir, train.train_and_evaluate(config, workdir))
+  return out
+
+
+@pytest.mark.parametrize("kind", ["random", "pretrained"])
+def test_predict_on_dev_reproduces_the_runs_dev_f1(runs, files, tmp_path, kind):
+  workdir, results = runs[kind]
+  best = results["seeds"][results["best_seed_index"]]
+  out = train.predict_file(workdir, files["dev"], tmp_path / "pred.txt")
+  assert out["scores"]["f1"] == best["dev_f1"]  # the same code path, to the digit
+  assert out["scores"]["precision"] == best["dev_precision"]
+  # The file holds what the run wrote for dev (predictions/dev.txt).
+  assert (tmp_path / "pred.txt").read_text() == (workdir / "predictions" /
+                                                 "dev.txt").read_text()
+
+
+def test_words_only_the_vectors_know_get_their_pretrained_rows(runs, files):
+  workdir, _ = runs["pretrained"]
+  tagger = train.Tagger.load(workdir)
+  vocab_size = len(tagger.vocab)
+  assert not any(w in tagger.vocab for w in files["dev_only"])  # train words only
+  data = tagger.encode(conll.read_conll(files["dev"]))
+  assert data.new_rows is not None and len(data.new_rows) >= len(files["dev_only"]) // 2
+  assert data.window_ids.max() >= vocab_size  # ids beyond the training vocabulary
+  vectors = dict(line.split(" ", 1) for line in files["vectors"].read_text().splitlines())
+  word = files["dev_only"][0]
+  sentence = [word, "zzqxunknown"]
+  encoded = tagger.encode(conll.Corpus("x", [conll.Sentence(tuple(sentence), (), 1, 0)],
+                                       1, conll.NO_TAGS))
+  centre = encoded.window_ids[:, encoded.window_ids.shape[1] // 2]
+  assert centre[0] == vocab_size and centre[1] == 1  # new row; <unk>
+  np.testing.assert_allclose(encoded.new_rows[0],
+                             np.array(vectors[word].split(), np.float32), rtol=1e-6)
+  random_tagger = train.Tagger.load(runs["random"][0])
+  assert random_tagger.encode(conll.read_conll(files["dev"])).new_rows is None
+
+
+def test_conll_output_is_in_the_input_scheme(runs, files, tmp_path):
+  workdir, _ = runs["random"]
+  dev = conll.read_conll(files["dev"])  # IOB2
+  iob1 = tmp_path / "dev_iob1.txt"
+  conll.write_conll(iob1, dev.words, None,
+                    [tags_lib.to_scheme(t, source="iob2", target="iob1") for t in dev.tags])
+  for path, scheme in ((files["dev"], "iob2"), (iob1, "iob1")):
+    out = tmp_path / f"out_{scheme}.txt"
+    train.predict_file(workdir, path, out)
+    pred = conll.read_conll(out, tag_column=2, scheme=scheme)  # raises on E-/S-
+    gold = conll.read_conll(out, tag_column=1, scheme=scheme)
+    assert gold.tags == conll.read_conll(path).tags
+
+
+def test_plain_text_from_the_command_line_function_and_python(runs, tmp_path):
+  workdir, _ = runs["pretrained"]
+  text = tmp_path / "in.txt"
+  text.write_text("Empire State Building in New York , USA\n\nI love London!\r\n")
+  out = train.predict_file(workdir, text, tmp_path / "out.jsonl", input_format="text",
+                           tokenize=True)
+  rows = [json.loads(line) for line in (tmp_path / "out.jsonl").read_text().splitlines()]
+  assert [r["text"] for r in rows] == ["Empire State Building in New York , USA",
+                                      "I love London!"]
+  assert rows[1]["tokens"] == ["I", "love", "London", "!"]
+  assert out["num_sentences"] == 2 and out["num_entities"] == sum(
+      len(r["entities"]) for r in rows)
+  tagger = train.Tagger.load(workdir)
+  for row in rows:
+    tagged = tagger.tag(row["tokens"])
+    assert tagged["entities"] == row["entities"]
+    for entity in tagged["entities"]:
+      assert entity["text"] == " ".join(row["tokens"][entity["start"]:entity["end"]])
+  with pytest.raises(conll.DataError, match=r"in2.txt:1: control character"):
+    (tmp_path / "in2.txt").write_text("bad\x0ctext\n")
+    train.predict_file(workdir, tmp_path / "in2.txt", tmp_path / "o.jsonl",
+                       input_format="text")
+  with pytest.raises(FileNotFoundError, match="--output=.*does not exist"):
+    train.predict_file(workdir, text, tmp_path / "missing" / "o.jsonl",
+                       input_format="text")
+
+
+def test_prediction_needs_no_results_json(runs, files, tmp_path):
+  workdir, results = runs["random"]
+  saved = (workdir / "results.json").read_text()
+  try:
+    (workdir / "results.json").write_text("{damaged")
+    out = train.predict_file(workdir, files["dev"], tmp_path / "pred.txt")
+    assert out["seed_index"] == results["best_seed_index"]  # from the checkpoint
+  finally:
+    (workdir / "results.json").write_text(saved)
