@@ -153,7 +153,9 @@ def test_three_shards_collected_equal_the_unsplit_sweep(tmp_path):
 def test_report_contents(tmp_path):
   rows = sweep.run_sweep(BASE, AXES[:2], tmp_path, train_fn=fake_train)
   text = (tmp_path / "results.md").read_text()
-  assert "| window | loss | seeds | dev F1 | 95% CI |" in text
+  assert "| window | loss | objective | seeds | dev F1 | 95% CI |" in text
+  # A multiclass max_margin is labelled for what it computes.
+  assert "| concat | max_margin | hinge_cs: Crammer–Singer hinge" in text
   assert "concat − average" in text and "max_margin − cross_entropy" in text
   csv_lines = (tmp_path / "results.csv").read_text().splitlines()
   assert len(csv_lines) == 1 + len(rows) and csv_lines[0].startswith("run,run_index")
@@ -203,7 +205,7 @@ def test_arms_sweep_rows_reports_and_grid_file(tmp_path):
   csv_header = (tmp_path / "results.csv").read_text().splitlines()[0]
   assert csv_header.startswith("run,run_index,setting,loss,seed,")
   text = (tmp_path / "results.md").read_text()
-  assert "| setting | loss | seeds | dev F1 |" in text
+  assert "| setting | loss | objective | seeds | dev F1 |" in text
   assert "| field | random | frozen | fine_tuned |" in text
   assert "| `vectors` | random | file | file |" in text
   assert "| `freeze_vectors` | false | true | false |" in text

@@ -219,6 +219,7 @@ class LossSpec:
   outputs: tuple[str, ...]
   help: str
   kind: str = "token"  # "token" | "corrupted" | "sentence"
+  uses_margin: bool = False  # reads --margin (Δ)
 
 
 LOSSES: dict[str, LossSpec] = {
@@ -227,20 +228,19 @@ LOSSES: dict[str, LossSpec] = {
         "softmax cross-entropy (maximum likelihood)"),
     "max_margin": LossSpec(
         max_margin, max_margin_gradient, ("score", "multiclass"),
-        "the lecture's J = max(0, Δ - s + s_c): with --output=score s_c scores a "
-        "corrupted window (centre word replaced), true windows only; with "
-        "multiclass it is hinge_cs (Crammer–Singer, the corruption in label space)",
-        kind="corrupted"),
+        "the lecture's J = Σ_k max(0, Δ - s + s_c_k), s_c_k: corrupted windows "
+        "(centre word replaced), true windows only (multiclass: hinge_cs)",
+        kind="corrupted", uses_margin=True),
     "max_margin_neg": LossSpec(
         max_margin_neg, max_margin_neg_gradient, ("score",),
         "max_margin plus max(0, Δ + s) for each window not of the target type",
-        kind="corrupted"),
+        kind="corrupted", uses_margin=True),
     "hinge_ww": LossSpec(
         hinge_weston_watkins, hinge_weston_watkins_gradient, ("multiclass",),
-        "Weston–Watkins hinge Σ_{c≠y} max(0, Δ + s_c - s_y)"),
+        "Weston–Watkins hinge Σ_{c≠y} max(0, Δ + s_c - s_y)", uses_margin=True),
     "hinge_cs": LossSpec(
         hinge_crammer_singer, hinge_crammer_singer_gradient, ("multiclass",),
-        "Crammer–Singer hinge max(0, Δ + max_{c≠y} s_c - s_y)"),
+        "Crammer–Singer hinge max(0, Δ + max_{c≠y} s_c - s_y)", uses_margin=True),
     "logistic": LossSpec(
         binary_logistic, binary_logistic_gradient, ("score",),
         "binary logistic loss of the single score (detector)"),
@@ -264,6 +264,18 @@ def get(name: str, output: str) -> LossSpec:
   if output == "multiclass":
     name = _MULTICLASS_ALIASES.get(name, name)
   return LOSSES[name]
+
+
+def describe(name: str, output: str, margin: float = 1.0) -> str:
+  """What ``--loss=name`` computes with ``--output=output``, for tables.
+
+  E.g. ``describe("max_margin", "multiclass")`` is ``"hinge_cs: Crammer–Singer
+  hinge max(0, Δ + max_{c≠y} s_c - s_y), Δ=1"``.
+  """
+  spec = get(name, output)
+  resolved = next(n for n, s in LOSSES.items() if s is spec)
+  text = f"{resolved}: {spec.help}"
+  return text + (f", Δ={margin:g}" if spec.uses_margin else "")
 
 
 def outputs_of(output: str) -> tuple[str, ...]:

@@ -25,6 +25,7 @@ import numpy as np
 
 from wincls.train import workdir as workdir_lib
 from wincls import config as config_lib
+from wincls.model import losses
 from wincls.sweep import grid as grid_lib
 from wincls.sweep import stats
 
@@ -152,9 +153,14 @@ def markdown_report(runs: Sequence[grid_lib.Run], axes: grid_lib.Axes,
   axes = grid_lib.make_axes(axes)
   axis_names = [axis.name for axis in axes]
   lines = _preamble(runs, axes, base, options)
-  lines += ["Dev entity F1 (%, conlleval) over seeds: mean ± sample std, and the 95% "
-            "t-interval of the mean.", ""]
-  header = axis_names + [h for h, _ in options.columns]
+  detectors = {run.config.target_type for run in runs if run.config.output == "score"}
+  metric = (f"Dev token-level detection F1 of {', '.join(sorted(detectors))} (%)"
+            if detectors else "Dev entity F1 (%, conlleval)")
+  lines += [f"{metric} over seeds: mean ± sample std, and the 95% t-interval of the "
+            "mean. `objective`: what each `--loss` computes with the run's output.", ""]
+  objective = {run.name: losses.describe(run.config.loss, run.config.output,
+                                         run.config.margin) for run in runs}
+  header = axis_names + ["objective"] + [h for h, _ in options.columns]
   header += ["seeds", "dev F1", "95% CI", "P", "R", "best epoch", "wall s"]
   lines.append("| " + " | ".join(header) + " |")
   lines.append("|" + "---|" * len(header))
@@ -163,6 +169,7 @@ def markdown_report(runs: Sequence[grid_lib.Run], axes: grid_lib.Axes,
     first_rows.setdefault(row["run"], row)
   for s in summary:
     cells = [grid_lib.format_value(s[name]) for name in axis_names]
+    cells.append(objective[s["run"]].replace("|", "∣"))
     cells += [str(first_rows[s["run"]].get(key, "")) for _, key in options.columns]
     cells += [str(s["n"]), f"{_pct(s['mean'])} ± {_pct(s['std'])}",
               f"[{_pct(s['low'])}, {_pct(s['high'])}]", _pct(s["dev_precision"]),
