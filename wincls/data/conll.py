@@ -203,83 +203,105 @@ def read_conll(path: str | os.PathLike, *, tag_column: int = -1,
   if not lines:
     raise DataError(path, 1, "the file is empty; expected one token per line, "
                     "blank lines between sentences")
-  allowed = "O" + tags_lib.PREFIXES[scheme] if scheme else None
-
-  sentences: list[Sentence] = []
-  words: list[str] = []
-  tags: list[str] = []
-  first_line = 0
-  num_columns = 0  # of the first token line
-  num_columns_line = 0
-  doc = 0
-  doc_has_sentences = False
-  valid_tags: set[str] = set()
-
-  def end_sentence():
-    nonlocal words, tags, doc_has_sentences
-    if words:
-      sentences.append(Sentence(tuple(words), tuple(tags) if has_tags else (),
-                                first_line, doc))
-      doc_has_sentences = True
-      words, tags = [], []
-
+  reader = _Reader(path, tag_column=tag_column, has_tags=has_tags, scheme=scheme)
   for number, line in enumerate(lines, start=1):
-    check_printable(path, number, line)
-    line = line.strip(" \t")
-    if not line:
-      end_sentence()
-      continue
-    columns = _COLUMN_SEP.split(line)
-    if columns[0] == DOCSTART:
-      end_sentence()
-      if doc_has_sentences:
-        doc += 1
-        doc_has_sentences = False
-      continue
-    if not num_columns:
-      num_columns, num_columns_line = len(columns), number
-      if has_tags:
-        if num_columns < 2:
-          raise DataError(path, number, f"found 1 column ({line!r}); expected "
-                          "the word and a tag column, e.g. 'Peter B-PER' (read "
-                          "untagged text with has_tags=False)")
-        index = tag_column + num_columns if tag_column < 0 else tag_column
-        if not 0 < index < num_columns:
-          raise DataError(path, number, f"tag_column={tag_column} does not name "
-                          f"a column after the word among the {num_columns} "
-                          "columns of the first token line")
-    elif len(columns) != num_columns:
-      raise DataError(path, number, f"found {len(columns)} columns; expected "
-                      f"{num_columns} like the first token line (line "
-                      f"{num_columns_line})")
-    if not words:
-      first_line = number
-    words.append(columns[0])
-    if has_tags:
-      tag = columns[tag_column]
-      if tag not in valid_tags:
-        if not _TAG.match(tag):
-          raise DataError(path, number, f"invalid tag {tag!r}; expected O or "
-                          "B-/I-/E-/S- followed by an entity type, e.g. B-PER")
-        if allowed is not None and tag[0] not in allowed:
-          raise DataError(path, number, f"tag {tag!r} is not an {scheme} tag; "
-                          f"expected prefixes {'/'.join(allowed)}")
-        valid_tags.add(tag)
-      tags.append(tag)
-  end_sentence()
-
-  if not sentences:
+    reader.line(number, line)
+  reader.end_sentence()
+  if not reader.sentences:
     raise DataError(path, len(lines), "no sentences (only blank and -DOCSTART- "
                     "lines); expected one token per line")
-  num_documents = doc + 1 if doc_has_sentences else doc
   if not has_tags:
     found = NO_TAGS
   elif scheme is not None:
     found = scheme
   else:
-    found = tags_lib.detect_scheme(s.tags for s in sentences)
-  return Corpus(path=str(path), sentences=sentences,
-                num_documents=num_documents, scheme=found)
+    found = tags_lib.detect_scheme(s.tags for s in reader.sentences)
+  return Corpus(path=str(path), sentences=reader.sentences,
+                num_documents=reader.num_documents, scheme=found)
+
+
+class _Reader:
+  """``read_conll``'s state: the sentences so far, the columns, the document."""
+
+  def __init__(self, path: Path, *, tag_column: int, has_tags: bool,
+               scheme: str | None):
+    self.path, self.tag_column, self.has_tags = path, tag_column, has_tags
+    self.allowed = "O" + tags_lib.PREFIXES[scheme] if scheme else None
+    self.scheme = scheme
+    self.sentences: list[Sentence] = []
+    self.words: list[str] = []
+    self.tags: list[str] = []
+    self.first_line = 0
+    self.num_columns = 0  # of the first token line
+    self.num_columns_line = 0
+    self.doc = 0
+    self.doc_has_sentences = False
+    self.valid_tags: set[str] = set()
+
+  @property
+  def num_documents(self) -> int:
+    return self.doc + 1 if self.doc_has_sentences else self.doc
+
+  def end_sentence(self) -> None:
+    if self.words:
+      self.sentences.append(Sentence(tuple(self.words),
+                                     tuple(self.tags) if self.has_tags else (),
+                                     self.first_line, self.doc))
+      self.doc_has_sentences = True
+      self.words, self.tags = [], []
+
+  def line(self, number: int, line: str) -> None:
+    check_printable(self.path, number, line)
+    line = line.strip(" \t")
+    if not line:
+      self.end_sentence()
+      return
+    columns = _COLUMN_SEP.split(line)
+    if columns[0] == DOCSTART:
+      self.end_sentence()
+      if self.doc_has_sentences:
+        self.doc += 1
+        self.doc_has_sentences = False
+      return
+    self._check_columns(number, line, columns)
+    if not self.words:
+      self.first_line = number
+    self.words.append(columns[0])
+    if self.has_tags:
+      self.tags.append(self._tag(number, columns[self.tag_column]))
+
+  def _check_columns(self, number: int, line: str, columns: list[str]) -> None:
+    path = self.path
+    if self.num_columns:
+      if len(columns) != self.num_columns:
+        raise DataError(path, number, f"found {len(columns)} columns; expected "
+                        f"{self.num_columns} like the first token line (line "
+                        f"{self.num_columns_line})")
+      return
+    self.num_columns, self.num_columns_line = len(columns), number
+    if not self.has_tags:
+      return
+    if self.num_columns < 2:
+      raise DataError(path, number, f"found 1 column ({line!r}); expected "
+                      "the word and a tag column, e.g. 'Peter B-PER' (read "
+                      "untagged text with has_tags=False)")
+    tag_column = self.tag_column
+    index = tag_column + self.num_columns if tag_column < 0 else tag_column
+    if not 0 < index < self.num_columns:
+      raise DataError(path, number, f"tag_column={tag_column} does not name "
+                      f"a column after the word among the {self.num_columns} "
+                      "columns of the first token line")
+
+  def _tag(self, number: int, tag: str) -> str:
+    if tag not in self.valid_tags:
+      if not _TAG.match(tag):
+        raise DataError(self.path, number, f"invalid tag {tag!r}; expected O or "
+                        "B-/I-/E-/S- followed by an entity type, e.g. B-PER")
+      if self.allowed is not None and tag[0] not in self.allowed:
+        raise DataError(self.path, number, f"tag {tag!r} is not an {self.scheme} tag; "
+                        f"expected prefixes {'/'.join(self.allowed)}")
+      self.valid_tags.add(tag)
+    return tag
 
 
 def write_conll(path: str | os.PathLike, words: Sequence[Sequence[str]],

@@ -159,28 +159,10 @@ def align_vectors(vocab_words: Sequence[str], vec_words: Sequence[str],
   vocab_size, dim = len(vocab_words), matrix.shape[1]
   rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
 
-  lookup = _Lookup(vec_words)
   reserved = set(reserved_ids)
-  table = np.zeros((vocab_size, dim), np.float32)
-  found = np.zeros(vocab_size, bool)
-  rules = []  # (rule, token count) per looked-up word
-  misses = []
-  for i, word in enumerate(vocab_words):
-    if i in reserved:
-      continue
-    forms = surface_forms.get(word) if surface_forms is not None else None
-    hit = _match(word, lookup, forms)
-    rules.append((hit[0] if hit else "missing", count_of[i] if count_of else 0))
-    if hit is None:
-      misses.append((word, count_of[i] if count_of else 0))
-      continue
-    found[i] = True
-    rows, weights = zip(*hit[1])
-    if len(rows) == 1:
-      table[i] = matrix[rows[0]]
-    else:
-      table[i] = np.asarray(weights, np.float32) @ np.asarray(matrix[list(rows)],
-                                                             np.float32)
+  table, found, rules, misses = _matched_rows(
+      vocab_words, _Lookup(vec_words), matrix, surface_forms=surface_forms,
+      reserved=reserved, count_of=count_of)
   if found.sum() >= 2:
     std = table[found].std(axis=0)
   else:
@@ -193,6 +175,35 @@ def align_vectors(vocab_words: Sequence[str], vec_words: Sequence[str],
                    dim=dim, found=found, count_of=count_of, rules=rules,
                    misses=misses, num_misses=num_misses, std=std)
   return table, report
+
+
+def _row(matrix: Matrix, hit) -> np.ndarray:
+  """The (weighted mean) vector of a ``_match`` hit."""
+  rows, weights = zip(*hit[1])
+  if len(rows) == 1:
+    return matrix[rows[0]]
+  return np.asarray(weights, np.float32) @ np.asarray(matrix[list(rows)], np.float32)
+
+
+def _matched_rows(vocab_words, lookup: _Lookup, matrix: Matrix, *, surface_forms,
+                  reserved: set[int], count_of):
+  """``(table, found, rules, misses)``: the rows ``_match`` finds, per word."""
+  table = np.zeros((len(vocab_words), matrix.shape[1]), np.float32)
+  found = np.zeros(len(vocab_words), bool)
+  rules = []  # (rule, token count) per looked-up word
+  misses = []
+  for i, word in enumerate(vocab_words):
+    if i in reserved:
+      continue
+    forms = surface_forms.get(word) if surface_forms is not None else None
+    hit = _match(word, lookup, forms)
+    rules.append((hit[0] if hit else "missing", count_of[i] if count_of else 0))
+    if hit is None:
+      misses.append((word, count_of[i] if count_of else 0))
+      continue
+    found[i] = True
+    table[i] = _row(matrix, hit)
+  return table, found, rules, misses
 
 
 def _check_align_args(vocab_words, vec_words, matrix, *, counts, reserved_ids,
@@ -342,12 +353,9 @@ class Extender:
       if known(word):
         continue
       hit = _match(word, self.lookup, forms.get(word))
-      if hit is None:
-        continue
-      ids, weights = zip(*hit[1])
-      types.append(word)
-      rows.append(np.asarray(weights, np.float32) @ np.asarray(self.matrix[list(ids)],
-                                                               np.float32))
+      if hit is not None:
+        types.append(word)
+        rows.append(np.asarray(_row(self.matrix, hit), np.float32))
     dim = self.matrix.shape[1]
     return types, (np.stack(rows) if rows else np.zeros((0, dim), np.float32))
 
