@@ -83,10 +83,18 @@ def main(argv):
   if len(argv) > 1:
     raise cli.app.UsageError(f"unexpected arguments {argv[1:]}")
   cli.use_stdout_for_logging()
-  base = cli.config_from_flags(flags.FLAGS)
+  axes = axes_from_flags()
+  try:
+    base = cli.config_from_flags(flags.FLAGS)
+  except cli.app.UsageError:
+    # The defaults may not fit the grid (--output=score with the default
+    # --loss=cross_entropy): then the base takes each axis's first value.
+    from wincls.sweep import grid  # pylint: disable=g-import-not-at-top
+    firsts = {name: grid.parse_value(name, values[0]) for name, values in axes
+              if name in cli.config_values(flags.FLAGS)}
+    base = cli.config_from_flags(flags.FLAGS, **firsts)
   settings = cli.device_settings(flags.FLAGS)
   from wincls import sweep  # here: bad flags exit before JAX loads
-  axes = axes_from_flags()
   try:
     runs = sweep.make_grid(base, axes)
     mine = sweep.shard(runs, shard_index=_SHARD_INDEX.value, num_shards=_NUM_SHARDS.value)
