@@ -64,12 +64,13 @@ def message(*, seed: int, epoch: int, step: int, steps_per_epoch: int,
   """The log line of seed ``seed`` (at ``index`` of the sums) diverging."""
   loss = sums["loss_sum"][index] / max(float(sums["weight_sum"][index]), 1.0)
   grad = sums["grad_norm_sum"][index] / max(float(sums["num_steps"][index]), 1.0)
+  kept = f"parameters of epoch {epoch - 1}" if epoch > 1 else "initial parameters"
   best = (f"its best epoch {best_epoch} (dev F1 {best_f1:.4f}) stays in checkpoints/best"
           if best_epoch > 0 else "it has no best epoch yet")
   return (f"seed {seed} diverged in epoch {epoch} at step {step} of {steps_per_epoch}: "
           f"loss {_number(float(loss))}, mean |grad| {_number(float(grad))}, "
           f"|params| {_number(float(sums['param_norm'][index]))} (not all finite). "
-          f"It stops here with its parameters of epoch {epoch - 1} (checkpoints/latest); "
+          f"It stops here with its {kept} (checkpoints/latest); "
           f"{best}. Lower --learning_rate or set --grad_clip.")
 
 
