@@ -13,6 +13,7 @@ from wincls import cli
 from wincls import config as config_lib
 from wincls import train
 from wincls.train import checkpoints
+from wincls.train import divergence
 from wincls.train import files
 from wincls.train import loop
 from wincls.train import prepare
@@ -183,6 +184,28 @@ def test_a_diverging_seed_stops_and_the_others_go_on(runs, tmp_path, monkeypatch
                          jax.tree.leaves(previous["state"]["params"])):
     np.testing.assert_array_equal(now[1], before[1])
   assert list(latest["diverged_epoch"]) == [0, 2]
+
+
+def test_every_seed_diverging_ends_the_run(runs, tmp_path, monkeypatch):
+  epoch_args = step.epoch_args
+
+  def blow_up(state, data, keys, epoch, bucket):
+    opt_state = state["opt_state"]
+    hyperparams = {**opt_state.hyperparams,
+                   "learning_rate": opt_state.hyperparams["learning_rate"] * 1e30}
+    state = {**state, "opt_state": opt_state._replace(hyperparams=hyperparams)}
+    return epoch_args(state, data, keys, epoch, bucket)
+
+  monkeypatch.setattr(step, "epoch_args", blow_up)
+  results = train.train_and_evaluate(dataclasses.replace(BASE, num_seeds=2), tmp_path)
+  assert results["epochs_run"] == 1 and results["diverged_seeds"] == [0, 1]
+  assert [s["best_epoch"] for s in results["seeds"]] == [0, 0]
+  assert (tmp_path / "metrics.jsonl").read_text() == ""
+  assert not (tmp_path / "checkpoints" / "best").exists()  # nothing finite improved
+  latest = _checkpoint(tmp_path / "checkpoints" / "latest")
+  assert _all_finite(latest["state"]["params"])  # the initial parameters
+  message = divergence.all_diverged_message(results, str(tmp_path))
+  assert message.startswith(f"{tmp_path}: every seed diverged (seed 0 in epoch 1 step")
 
 
 def test_damaged_latest_falls_back_and_a_lost_best_is_said(runs, tmp_path, monkeypatch,
