@@ -10,7 +10,10 @@ default (``--helpfull`` lists them), e.g. ``--window=average --loss=max_margin
 and saved as ``<workdir>/config.json``; per-epoch metrics go to stdout and
 ``<workdir>/metrics.jsonl``, the final ones to ``<workdir>/results.json``.
 Rerunning the same command after a kill resumes from the last epoch; rerunning
-it after the end prints the stored results.
+it after the end prints the stored results. Exit status: 0 done; 2 bad flags
+or input, a damaged file of the workdir, an OS error (read-only, disk full) or
+another run holding the workdir (one ``error:`` line naming the file); 3 every
+seed diverged (``wincls.train.divergence``).
 
 Several devices, data-parallel (each takes an equal slice of every batch; the
 results are those of one device up to float rounding; docs/scaling.md)::
@@ -50,7 +53,12 @@ def main(argv):
   summary = {k: results[k] for k in ("dev_f1_mean", "dev_f1_std", "best_seed_index",
                                      "epochs_run", "wall_time")}
   summary["dev_f1"] = [s["dev_f1"] for s in results["seeds"]]
-  print(json.dumps(summary, indent=2), flush=True)
+  summary["diverged_seeds"] = results.get("diverged_seeds", [])
+  print(json.dumps(summary, indent=2, allow_nan=False), flush=True)
+  from wincls.train import divergence
+  message = divergence.all_diverged_message(results, _WORKDIR.value)
+  if message is not None:
+    cli.fail(message, status=divergence.EXIT_ALL_DIVERGED)
 
 
 if __name__ == "__main__":

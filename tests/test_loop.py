@@ -1,13 +1,21 @@
 """Tests of wincls/train/loop.py: whole runs on a slice of WNUT-2016 (no files needed)."""
 
 import dataclasses
+import errno
 import json
+import logging
 
+import jax
 import numpy as np
 import pytest
 
+from wincls import cli
 from wincls import config as config_lib
 from wincls import train
+from wincls.train import checkpoints
+from wincls.train import divergence
+from wincls.train import files
+from wincls.train import loop
 from wincls.train import prepare
 from wincls.train import step
 from wincls.train import workdir as workdir_lib
@@ -124,6 +132,152 @@ def test_resume_after_kill_equals_uninterrupted_run(runs, tmp_path, monkeypatch)
   resumed = train.train_and_evaluate(dataclasses.replace(BASE, seed=0), tmp_path)
   assert _rows(tmp_path) == _rows(workdir)  # epoch 2 redone, not duplicated
   assert _results(resumed) == _results(results)
+
+
+def _strict_json(text):
+  def refuse(constant):
+    raise AssertionError(f"bare {constant} in JSON")
+  return json.loads(text, parse_constant=refuse)
+
+
+def _checkpoint(path):
+  return checkpoints.decode_checkpoint(path, path.read_bytes())
+
+
+def _all_finite(tree):
+  return all(np.isfinite(x).all() for x in jax.tree.leaves(tree))
+
+
+def test_a_diverging_seed_stops_and_the_others_go_on(runs, tmp_path, monkeypatch):
+  vmapped_dir, vmapped = runs["vmapped"]
+  epoch_args = step.epoch_args
+
+  def blow_up_seed_1_in_epoch_2(state, data, keys, epoch, bucket):
+    if epoch == 2:  # a learning rate that overflows the parameters at once
+      opt_state = state["opt_state"]
+      hyperparams = dict(opt_state.hyperparams)
+      hyperparams["learning_rate"] = hyperparams["learning_rate"].at[1].set(1e30)
+      state = {**state, "opt_state": opt_state._replace(hyperparams=hyperparams)}
+    return epoch_args(state, data, keys, epoch, bucket)
+
+  monkeypatch.setattr(step, "epoch_args", blow_up_seed_1_in_epoch_2)
+  results = train.train_and_evaluate(dataclasses.replace(BASE, num_seeds=2), tmp_path)
+  assert results["diverged_seeds"] == [1]
+  seed0, seed1 = results["seeds"]
+  assert seed0 == vmapped["seeds"][0]  # seed 0 went on as if alone
+  assert (seed1["diverged"], seed1["diverged_epoch"], seed1["diverged_step"]) == (True, 2, 2)
+  assert seed1["best_epoch"] == 1  # its last finite best, scored as in epoch 1
+  assert seed1["dev_f1"] == _rows(vmapped_dir, 1)[0]["dev_f1"]
+  assert _rows(tmp_path, 0) == _rows(vmapped_dir, 0)
+  assert _rows(tmp_path, 1) == _rows(vmapped_dir, 1)[:1]  # no row once diverged
+  for name in ("metrics.jsonl", "results.json"):
+    text = (tmp_path / name).read_text()
+    for line in text.splitlines() if name.endswith("l") else [text]:
+      _strict_json(line)
+  # Only finite parameters are saved; seed 1 stays at its state after epoch 1.
+  latest = _checkpoint(tmp_path / "checkpoints" / "latest")
+  previous = _checkpoint(tmp_path / "checkpoints" / "latest.prev")
+  assert int(latest["epoch"]) == 2 and int(previous["epoch"]) == 1
+  assert _all_finite(latest["state"]["params"])
+  assert _all_finite(_checkpoint(tmp_path / "checkpoints" / "best")["params"])
+  for now, before in zip(jax.tree.leaves(latest["state"]["params"]),
+                         jax.tree.leaves(previous["state"]["params"])):
+    np.testing.assert_array_equal(now[1], before[1])
+  assert list(latest["diverged_epoch"]) == [0, 2]
+
+
+def test_every_seed_diverging_ends_the_run(runs, tmp_path, monkeypatch):
+  epoch_args = step.epoch_args
+
+  def blow_up(state, data, keys, epoch, bucket):
+    opt_state = state["opt_state"]
+    hyperparams = {**opt_state.hyperparams,
+                   "learning_rate": opt_state.hyperparams["learning_rate"] * 1e30}
+    state = {**state, "opt_state": opt_state._replace(hyperparams=hyperparams)}
+    return epoch_args(state, data, keys, epoch, bucket)
+
+  monkeypatch.setattr(step, "epoch_args", blow_up)
+  results = train.train_and_evaluate(dataclasses.replace(BASE, num_seeds=2), tmp_path)
+  assert results["epochs_run"] == 1 and results["diverged_seeds"] == [0, 1]
+  assert [s["best_epoch"] for s in results["seeds"]] == [0, 0]
+  assert (tmp_path / "metrics.jsonl").read_text() == ""
+  assert not (tmp_path / "checkpoints" / "best").exists()  # nothing finite improved
+  latest = _checkpoint(tmp_path / "checkpoints" / "latest")
+  assert _all_finite(latest["state"]["params"])  # the initial parameters
+  message = divergence.all_diverged_message(results, str(tmp_path))
+  assert message.startswith(f"{tmp_path}: every seed diverged (seed 0 in epoch 1 step")
+
+
+def test_damaged_latest_falls_back_and_a_lost_best_is_said(runs, tmp_path, monkeypatch,
+                                                           caplog):
+  workdir, results = runs[0]
+  config = dataclasses.replace(BASE, seed=0)
+  finish = loop._finish
+
+  def die(*args):
+    raise _Killed
+
+  monkeypatch.setattr(loop, "_finish", die)  # killed after epoch 2's checkpoints
+  with pytest.raises(_Killed):
+    train.train_and_evaluate(config, tmp_path)
+  monkeypatch.setattr(loop, "_finish", finish)
+  ckpt_dir = tmp_path / "checkpoints"
+  data = bytearray((ckpt_dir / "latest").read_bytes())
+  data[-3] ^= 0xFF
+  (ckpt_dir / "latest").write_bytes(bytes(data))
+  (ckpt_dir / ".latest.x1.tmp").write_bytes(b"half a write")
+  with caplog.at_level(logging.INFO):
+    resumed = train.train_and_evaluate(config, tmp_path)
+  assert f"{ckpt_dir / 'latest'}: damaged checkpoint" in caplog.text
+  assert "using the previous checkpoint" in caplog.text
+  assert "Resuming" in caplog.text and "after epoch 1" in caplog.text
+  assert _results(resumed) == _results(results)  # epoch 2 redone identically
+  assert _rows(tmp_path) == _rows(workdir)
+  assert sorted(p.name for p in ckpt_dir.iterdir()) == [
+      "best", "latest", "latest.damaged", "latest.prev"]
+  # A run whose best parameters are gone does not pair others with their scores.
+  (tmp_path / "results.json").unlink()
+  (ckpt_dir / "best").unlink()
+  caplog.clear()
+  with caplog.at_level(logging.WARNING):
+    again = train.train_and_evaluate(config, tmp_path)
+  assert f"{ckpt_dir / 'best'}: lost" in caplog.text
+  assert again["seeds"][0]["best_epoch"] == 2
+  assert again["seeds"][0]["dev_f1"] == _rows(tmp_path)[-1]["dev_f1"]
+
+
+def test_disk_full_names_the_file_and_keeps_what_was_written(runs, tmp_path,
+                                                             monkeypatch):
+  workdir, results = runs[0]
+  config = dataclasses.replace(BASE, seed=0)
+  write = files._write
+  latest = tmp_path / "checkpoints" / "latest"
+
+  def full_in_epoch_2(f, data):
+    if latest.exists() and data[:8] == checkpoints.CHECKPOINT_MAGIC[:8]:
+      raise OSError(errno.ENOSPC, "No space left on device")
+    write(f, data)
+
+  monkeypatch.setattr(files, "_write", full_in_epoch_2)
+  with pytest.raises(OSError) as e:
+    train.train_and_evaluate(config, tmp_path)
+  assert e.value.filename.startswith(str(tmp_path / "checkpoints"))
+  assert cli.describe_os_error(e.value) == (f"{e.value.filename}: No space left on "
+                                            "device (ENOSPC)")
+  assert int(_checkpoint(latest)["epoch"]) == 1
+  assert not list(tmp_path.glob("**/.*.tmp")) and not (tmp_path / "lock").exists()
+  monkeypatch.setattr(files, "_write", write)
+  assert _results(train.train_and_evaluate(config, tmp_path)) == _results(results)
+  assert _rows(tmp_path) == _rows(workdir)
+  # A finished run is answered without writing: a full disk does not touch it.
+  before = (tmp_path / "results.json").read_bytes()
+
+  def always_full(f, data):
+    raise OSError(errno.ENOSPC, "No space left on device")
+
+  monkeypatch.setattr(files, "_write", always_full)
+  assert _results(train.train_and_evaluate(config, tmp_path)) == _results(results)
+  assert (tmp_path / "results.json").read_bytes() == before
 
 
 def test_patience_stops_a_run_that_does_not_improve(runs, tmp_path):

@@ -81,13 +81,15 @@ def test_read_word2vec_binary(tmp_path, newline, name):
 
 @pytest.mark.parametrize("text, kwargs, where, expected", [
     # Dimension differs from the header's.
-    ("2 3\nthe 1 2 3\nof 1 2\n", {}, ":3:", "row has 2 values; expected 3, the header's"),
+    ("2 3\nthe 1 2 3\nof 1 2\n", {}, ":3:",
+     "row has 2 values; expected 3 (the header's dimension, line 1)"),
     ("2 3\nthe 1 2 3\n", {"dim": 4}, ":1:", "header says dimension 3; expected 4"),
     # Ragged row vs the first row (too few and too many values).
-    ("the 1 2 3\nof 1 2\n", {}, ":2:", "row has 2 values; expected 3, the first row's"),
+    ("the 1 2 3\nof 1 2\n", {}, ":2:",
+     "row has 2 values; expected 3 (the first row's dimension, line 1)"),
     ("the 1 2 3\nof 1 2 3 4\n", {}, ":2:", "row has 4 values; expected 3"),
     # Dimension differs from the expected one.
-    ("the 1 2 3\n", {"dim": 2}, ":1:", "row has 3 values; expected 2"),
+    ("the 1 2 3\n", {"dim": 2}, ":1:", "row has 3 values; expected 2 (the dimension asked for)"),
     ("the 1 2\nof 1 x\n", {}, ":2:", "value 2 is 'x'"),
     ("the 1 2\nof 1 nan\n", {}, ":2:", "expected finite numbers"),
     ("the 1 2\n\nof 1 2\n", {}, ":2:", "empty line"),
@@ -129,3 +131,17 @@ def test_read_word2vec_binary_errors(tmp_path):
   path.write_bytes(b"the 0.1 0.2\n")
   with pytest.raises(DataError, match=r"v.bin:1: header is"):
     vectors.read_word2vec_binary(path)
+
+
+@pytest.mark.parametrize("name", ["v.txt.gz", "v.bin.gz"])
+def test_damaged_gzip_is_a_data_error_naming_the_file(tmp_path, name):
+  data = (_word2vec_binary(WORDS, MATRIX) if ".bin" in name
+          else _text(WORDS, MATRIX).encode() * 50)
+  good = gzip.compress(data)
+  path = tmp_path / name
+  path.write_bytes(b"plain text, not gzip\n")
+  with pytest.raises(DataError, match=rf"{name}: not a valid gzip file"):
+    vectors.read_vectors(path)
+  path.write_bytes(good[:len(good) // 2])
+  with pytest.raises(DataError, match=rf"{name}: gzip data cut short .* truncated"):
+    vectors.read_vectors(path)

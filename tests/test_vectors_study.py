@@ -140,16 +140,16 @@ def test_writes_one_row_per_configuration_and_the_reports(study):
 
 
 def test_frozen_vectors_stay_bit_identical_and_fine_tuned_ones_move(study):
-  from flax import serialization
   from wincls import train
+  from wincls.train import checkpoints
   root, _, dev_only = study
   tables = {}
   for setting in ("frozen", "fine_tuned"):
     run_dir = root / "study" / "runs" / _run_name(setting, 0.1)
     config = config_lib.Config.from_dict(workdir_lib.read_json(run_dir / "config.json"))
     data = train.prepare_data(config, run_dir)  # the aligned initial table
-    best = serialization.msgpack_restore(
-        workdir_lib.checkpoint_path(run_dir, workdir_lib.BEST).read_bytes())
+    best_path = workdir_lib.checkpoint_path(run_dir, workdir_lib.BEST)
+    best = checkpoints.decode_checkpoint(best_path, best_path.read_bytes())
     words = best["params"]["embed"]["words"]  # [seeds, V, E]
     tables[setting] = (data.pretrained, np.asarray(words[0]), data.vocab)
   initial, trained, vocab = tables["frozen"]

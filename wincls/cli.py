@@ -10,13 +10,17 @@ none). ``config_from_flags(FLAGS)`` builds the ``Config`` and validates it.
 ``--process_id``); they are not ``Config`` fields, since a run's config (its
 ``config.json``) must not depend on the machine, and ``device_settings(FLAGS)``
 returns them as the arguments of ``wincls.train.distributed.setup``.
-``run(main)`` runs a script's ``main`` so that a bad flag or bad input ends
-with one line on stderr (``error: ...``) and exit status 2, not a traceback.
+``run(main)`` runs a script's ``main`` so that a bad flag (also one absl
+cannot parse: an unknown flag, a malformed value, a missing required flag),
+bad input, a damaged file or an OS error (a read-only directory, a full disk:
+``describe_os_error``, naming the path) ends with one line on stderr
+(``error: ...``) and exit status 2, not a traceback.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import errno
 import os
 import sys
 from typing import Any, Callable
@@ -253,18 +257,43 @@ def device_settings(flag_values: flags.FlagValues = flags.FLAGS) -> dict[str, An
   return settings
 
 
-def fail(message: str) -> None:
-  """Prints ``error: message`` to stderr and exits with status 2."""
-  print(f"error: {message}", file=sys.stderr)
-  sys.exit(2)
+def fail(message: str, *, status: int = 2) -> None:
+  """Prints ``error: message`` to stderr and exits with ``status``."""
+  print(f"error: {' '.join(str(message).split())}", file=sys.stderr)
+  sys.exit(status)
+
+
+def describe_os_error(error: OSError) -> str:
+  """One line for an ``OSError``: the path, what the OS said, and its errno name.
+
+  E.g. ``runs/w/checkpoints/latest: No space left on device (ENOSPC)``.
+  """
+  name = errno.errorcode.get(error.errno or 0)
+  what = error.strerror or str(error)
+  if name:
+    what += f" ({name})"
+  if error.filename is None:
+    return what
+  target = f" -> {error.filename2}" if error.filename2 is not None else ""
+  return f"{error.filename}{target}: {what}"
+
+
+def _parse_flags(argv: list[str]) -> list[str]:
+  """absl's flag parsing, a parse error reported as ``error:`` (exit status 2)."""
+  try:
+    return flags.FLAGS(argv)
+  except flags.Error as e:
+    fail(str(e))
 
 
 def run(main: Callable[[list[str]], Any]) -> None:
   """``app.run(main)`` with bad input reported in one line (exit status 2).
 
-  ``app.UsageError`` and the ``USER_ERRORS`` (ValueError, which includes
-  ``DataError`` and ``ConfigMismatchError``, FileNotFoundError, ...) become
-  ``error: <message>`` on stderr; other exceptions keep their traceback.
+  A flag absl cannot parse, ``app.UsageError``, the ``USER_ERRORS``
+  (ValueError, which includes ``DataError``, ``ConfigMismatchError``,
+  ``CheckpointError`` and ``WorkdirLockedError``, FileNotFoundError, ...) and
+  any other ``OSError`` (``describe_os_error``) become ``error: <message>`` on
+  stderr; other exceptions keep their traceback.
   """
   def wrapped(argv):
     import logging as python_logging
@@ -274,12 +303,11 @@ def run(main: Callable[[list[str]], Any]) -> None:
     except app.UsageError as e:
       fail(str(e))
     except USER_ERRORS as e:
-      fail(str(e))
+      fail(describe_os_error(e) if isinstance(e, OSError) and e.filename else str(e))
+    except OSError as e:
+      fail(describe_os_error(e))
 
-  try:
-    app.run(wrapped)
-  except flags.Error as e:  # pragma: no cover - absl reports these itself
-    fail(str(e))
+  app.run(wrapped, flags_parser=_parse_flags)
 
 
 def use_stdout_for_logging() -> None:

@@ -15,7 +15,6 @@ A row holds ``run``, ``run_index``, the run's axis values (``window``,
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 import time
@@ -143,8 +142,9 @@ def collect(base: config_lib.Config, axes: grid_lib.Axes, workdir: str | os.Path
   if missing:
     raise ValueError(f"{workdir}: no results yet for runs {missing}; finish their "
                      "shards first")
-  workdir_lib.atomic_write_text(workdir / grid_lib.RESULTS_FILE, "".join(
-      json.dumps(r, sort_keys=True) + "\n" for r in rows))
+  path = workdir / grid_lib.RESULTS_FILE
+  workdir_lib.atomic_write_text(path, "".join(
+      workdir_lib.json_dumps(r, path) + "\n" for r in rows))
   if reports:
     report.write_reports(workdir, runs, axes, rows)
   return rows

@@ -7,9 +7,14 @@ One job per module:
   sparse       the row-sparse (lazy) word-table update behind ``optim``
   step         train_step, eval_step, the scanned epoch, the compiled cache
   evaluate     Tagger: predictions, tags, conlleval scores
-  loop         train_and_evaluate: workdir, resume, epochs, early stopping
+  loop         train_and_evaluate: lock, epochs, early stopping, divergence
+  resume       the run's fixed parts and progress; start or resume
+  divergence   a seed whose loss or parameters become non-finite stops
   predict      a finished run as a tagger of new files
-  workdir      the workdir's files, atomic writes, checkpoints
+  workdir      the workdir's layout, config check, results (re-exports below)
+  files        atomic writes, strict JSON, JSON lines
+  checkpoints  checksummed checkpoints, latest.prev fallback
+  lock         one training process per workdir
   distributed  device layouts, several processes
 
 The names below are re-exported so that ``from wincls import train;

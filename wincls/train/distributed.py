@@ -323,7 +323,7 @@ def broadcast_tree(tree: Any) -> Any:
 
 _ERRORS = {cls.__name__: cls for cls in (
     workdir_lib.ConfigMismatchError, ValueError, FileNotFoundError,
-    NotADirectoryError, IsADirectoryError, PermissionError)}
+    NotADirectoryError, IsADirectoryError, PermissionError, OSError)}
 
 
 def run_on_lead(fn: Callable[[], Any]) -> Any:

@@ -1,10 +1,13 @@
 """The training loop: ``train_and_evaluate(config, workdir) -> results``.
 
 ``train_and_evaluate`` opens the workdir (``workdir.inspect_run``: a finished
-run returns its stored results; ``_open_run``: data, vocabularies, config.json),
-places the data and compiles the settings (``_build_run``), starts from
-scratch or resumes from ``checkpoints/latest`` (``_start``), then per epoch
-trains (``_train_epoch``: one compiled, seed-vmapped epoch per data part),
+run returns its stored results), takes its lock (``wincls.train.lock``: one
+training process per workdir), then, in ``wincls.train.resume``, reads the
+data (``open_run``: data, vocabularies, config.json), places the data and
+compiles the settings (``build_run``) and starts from scratch or resumes from
+``checkpoints/latest`` (``start``); then per epoch it trains
+(``_train_epoch``: one compiled, seed-vmapped epoch per data part; a seed whose
+loss or parameters become non-finite is frozen, ``wincls.train.divergence``),
 evaluates on dev and updates early stopping (``_evaluate_epoch``) and writes
 metrics and checkpoints (``_save_epoch``), and finally scores each seed's best
 parameters and writes predictions and ``results.json`` (``_finish``).
@@ -13,7 +16,9 @@ parameters and writes predictions and ``results.json`` (``_finish``).
 parameters and of the gradient (mean over steps) to absl logging and to
 ``<workdir>/metrics.jsonl``; it keeps per seed the parameters of the best dev F1
 epoch (``checkpoints/best``) and stops when every seed has gone ``patience``
-epochs without improving (``patience=0``: never). See ``wincls.train.workdir``
+epochs without improving (``patience=0``: never) or diverged. A number that is
+not finite is written as ``null`` (strict JSON); a diverged seed writes no
+more rows. See ``wincls.train.workdir``
 for the workdir's files and how a killed run resumes.
 
 **CRF (``loss="crf"``)** trains on sentences padded to length buckets
@@ -30,7 +35,6 @@ multi-process run process 0 alone reads and writes the workdir.
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import sys
 import time
@@ -45,9 +49,12 @@ import tqdm
 
 from wincls import config as config_lib
 from wincls.train import distributed
+from wincls.train import divergence
 from wincls.train import evaluate
+from wincls.train import files
+from wincls.train import lock as lock_lib
 from wincls.train import optim
-from wincls.train import prepare
+from wincls.train import resume
 from wincls.train import step
 from wincls.train import workdir as workdir_lib
 
@@ -58,199 +65,28 @@ TIMING_KEYS = ("windows_per_sec", "epoch_time", "eval_time", "compile_time",
                "wall_time")
 
 
-@dataclasses.dataclass
-class _Run:
-  """What stays fixed while a run trains.
-
-  Attributes:
-    config: the run's settings.
-    workdir: its directory.
-    lead: whether this process reads and writes the workdir.
-    data: the encoded data.
-    layout: the devices (None: one).
-    static: the compiled settings.
-    keys: ``[S]`` seed keys; ``seeds`` their seeds.
-    parts: ``(batch_size, device arrays)`` per data part (one for tokens, one
-      per bucket for sentences).
-    steps_per_epoch: optimizer steps per epoch, over all parts.
-    tagger: predicts and scores dev.
-  """
-
-  config: config_lib.Config
-  workdir: Path
-  lead: bool
-  data: prepare.RunData
-  layout: distributed.Layout | None
-  static: step.Static
-  keys: Array
-  seeds: list[int]
-  parts: list[tuple[int, dict[str, Array]]]
-  steps_per_epoch: int
-  tagger: evaluate.Tagger
-
-  def place_state(self, tree: Any) -> Any:
-    """A restored state (host arrays) placed as the train state is placed."""
-    if self.layout is None:
-      return jax.tree.map(jnp.asarray, tree)
-    return distributed.put(tree, distributed.state_shardings(
-        tree, self.layout, vocab_size=self.data.model_config.vocab_size))
-
-
-@dataclasses.dataclass
-class _Progress:
-  """What changes from epoch to epoch (``checkpoints/latest`` holds it).
-
-  Attributes:
-    state: the train state ``[S, ...]``.
-    best_params: per seed, the parameters of its best epoch so far.
-    early: ``{"best_f1", "best_epoch", "bad_epochs"}``, each ``[S]``.
-    epoch: the last finished epoch (0: none).
-    elapsed: seconds of training in every process so far (from the checkpoint).
-    epochs_seconds: the part of ``elapsed`` spent in this process.
-  """
-
-  state: Any
-  best_params: Any
-  early: dict[str, np.ndarray]
-  epoch: int = 0
-  elapsed: float = 0.0
-  epochs_seconds: float = 0.0
-
-  def stopped(self, patience: int) -> np.ndarray:
-    """bool ``[S]``: the seeds that went ``patience`` epochs without improving."""
-    return (patience > 0) & (self.early["bad_epochs"] >= patience)
-
-
 def _progress_bar(iterable, **kwargs):
   return tqdm.tqdm(iterable, disable=not sys.stdout.isatty(), **kwargs)
 
 
-@jax.jit
-def _copy_tree(tree: Any) -> Any:
-  return jax.tree.map(jnp.copy, tree)
-
-
-@jax.jit
-def _select_seeds(mask: Array, new: Any, old: Any) -> Any:
-  """Per seed (leading axis), ``new``'s leaves where ``mask`` [S] else ``old``'s."""
-  return jax.tree.map(
-      lambda a, b: jnp.where(mask.reshape((-1,) + (1,) * (a.ndim - 1)), a, b), new, old)
-
-
-def _open_run(config: config_lib.Config, workdir: Path, *, existed: bool,
-              lead: bool) -> prepare.RunData:
-  """Reads the data; process 0 writes the vocabularies and a new run's config."""
-  data = prepare.prepare_data(config, workdir if lead else None, reuse_vocab=existed)
-  if lead:
-    # A resumed run keeps the files it was encoded with.
-    workdir_lib.save_vocabularies(workdir, data.vocab, data.label_vocab,
-                                  keep_existing=existed)
-  distributed.check_same(prepare.data_digest(data), "the vocabulary or data")
-  if lead and not existed:
-    workdir_lib.clear_run(workdir)
-    workdir_lib.check_workdir_config(workdir, config)
-  if lead and data.vectors_report is not None:
-    workdir_lib.write_json(workdir / workdir_lib.VECTORS_COVERAGE_FILE,
-                           data.vectors_report)
-  return data
-
-
-def _place(tree: Any, layout: distributed.Layout | None) -> Any:
-  """``tree`` on the device, or replicated over ``layout``'s devices."""
-  if layout is None:
-    return jax.tree.map(jnp.asarray, tree)
-  return distributed.put_replicated(tree, layout)
-
-
-def _build_run(config: config_lib.Config, workdir: Path, data: prepare.RunData,
-               layout: distributed.Layout | None) -> _Run:
-  """Places the training data on the device(s) and fixes the compiled settings."""
-  model_config = data.model_config
-  layout = distributed.word_table_layout(layout, model_config.vocab_size)
-  # One array set for tokens, one per bucket for sentences.
-  if config.loss == "crf":
-    buckets = prepare.sentence_buckets(data.train, batch_size=config.batch_size)
-    parts = [(b.batch_size, _place(b.arrays, layout)) for b in buckets]
-    steps_per_epoch = sum(-(-len(b.sentences) // b.batch_size) for b in buckets)
-  else:
-    parts = [(config.batch_size, _place(prepare.token_arrays(data.train), layout))]
-    steps_per_epoch = -(-data.train.labels.shape[0] // config.batch_size)
-  static = step.Static.from_config(config, model_config,
-                                   steps_per_epoch=steps_per_epoch, layout=layout)
-  return _Run(config=config, workdir=workdir, lead=distributed.is_lead(), data=data,
-              layout=layout, static=static,
-              keys=step.seed_keys(config.seed, config.num_seeds),
-              seeds=[config.seed + i for i in range(config.num_seeds)], parts=parts,
-              steps_per_epoch=steps_per_epoch,
-              tagger=evaluate.Tagger(model_config, config, data.label_vocab,
-                                     vocab=data.vocab, extender=data.extender,
-                                     layout=layout))
-
-
-def _start(run: _Run) -> _Progress:
-  """The initial state, or the state of ``checkpoints/latest`` (and ``best``).
-
-  Checkpoints are read by process 0 and broadcast (the others' workdir may be
-  another disk): ``held`` keeps its arrays, the numbers go as JSON.
-  """
-  pretrained = None
-  if run.data.pretrained is not None:
-    pretrained = _place(run.data.pretrained, run.layout)
-  state = step.init_state(run.static, run.keys, pretrained, run.config)
-  num_seeds = len(run.seeds)
-  early = {"best_f1": np.full(num_seeds, -1.0),
-           "best_epoch": np.zeros(num_seeds, np.int64),
-           "bad_epochs": np.zeros(num_seeds, np.int64)}
-  progress = _Progress(state=state, best_params=None, early=early)
-  held = {}
-  shapes_only = lambda tree: jax.tree.map(lambda x: np.zeros(x.shape, x.dtype), tree)
-
-  def read_latest():
-    target = {"state": state, "epoch": 0, "wall_time": 0.0, **early}
-    latest = held["latest"] = workdir_lib.restore_checkpoint(
-        run.workdir, workdir_lib.LATEST, target)
-    if latest is None:
-      return None
-    return {"epoch": int(latest["epoch"]), "wall_time": float(latest["wall_time"]),
-            **{k: np.asarray(latest[k]).tolist() for k in early}}
-
-  latest = distributed.run_on_lead(read_latest)
-  if latest is not None:
-    progress.state = run.place_state(distributed.broadcast_tree(
-        held["latest"]["state"] if run.lead else shapes_only(state)))
-    progress.epoch = int(latest["epoch"])
-    progress.elapsed = float(latest["wall_time"])
-    progress.early = {k: np.asarray(latest[k], early[k].dtype) for k in early}
-    logging.info("Resuming %s after epoch %d", run.workdir, progress.epoch)
-  if run.lead:
-    # Rows of epochs after the checkpoint come from a killed run: redone below.
-    workdir_lib.rewrite_jsonl(run.workdir / workdir_lib.METRICS_FILE,
-                              lambda row: row.get("epoch", 0) <= progress.epoch)
-
-  def read_best():
-    target = {"params": progress.state["params"], "epoch": progress.early["best_epoch"],
-              "f1": progress.early["best_f1"]}
-    held["best"] = workdir_lib.restore_checkpoint(run.workdir, workdir_lib.BEST, target)
-    return held["best"] is not None
-
-  if progress.epoch > 0 and distributed.run_on_lead(read_best):
-    progress.best_params = run.place_state(distributed.broadcast_tree(
-        held["best"]["params"] if run.lead else shapes_only(state["params"])))
-  if progress.best_params is None:
-    progress.best_params = _copy_tree(progress.state["params"])
-  return progress
-
-
-def _train_epoch(run: _Run, progress: _Progress, epoch: int
+def _train_epoch(run: resume.Run, progress: resume.Progress, epoch: int
                  ) -> tuple[dict[str, np.ndarray], float]:
-  """Trains one epoch over every data part: ``(sums [S], compile_seconds)``."""
+  """Trains one epoch over every data part: ``(sums [S], compile_seconds)``.
+
+  ``sums["first_nonfinite_step"]`` is the first step of the whole epoch (parts
+  in the order they ran) with a non-finite loss or gradient norm, -1 if none.
+  Diverged seeds are frozen afterwards (``_freeze_diverged``).
+  """
   order = np.arange(len(run.parts))
   if len(run.parts) > 1:
     # Depends on the epoch only, so that every seed (vmapped or not) sees
     # the same bucket order.
     order = np.random.default_rng(epoch).permutation(len(run.parts))
+  before = resume.copy_tree(progress.state)  # the last finite state of a seed that diverges
   sums = None
   compile_seconds = 0.0
+  first_bad = np.full(len(run.seeds), -1, np.int64)
+  steps_before = 0
   for b in order:
     batch_size, arrays = run.parts[b]
     args = step.epoch_args(progress.state, arrays, run.keys, epoch, b)
@@ -259,17 +95,45 @@ def _train_epoch(run: _Run, progress: _Progress, epoch: int
     compile_seconds += time.perf_counter() - t0
     progress.state, part_sums = compiled(*args)
     part_sums = jax.tree.map(np.asarray, part_sums)
+    part_first = part_sums.pop("first_nonfinite_step")
+    first_bad = np.where((first_bad < 0) & (part_first >= 0), steps_before + part_first,
+                         first_bad)
+    steps_before += -(-jax.tree.leaves(arrays)[0].shape[0] // batch_size)
     if sums is None:
       sums = part_sums
     else:
       param_norm = part_sums["param_norm"]
       sums = jax.tree.map(np.add, sums, part_sums)
       sums["param_norm"] = param_norm
+  sums["first_nonfinite_step"] = first_bad
+  _freeze_diverged(run, progress, epoch, sums, before)
   jax.block_until_ready(progress.state)
   return sums, compile_seconds
 
 
-def _evaluate_epoch(run: _Run, progress: _Progress, epoch: int, sums, *,
+def _freeze_diverged(run: resume.Run, progress: resume.Progress, epoch: int,
+                     sums: dict[str, np.ndarray], before: Any) -> None:
+  """Marks the seeds whose epoch was not finite as diverged; keeps every diverged
+  seed at its state of before the epoch (``wincls.train.divergence``)."""
+  early = progress.early
+  newly = divergence.nonfinite_seeds(sums) & (early["diverged_epoch"] == 0)
+  for i in np.flatnonzero(newly):
+    step_index = divergence.diverged_step(int(sums["first_nonfinite_step"][i]),
+                                          run.steps_per_epoch)
+    early["diverged_epoch"][i], early["diverged_step"][i] = epoch, step_index
+    logging.warning("%s", divergence.message(
+        seed=run.seeds[i], epoch=epoch, step=step_index,
+        steps_per_epoch=run.steps_per_epoch, sums=sums, index=i,
+        best_epoch=int(early["best_epoch"][i]), best_f1=float(early["best_f1"][i])))
+  frozen = early["diverged_epoch"] > 0
+  if frozen.any():
+    progress.state = resume.select_seeds(jnp.asarray(~frozen), progress.state, before)
+  if newly.any() and frozen.all():
+    logging.error("Every seed of %s has diverged: the run ends after epoch %d",
+                  run.workdir, epoch)
+
+
+def _evaluate_epoch(run: resume.Run, progress: resume.Progress, epoch: int, sums, *,
                     timing: dict[str, float]) -> tuple[list[dict], np.ndarray]:
   """Scores dev, updates early stopping and the best params: ``(rows, improved)``."""
   data, tagger = run.data, run.tagger
@@ -291,8 +155,8 @@ def _evaluate_epoch(run: _Run, progress: _Progress, epoch: int, sums, *,
   early["best_epoch"] = np.where(improved, epoch, early["best_epoch"])
   early["bad_epochs"] = np.where(improved, 0, early["bad_epochs"] + active)
   if improved.any():
-    progress.best_params = _select_seeds(jnp.asarray(improved), progress.state["params"],
-                                         progress.best_params)
+    progress.best_params = resume.select_seeds(
+        jnp.asarray(improved), progress.state["params"], progress.best_params)
   for row in rows:
     row["best_dev_f1"] = float(early["best_f1"][run.seeds.index(row["seed"])])
     logging.info(
@@ -304,7 +168,7 @@ def _evaluate_epoch(run: _Run, progress: _Progress, epoch: int, sums, *,
   return rows, improved
 
 
-def _save_epoch(run: _Run, progress: _Progress, epoch: int, rows: list[dict],
+def _save_epoch(run: resume.Run, progress: resume.Progress, epoch: int, rows: list[dict],
                 improved: np.ndarray, epoch_start: float) -> None:
   """Writes the epoch: metrics rows, then ``best`` (if improved), then ``latest``.
 
@@ -313,11 +177,14 @@ def _save_epoch(run: _Run, progress: _Progress, epoch: int, rows: list[dict],
   word table).
   """
   if run.lead:
-    workdir_lib.append_jsonl(run.workdir / workdir_lib.METRICS_FILE, rows)
+    workdir_lib.append_jsonl(run.workdir / workdir_lib.METRICS_FILE,
+                             [divergence.finite_or_none(row) for row in rows])
   early = progress.early
   if improved.any():
     best_tree = distributed.to_host({"params": progress.best_params,
                                      "epoch": early["best_epoch"], "f1": early["best_f1"]})
+    if not all(np.isfinite(x).all() for x in jax.tree.leaves(best_tree["params"])):
+      raise RuntimeError("refusing to save non-finite parameters as checkpoints/best")
     if run.lead:
       workdir_lib.save_checkpoint(run.workdir, workdir_lib.BEST, best_tree)
   progress.elapsed += time.perf_counter() - epoch_start
@@ -329,7 +196,7 @@ def _save_epoch(run: _Run, progress: _Progress, epoch: int, rows: list[dict],
   progress.epoch = epoch
 
 
-def _finish(run: _Run, progress: _Progress, start_time: float) -> dict[str, Any]:
+def _finish(run: resume.Run, progress: resume.Progress, start_time: float) -> dict[str, Any]:
   """Scores each seed's best parameters, writes predictions and ``results.json``."""
   data, tagger, seeds = run.data, run.tagger, run.seeds
   num_seeds = len(seeds)
@@ -346,13 +213,21 @@ def _finish(run: _Run, progress: _Progress, start_time: float) -> dict[str, Any]
       if num_seeds > 1:
         names.append(f"dev.seed{seeds[i]}.txt")
       for name in names:  # in the dev file's scheme (IOB1 for CoNLL-2003)
-        tagger.write_conll(predictions_dir / name, data.dev_corpus, predictions[i],
-                           data.dev)
+        try:
+          tagger.write_conll(predictions_dir / name, data.dev_corpus, predictions[i],
+                             data.dev)
+        except OSError as e:
+          raise files.with_path(e, predictions_dir / name) from None
   # Epoch time of earlier processes (from the checkpoint) plus all of this one's.
   wall_time = (progress.elapsed + (time.perf_counter() - start_time)
                - progress.epochs_seconds)
+  seed_results = evaluate.seed_results(seeds, scores, progress.early["best_epoch"])
+  for entry, fields in zip(seed_results, divergence.seed_fields(
+      progress.early["diverged_epoch"], progress.early["diverged_step"])):
+    entry.update(fields)
   results = {
-      "seeds": evaluate.seed_results(seeds, scores, progress.early["best_epoch"]),
+      "seeds": seed_results,
+      "diverged_seeds": [s["seed"] for s in seed_results if s["diverged"]],
       "best_seed_index": best_index,
       "dev_f1_mean": float(f1s.mean()),
       "dev_f1_std": float(f1s.std(ddof=1)) if num_seeds > 1 else 0.0,
@@ -388,31 +263,54 @@ def train_and_evaluate(config: config_lib.Config, workdir: str | os.PathLike, *,
 
   Returns:
     The content of ``results.json``: ``{"seeds": [{"seed", "best_epoch",
-    "dev_f1", "dev_precision", "dev_recall", "dev_accuracy", "per_type"}...],
+    "dev_f1", "dev_precision", "dev_recall", "dev_accuracy", "per_type",
+    "diverged", "diverged_epoch", "diverged_step"}...], "diverged_seeds",
     "best_seed_index", "dev_f1_mean", "dev_f1_std", "epochs_run",
     "wall_time", "num_train_windows", "num_dev_windows", ...}``.
 
   Raises:
     workdir.ConfigMismatchError: ``workdir`` holds a run of another config.
-    ValueError, FileNotFoundError, DataError (wincls.data.conll): bad settings or data.
+    lock.WorkdirLockedError: another process trains in ``workdir``.
+    workdir.CheckpointError: a checkpoint is damaged and no good one is left.
+    ValueError, FileNotFoundError, DataError (wincls.data.conll): bad settings, data, or a
+      damaged file of the workdir (named).
+    OSError: the workdir cannot be written (read-only, disk full), the file
+      named; what was written before stays as it was.
   """
   config.validate()
   optim.check_supported(config)
   if config.loss != "crf":  # sentence batches (batch_size // T) may split unevenly
     distributed.check_batch_size(config.batch_size, layout)
-  lead = distributed.is_lead()
   workdir = Path(workdir)
-  found = distributed.run_on_lead(lambda: workdir_lib.inspect_run(workdir, config))
-  if found["results"] is not None:
-    results = found["results"]
-    logging.info("%s is finished; stored results: dev F1 %s", workdir,
-                 [round(s["dev_f1"], 4) for s in results["seeds"]])
-    return results
+  inspect = lambda: workdir_lib.inspect_run(workdir, config)
+  # A finished run answers without the lock (its workdir may be read-only).
+  found = distributed.run_on_lead(inspect)
+  if found["results"] is None:
+    lock = lock_lib.WorkdirLock(workdir)
+    distributed.run_on_lead(lock.acquire)  # process 0 holds it for all
+    try:
+      found = distributed.run_on_lead(inspect)  # another run may have finished it
+      if found["results"] is None:
+        return _train_and_finish(config, workdir, layout, existed=found["existed"])
+    finally:
+      lock.release()
+  results = found["results"]
+  logging.info("%s is finished; stored results: dev F1 %s", workdir,
+               [round(s["dev_f1"], 4) for s in results["seeds"]])
+  return results
 
+
+def _train_and_finish(config: config_lib.Config, workdir: Path,
+                      layout: distributed.Layout | None, *, existed: bool
+                      ) -> dict[str, Any]:
+  """``train_and_evaluate`` of a run that is not finished, holding its lock."""
+  lead = distributed.is_lead()
+  if lead:
+    workdir_lib.remove_temporary_files(workdir)
   start_time = time.perf_counter()
-  data = _open_run(config, workdir, existed=found["existed"], lead=lead)
-  run = _build_run(config, workdir, data, layout)
-  progress = _start(run)
+  data = resume.open_run(config, workdir, existed=existed, lead=lead)
+  run = resume.build_run(config, workdir, data, layout)
+  progress = resume.start(run)
   logging.info("Training %s: %d train windows, %d dev windows, %d seeds, %d steps/epoch%s",
                workdir, data.train.labels.shape[0], data.dev.labels.shape[0],
                len(run.seeds), run.steps_per_epoch, "" if run.layout is None else

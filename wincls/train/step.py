@@ -169,7 +169,7 @@ def train_epoch(state: State, data: dict[str, Array], seed_key: Array, epoch: Ar
 
   Returns:
     ``(state, {"loss_sum", "weight_sum", "grad_norm_sum", "num_steps",
-    "param_norm"})``.
+    "param_norm", "first_nonfinite_step"})``.
   """
   num_rows = jax.tree.leaves(data)[0].shape[0]
   num_steps = -(-num_rows // batch_size)
@@ -197,11 +197,24 @@ def train_epoch(state: State, data: dict[str, Array], seed_key: Array, epoch: Ar
     return state, step_metrics
 
   state, step_metrics = lax.scan(body, state, (jnp.arange(num_steps), order, weights))
-  return state, {"loss_sum": jnp.sum(step_metrics["loss_sum"]),
-                 "weight_sum": jnp.sum(step_metrics["weight_sum"]),
-                 "grad_norm_sum": jnp.sum(step_metrics["grad_norm"]),
-                 "num_steps": jnp.asarray(num_steps, jnp.float32),
-                 "param_norm": optax.tree.norm(state["params"])}
+  sums = {"loss_sum": jnp.sum(step_metrics["loss_sum"]),
+          "weight_sum": jnp.sum(step_metrics["weight_sum"]),
+          "grad_norm_sum": jnp.sum(step_metrics["grad_norm"]),
+          "num_steps": jnp.asarray(num_steps, jnp.float32),
+          "param_norm": optax.tree.norm(state["params"])}
+  sums["first_nonfinite_step"] = _first_nonfinite_step(step_metrics)
+  return state, sums
+
+
+def _first_nonfinite_step(step_metrics: dict[str, Array]) -> Array:
+  """int32: the 0-based step whose loss or gradient norm is not finite, -1 if none.
+
+  For the divergence check (``wincls.train.divergence``: which seed diverged,
+  at which step); it reads the ``[num_steps]`` metrics the scan stacks anyway.
+  """
+  bad = ~(jnp.isfinite(step_metrics["loss_sum"])
+          & jnp.isfinite(step_metrics["grad_norm"]))
+  return jnp.where(jnp.any(bad), jnp.argmax(bad), -1).astype(jnp.int32)
 
 
 def eval_step(params: Any, batch: dict[str, Array], *, config: config_lib.ModelConfig,

@@ -2,7 +2,9 @@
 
 Readers return ``(words, matrix)``: the words in file order and a float32
 ``[num_words, dim]`` matrix. Every error in a file is a ``DataError`` whose
-message starts with ``PATH:LINE:`` (or ``PATH:`` for whole-file problems).
+message starts with ``PATH:LINE:`` (or ``PATH:`` for whole-file problems),
+including a ``.gz`` file that is not gzip data or is cut short
+(``_gzip_errors``).
 
 - ``read_text_vectors``: GloVe text (``word v1 ... vD`` per line) or word2vec
   text (the same after a ``N D`` header line), plain or gzipped (``.gz``).
@@ -16,9 +18,11 @@ message starts with ``PATH:LINE:`` (or ``PATH:`` for whole-file problems).
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import mmap
 import os
+import zlib
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -41,6 +45,27 @@ def open_binary(path: str | os.PathLike) -> BinaryIO:
   if path.suffix == ".gz":
     return gzip.open(path, "rb")
   return open(path, "rb")
+
+
+@contextlib.contextmanager
+def _gzip_errors(path: str | os.PathLike):
+  """Turns the errors of reading a damaged ``.gz`` file into a ``DataError``.
+
+  ``gzip`` raises ``BadGzipFile`` (not gzip data, a wrong CRC or length),
+  ``EOFError`` (the file ends before the end of the compressed stream) and
+  ``zlib.error`` (corrupt compressed data), none of which names the file.
+  """
+  try:
+    yield
+  except gzip.BadGzipFile as e:
+    raise DataError(path, None, f"not a valid gzip file ({e}); expected gzip-"
+                    "compressed word vectors (or a name without .gz)") from None
+  except EOFError as e:
+    raise DataError(path, None, f"gzip data cut short ({e}); the file is truncated: "
+                    "download or copy it again") from None
+  except zlib.error as e:
+    raise DataError(path, None, f"damaged gzip data ({e}); download or copy the file "
+                    "again") from None
 
 
 def is_float(text: str) -> bool:
@@ -129,8 +154,8 @@ def read_text_vectors(path: str | os.PathLike, *, dim: int | None = None,
   batch_start = 0
   declared_rows = None
   num_lines = 0
-  where_dim = "the expected dimension (dim argument)" if dim is not None else None
-  with open_binary(path) as f:
+  where_dim = "the dimension asked for" if dim is not None else None
+  with open_binary(path) as f, _gzip_errors(path):
     for lineno, raw in enumerate(f, start=1):
       num_lines = lineno
       try:
@@ -143,7 +168,7 @@ def read_text_vectors(path: str | os.PathLike, *, dim: int | None = None,
         header, declared = _text_header(path, line, header=header, dim=dim)
         if header:
           declared_rows, dim = declared
-          where_dim = "the header's (line 1)"
+          where_dim = "the header's dimension, line 1"
           continue
       if not line:
         raise DataError(path, lineno, "empty line; expected 'word v1 ... vD'")
@@ -154,16 +179,16 @@ def read_text_vectors(path: str | os.PathLike, *, dim: int | None = None,
         if len(fields) < 2:
           raise DataError(path, lineno, f"found only {line[:40]!r}; expected "
                           "a word followed by its vector's values")
-        dim, where_dim = len(fields) - 1, f"the first row's (line {lineno})"
+        dim, where_dim = len(fields) - 1, f"the first row's dimension, line {lineno}"
       fields = line.rsplit(" ", dim)
       if len(fields) != dim + 1:
         raise DataError(path, lineno, f"row has {len(fields) - 1} values; "
-                        f"expected {dim}, {where_dim} dimension")
+                        f"expected {dim} ({where_dim})")
       word = fields[0]
       if " " in word and is_float(word.rsplit(" ", 1)[1]):
         num_values = dim + sum(is_float(x) for x in word.split(" ")[1:])
         raise DataError(path, lineno, f"row has {num_values} values; expected "
-                        f"{dim}, {where_dim} dimension")
+                        f"{dim} ({where_dim})")
       if not batch:
         batch_start = lineno
       words.append(word)
@@ -204,7 +229,7 @@ def read_word2vec_binary(path: str | os.PathLike, *, dim: int | None = None,
       ``dim``, a truncated record, non-finite values, invalid UTF-8, trailing
       data. Record errors name line 1's header count and the record number.
   """
-  with open_binary(path) as f:
+  with open_binary(path) as f, _gzip_errors(path):
     if Path(path).suffix == ".gz":
       data: Any = f.read()
     else:

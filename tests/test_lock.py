@@ -1,0 +1,59 @@
+"""Tests of wincls/train/lock.py: one training process per workdir."""
+
+import json
+import logging
+import socket
+import subprocess
+import sys
+
+import pytest
+
+from wincls import config as config_lib
+from wincls import train
+from wincls.train import lock as lock_lib
+from wincls.train import resume
+
+
+def _dead_pid():
+  process = subprocess.Popen([sys.executable, "-c", "pass"])
+  process.wait()  # reaped: its pid runs no more
+  return process.pid
+
+
+def test_second_holder_is_refused_with_the_holder_named(tmp_path):
+  with lock_lib.WorkdirLock(tmp_path):
+    holder = json.loads((tmp_path / "lock").read_text())
+    assert holder["host"] == socket.gethostname()
+    with pytest.raises(lock_lib.WorkdirLockedError,
+                       match=rf"another run is training in this workdir: pid "
+                             rf"{holder['pid']} on host '{holder['host']}'"):
+      lock_lib.WorkdirLock(tmp_path).acquire()
+  assert not (tmp_path / "lock").exists()  # released
+
+
+def test_stale_lock_is_taken_over_and_another_hosts_is_not(tmp_path, caplog):
+  path = tmp_path / "lock"
+  path.write_text(json.dumps({"pid": _dead_pid(), "host": socket.gethostname(),
+                              "started": "earlier", "token": "old"}))
+  with caplog.at_level(logging.WARNING):
+    with lock_lib.WorkdirLock(tmp_path) as lock:
+      assert json.loads(path.read_text())["token"] == lock.token
+  assert "took over the stale lock of pid" in caplog.text
+  path.write_text(json.dumps({"pid": 1, "host": "elsewhere", "token": "x"}))
+  with pytest.raises(lock_lib.WorkdirLockedError, match="another host"):
+    lock_lib.WorkdirLock(tmp_path).acquire()
+  assert json.loads(path.read_text())["host"] == "elsewhere"  # left alone
+
+
+def test_run_releases_its_lock_on_errors(tmp_path, monkeypatch):
+  def fail(*args, **kwargs):
+    raise ValueError("bad data")
+
+  monkeypatch.setattr(resume, "open_run", fail)
+  with pytest.raises(ValueError, match="bad data"):
+    train.train_and_evaluate(config_lib.Config(dataset="wnut16", epochs=1), tmp_path)
+  assert not (tmp_path / "lock").exists()
+  # While another process holds it, the run does not start.
+  (tmp_path / "lock").write_text(json.dumps({"pid": 1, "host": socket.gethostname()}))
+  with pytest.raises(lock_lib.WorkdirLockedError, match="pid 1 on host"):
+    train.train_and_evaluate(config_lib.Config(dataset="wnut16", epochs=1), tmp_path)

@@ -1,0 +1,173 @@
+"""The workdir lock: one training process per workdir.
+
+``train_and_evaluate`` holds ``<workdir>/lock`` while it trains (a sweep's run
+holds the lock of its own ``runs/<name>/``). The file is created atomically
+(``O_CREAT | O_EXCL``) and holds JSON ``{"pid", "host", "started", "token"}``;
+a second process on the same workdir gets ``WorkdirLockedError`` naming the
+holder (``experiments/train.py``: one ``error:`` line, exit status 2). The
+lock is released when the run ends, normally or by an exception.
+
+A process killed without a chance to clean up (``kill -9``, a crash, SIGTERM)
+leaves its lock behind. A lock whose holder is on this host and no longer runs
+(no such pid, or a zombie) is **stale** and is taken over with a log line; the
+takeover renames the stale file to a name of our own first and checks it is
+still the stale one (by its token), so two processes taking over at once do
+not both win. A lock of another host cannot be checked from here: the error
+says so and names the file to delete once that process is known to be gone.
+A reused pid makes a stale lock look held; the message names the pid to check.
+
+Reading a finished run (its stored ``results.json``) takes no lock, so a
+finished run in a read-only directory still answers.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import os
+import socket
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+from absl import logging
+
+LOCK_FILE = "lock"
+# A lock file with no readable content younger than this is being written now.
+_WRITE_GRACE_SECONDS = 10.0
+
+
+class WorkdirLockedError(ValueError):
+  """Another process holds the workdir's lock."""
+
+
+def _pid_alive(pid: int) -> bool:
+  """Whether process ``pid`` of this host runs (a zombie does not)."""
+  try:
+    os.kill(pid, 0)
+  except ProcessLookupError:
+    return False
+  except PermissionError:
+    return True  # another user's process
+  try:
+    with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as f:
+      state = f.read().rsplit(")", 1)[1].split()[0]
+    return state != "Z"
+  except (OSError, IndexError):
+    return True
+
+
+class WorkdirLock:
+  """``<workdir>/lock`` held by this process (a context manager).
+
+  Args:
+    workdir: the run's directory (must exist).
+  """
+
+  def __init__(self, workdir: str | os.PathLike):
+    self.path = Path(workdir) / LOCK_FILE
+    self.token = uuid.uuid4().hex
+    self.held = False
+
+  def __enter__(self) -> "WorkdirLock":
+    self.acquire()
+    return self
+
+  def __exit__(self, *exc_info) -> None:
+    self.release()
+
+  def _read(self, path: Path) -> dict[str, Any] | None:
+    """The lock's content, or None (empty or unreadable: being written, or damaged)."""
+    try:
+      holder = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+      return None
+    return holder if isinstance(holder, dict) else None
+
+  def _describe(self, holder: dict[str, Any] | None) -> str:
+    if holder is None:
+      return f"an unknown process (the lock file {self.path} has no readable holder)"
+    return (f"pid {holder.get('pid')} on host {holder.get('host')!r} since "
+            f"{holder.get('started')} (lock file {self.path})")
+
+  def _is_stale(self, holder: dict[str, Any] | None) -> bool:
+    if holder is None:  # stale once it is too old to be a lock being written
+      try:
+        return time.time() - self.path.stat().st_mtime > _WRITE_GRACE_SECONDS
+      except FileNotFoundError:
+        return True
+    if holder.get("host") != socket.gethostname() or not isinstance(holder.get("pid"), int):
+      return False
+    return not _pid_alive(holder["pid"])
+
+  def _take_over(self, holder: dict[str, Any] | None) -> bool:
+    """Removes the stale lock ``holder``; False if another process changed it."""
+    aside = self.path.with_name(f"{LOCK_FILE}.stale.{self.token}")
+    try:
+      os.replace(self.path, aside)
+    except FileNotFoundError:
+      return True  # someone else removed it: try to create ours
+    if self._read(aside) != holder:
+      # Not the lock we judged stale (another process took over meanwhile): put it back.
+      try:
+        os.link(aside, self.path)
+      except FileExistsError:
+        pass
+      aside.unlink(missing_ok=True)
+      return False
+    aside.unlink(missing_ok=True)
+    logging.warning("%s: took over the stale lock of %s, which no longer runs",
+                    self.path.parent, self._describe(holder))
+    return True
+
+  def acquire(self) -> None:
+    """Creates the lock file, taking over a stale one.
+
+    Raises:
+      WorkdirLockedError: a live process (or one of another host) holds it.
+      OSError: the workdir cannot be written (read-only, full), its path named.
+    """
+    content = json.dumps({
+        "pid": os.getpid(), "host": socket.gethostname(), "token": self.token,
+        "started": datetime.datetime.now().astimezone().isoformat(timespec="seconds")},
+        allow_nan=False)
+    for _ in range(3):
+      try:
+        fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+      except FileExistsError:
+        holder = self._read(self.path)
+        if self._is_stale(holder):
+          if self._take_over(holder):
+            continue
+          holder = self._read(self.path)
+        where = ("" if holder is None or holder.get("host") == socket.gethostname()
+                 else "; it runs on another host: if it is gone, delete the lock file")
+        raise WorkdirLockedError(
+            f"{self.path.parent}: another run is training in this workdir: "
+            f"{self._describe(holder)}{where}; wait for it to end or use another "
+            "--workdir") from None
+      try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+          f.write(content + "\n")
+          f.flush()
+          os.fsync(f.fileno())
+      except OSError as e:
+        self.path.unlink(missing_ok=True)
+        raise OSError(e.errno, e.strerror, str(self.path)) from None
+      self.held = True
+      return
+    raise WorkdirLockedError(f"{self.path}: could not take the workdir's lock "
+                             "(other processes keep taking it over)")
+
+  def release(self) -> None:
+    """Removes the lock file if it is still this process's."""
+    if not self.held:
+      return
+    self.held = False
+    holder = self._read(self.path)
+    if holder is not None and holder.get("token") == self.token:
+      self.path.unlink(missing_ok=True)
+    else:
+      logging.warning("%s: the lock is no longer this process's (%s); left as it is",
+                      self.path, self._describe(holder))
