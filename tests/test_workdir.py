@@ -1,5 +1,6 @@
 """Tests of wincls/train/workdir.py: atomic files, pytree round trips, config checks."""
 
+import dataclasses
 import json
 
 import jax
@@ -80,3 +81,14 @@ def test_workdir_config_written_then_checked(tmp_path):
                      match=r"--epochs: stored 2, now 3; --window: stored 'concat', "
                            r"now 'average'"):
     workdir.check_workdir_config(tmp_path, config_lib.Config(epochs=3, window="average"))
+
+
+def test_a_run_from_before_the_vocab_include_dev_default_changed_resumes(tmp_path):
+  """vocab_include_dev changes nothing with random vectors: not a mismatch there."""
+  old = dataclasses.replace(config_lib.Config(), vocab_include_dev=True)
+  workdir.check_workdir_config(tmp_path, old)
+  assert workdir.check_workdir_config(tmp_path, config_lib.Config()) is True
+  glove = tmp_path / "glove"
+  workdir.check_workdir_config(glove, dataclasses.replace(old, vectors="glove-6b-100d"))
+  with pytest.raises(workdir.ConfigMismatchError, match="--vocab_include_dev: stored True"):
+    workdir.check_workdir_config(glove, config_lib.Config(vectors="glove-6b-100d"))
