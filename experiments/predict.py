@@ -55,9 +55,12 @@ def main(argv):
         f"{out['seed_index']}) -> {_OUTPUT.value}")
   scores = out["scores"]
   if scores is not None:
+    ap = scores.get("average_precision")  # detectors (--output=score)
     print(f"precision {100 * scores['precision']:.2f}  recall "
-          f"{100 * scores['recall']:.2f}  F1 {100 * scores['f1']:.2f}")
-    print(json.dumps({k: scores[k] for k in ("precision", "recall", "f1")}))
+          f"{100 * scores['recall']:.2f}  F1 {100 * scores['f1']:.2f}"
+          + ("" if ap is None else f"  average precision {100 * ap:.2f}"))
+    print(json.dumps({k: scores[k] for k in ("precision", "recall", "f1",
+                                             "average_precision") if k in scores}))
 
 
 if __name__ == "__main__":

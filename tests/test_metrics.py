@@ -155,3 +155,24 @@ def test_entity_f1_equals_seqeval_on_real_predictions(conll_run):
                                                  zero_division=0)
   for type_, s in ours["per_type"].items():
     assert s["f1"] == pytest.approx(report[type_]["f1-score"], abs=1e-12)
+
+
+def test_average_precision_by_hand_and_against_its_definition():
+  from wincls import metrics
+  # Ranking (by score): G N G N -> precision at the gold hits 1/1 and 2/3.
+  gold = np.array([True, False, True, False])
+  scores = np.array([4.0, 3.0, 2.0, 1.0])
+  assert metrics.average_precision(gold, scores) == pytest.approx((1 + 2 / 3) / 2)
+  # A shift or rescaling of the scores changes no decision-free ranking.
+  assert metrics.average_precision(gold, 10 * scores - 7) == pytest.approx((1 + 2 / 3) / 2)
+  # Ties rank as one block: all tied -> precision = prevalence.
+  assert metrics.average_precision(gold, np.zeros(4)) == pytest.approx(0.5)
+  assert metrics.average_precision(np.zeros(4, bool), scores) == 0.0
+  rng = np.random.default_rng(0)
+  gold, scores = rng.random(200) < 0.2, rng.normal(size=200)
+  order = np.argsort(-scores)
+  hits = np.flatnonzero(gold[order])
+  expected = np.mean([(i + 1) / (k + 1) for i, k in enumerate(hits)])
+  assert metrics.average_precision(gold, scores) == pytest.approx(expected)
+  out = metrics.detection_scores(gold, scores > 0, scores=scores)
+  assert out["average_precision"] == pytest.approx(expected)

@@ -112,16 +112,40 @@ def confusion_matrix(gold_ids: np.ndarray, pred_ids: np.ndarray, *,
   return flat.reshape(num_classes, num_classes)
 
 
-def detection_scores(gold: np.ndarray, pred: np.ndarray) -> dict[str, float]:
+def average_precision(gold: np.ndarray, scores: np.ndarray) -> float:
+  """Average precision of a ranking: the mean, over the gold tokens, of the
+  precision among the tokens scored at least as high (ties count together).
+
+  Threshold-free, so it compares detectors whose scores are not calibrated to
+  a decision at 0 (a margin loss only orders windows). 0 without gold tokens.
+  """
+  gold = np.asarray(gold, bool).ravel()
+  scores = np.asarray(scores, np.float64).ravel()
+  if not gold.any():
+    return 0.0
+  order = np.argsort(-scores, kind="stable")
+  sorted_scores, hits = scores[order], gold[order]
+  # The last index of each run of tied scores: a tie is ranked as one block.
+  last = np.r_[np.flatnonzero(np.diff(sorted_scores) != 0), len(scores) - 1]
+  true_positives = np.cumsum(hits)[last]
+  precision = true_positives / (last + 1)
+  new_hits = np.diff(np.r_[0, true_positives])
+  return float(np.sum(precision * new_hits) / gold.sum())
+
+
+def detection_scores(gold: np.ndarray, pred: np.ndarray,
+                     scores: np.ndarray | None = None) -> dict[str, float]:
   """Token-level scores of a binary detector (output="score").
 
   Args:
     gold: bool ``[num_tokens]``, True where the token belongs to the target type.
     pred: bool ``[num_tokens]``, the detector's decisions.
+    scores: the detector's scores ``[num_tokens]`` (adds ``average_precision``).
 
   Returns:
     ``{"precision", "recall", "f1", "accuracy", "num_gold", "num_pred",
-    "num_correct"}`` where ``num_correct`` counts true positives.
+    "num_correct"}`` where ``num_correct`` counts true positives, plus
+    ``"average_precision"`` with ``scores``.
   """
   gold = np.asarray(gold, bool).ravel()
   pred = np.asarray(pred, bool).ravel()
@@ -131,9 +155,12 @@ def detection_scores(gold: np.ndarray, pred: np.ndarray) -> dict[str, float]:
   true_positives = int(np.sum(gold & pred))
   precision, recall, f1 = prf(true_positives, int(pred.sum()), int(gold.sum()))
   accuracy = float(np.mean(gold == pred)) if gold.size else 0.0
-  return {"precision": precision, "recall": recall, "f1": f1, "accuracy": accuracy,
-          "num_gold": int(gold.sum()), "num_pred": int(pred.sum()),
-          "num_correct": true_positives}
+  out = {"precision": precision, "recall": recall, "f1": f1, "accuracy": accuracy,
+         "num_gold": int(gold.sum()), "num_pred": int(pred.sum()),
+         "num_correct": true_positives}
+  if scores is not None:
+    out["average_precision"] = average_precision(gold, scores)
+  return out
 
 
 def evaluate_tags(gold_tags: Sequence[Sequence[str]], pred_tags: Sequence[Sequence[str]],

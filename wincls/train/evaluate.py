@@ -159,7 +159,8 @@ class Tagger:
     if self.config.output == "score":
       gold = [tags_lib.io_type(t) == self.config.target_type
               for tags in corpus.tags for t in tags]
-      return metrics_lib.detection_scores(np.array(gold, bool), predictions > 0)
+      return metrics_lib.detection_scores(np.array(gold, bool), predictions > 0,
+                                          scores=predictions)
     return metrics_lib.evaluate_tags(
         corpus.tags, self.to_tags(predictions, data.lengths), gold_scheme=corpus.scheme,
         label_scheme=self.label_vocab.scheme, labels=self.label_vocab.labels)
