@@ -40,6 +40,9 @@ _INPUT_FORMAT = flags.DEFINE_enum("input_format", "conll", ["conll", "text"],
 _TOKENIZE = flags.DEFINE_bool("tokenize", False, "Text input: split punctuation off "
                               "words (wincls/data/text.py) instead of splitting on "
                               "spaces only.")
+_OPEN_VOCAB = flags.DEFINE_bool("open_vocab", True, "With a run's pre-trained vectors, "
+                                 "give words outside the training vocabulary their "
+                                 "pre-trained rows (--noopen_vocab: <unk>, to compare).")
 flags.mark_flags_as_required(["workdir", "input", "output"])
 
 
@@ -49,7 +52,8 @@ def main(argv):
     raise cli.app.UsageError(f"unexpected arguments {argv[1:]}")
   out = train.predict_file(_WORKDIR.value, _INPUT.value, _OUTPUT.value,
                            seed_index=_SEED_INDEX.value,
-                           input_format=_INPUT_FORMAT.value, tokenize=_TOKENIZE.value)
+                           input_format=_INPUT_FORMAT.value, tokenize=_TOKENIZE.value,
+                           open_vocab=_OPEN_VOCAB.value)
   print(f"tagged {out['num_sentences']} sentences, {out['num_tokens']} tokens "
         f"({out['num_entities']} entities) with seed {out['seed']} (index "
         f"{out['seed_index']}) -> {_OUTPUT.value}")

@@ -143,3 +143,12 @@ def test_prediction_needs_no_results_json(runs, files, tmp_path):
     assert out["seed_index"] == results["best_seed_index"]  # from the checkpoint
   finally:
     (workdir / "results.json").write_text(saved)
+
+
+def test_closed_vocabulary_for_comparison(runs, files, tmp_path):
+  workdir, _ = runs["pretrained"]
+  open_ = train.predict_file(workdir, files["dev"], tmp_path / "a.txt")
+  closed = train.predict_file(workdir, files["dev"], tmp_path / "b.txt", open_vocab=False)
+  tagger = train.load_tagger(workdir, open_vocab=False)
+  assert tagger.extender is None and tagger.encode(conll.read_conll(files["dev"])).new_rows is None
+  assert open_["num_tokens"] == closed["num_tokens"]

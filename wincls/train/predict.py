@@ -84,9 +84,14 @@ def _read_results(workdir: Path) -> dict[str, Any] | None:
     return None  # only names the best seed, which the checkpoint also knows
 
 
-def load_tagger(workdir: str | os.PathLike, *,
-                seed_index: int | None = None) -> evaluate.Tagger:
-  """``evaluate.Tagger`` with one seed's best parameters (``Tagger.load``)."""
+def load_tagger(workdir: str | os.PathLike, *, seed_index: int | None = None,
+                open_vocab: bool = True) -> evaluate.Tagger:
+  """``evaluate.Tagger`` with one seed's best parameters (``Tagger.load``).
+
+  ``open_vocab=False`` encodes words outside the training vocabulary as
+  ``<unk>`` even when the run's vectors know them (to measure what the open
+  vocabulary is worth).
+  """
   config, vocab, label_vocab, model_config, best, results = load_run(workdir)
   if seed_index is None:
     seed_index = (results["best_seed_index"] if results and "best_seed_index" in results
@@ -95,7 +100,7 @@ def load_tagger(workdir: str | os.PathLike, *,
     raise ValueError(f"--seed_index={seed_index} must be in [0, {config.num_seeds}) "
                      f"(the run has {config.num_seeds} seeds)")
   extender = None
-  if config.vectors != "random":
+  if config.vectors != "random" and open_vocab:
     from wincls.data import vectors as vectors_lib
     extender = vectors_lib.Extender(*prepare.load_run_vectors(config))
   params = jax.tree.map(lambda x: x[seed_index:seed_index + 1], best["params"])
@@ -137,8 +142,8 @@ def _write_jsonl(path: Path, sentences: list[dict[str, Any]], corpus: conll.Corp
 
 def predict_file(workdir: str | os.PathLike, input_path: str | os.PathLike,
                  output_path: str | os.PathLike, *, seed_index: int | None = None,
-                 input_format: str = "conll", tokenize: bool = False
-                 ) -> dict[str, Any]:
+                 input_format: str = "conll", tokenize: bool = False,
+                 open_vocab: bool = True) -> dict[str, Any]:
   """Tags a file with run ``workdir``'s best checkpoint (module docstring).
 
   Args:
@@ -148,6 +153,8 @@ def predict_file(workdir: str | os.PathLike, input_path: str | os.PathLike,
     seed_index: which replica (default: the best on dev).
     input_format: ``conll`` or ``text``.
     tokenize: text input: split lines with ``text.tokenize`` instead of on spaces.
+    open_vocab: False: words outside the training vocabulary become ``<unk>``
+      even when the run's vectors know them (``load_tagger``).
 
   Returns:
     ``{"seed_index", "seed", "num_sentences", "num_tokens", "num_entities",
@@ -158,7 +165,7 @@ def predict_file(workdir: str | os.PathLike, input_path: str | os.PathLike,
     raise ValueError(f"--input_format={input_format!r} is not one of "
                      f"{', '.join(INPUT_FORMATS)}")
   output_path = _check_output(output_path)
-  tagger = load_tagger(workdir, seed_index=seed_index)
+  tagger = load_tagger(workdir, seed_index=seed_index, open_vocab=open_vocab)
   if input_format == "text":
     corpus = text_lib.read_text(input_path, tokenize_words=tokenize)
   else:
