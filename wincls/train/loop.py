@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -41,7 +40,6 @@ from absl import logging
 import jax
 import jax.numpy as jnp
 import numpy as np
-import tqdm
 
 from wincls import config as config_lib
 from wincls.data import conll
@@ -49,6 +47,7 @@ from wincls.train import distributed
 from wincls.train import evaluate
 from wincls.train import optim
 from wincls.train import prepare
+from wincls.train import progress as progress_lib
 from wincls.train import step
 from wincls.train import workdir as workdir_lib
 
@@ -123,7 +122,8 @@ class _Progress:
 
 
 def _progress_bar(iterable, **kwargs):
-  return tqdm.tqdm(iterable, disable=not sys.stdout.isatty(), **kwargs)
+  # A sweep's one bar for its grid replaces the run's (wincls.train.progress).
+  return progress_lib.epochs(iterable, **kwargs)
 
 
 @jax.jit
