@@ -159,3 +159,16 @@ def test_seed_loops_map_and_vmap_train_the_same_replicas():
       np.testing.assert_array_equal(a[i], b[0])
   for a, b in zip(jax.tree.leaves(both), jax.tree.leaves(vmapped)):
     np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
+
+
+def test_permutation_on_the_host_is_jaxs():
+  for n in (1, 7, 1000, 70_000):  # 1, 1 and 2 rounds of sort keys
+    for seed in (0, 1):
+      key = jax.random.fold_in(jax.random.key(seed), n)
+      want = jax.random.permutation(key, n)
+      got = jax.jit(lambda k, n=n: step.permutation(k, n, on_host=True))(key)
+      assert got.dtype == want.dtype
+      np.testing.assert_array_equal(got, want)
+  keys = step.seed_keys(0, 2)  # under vmap (seeds) too
+  got = jax.vmap(lambda k: step.permutation(k, 50, on_host=True))(keys)
+  np.testing.assert_array_equal(got, jax.vmap(lambda k: jax.random.permutation(k, 50))(keys))
