@@ -1,8 +1,8 @@
 """Training throughput (windows/s of one epoch) of wincls's trainer against its peers.
 
   pip install -e ".[bench]"   # torch==2.13.0 (CPU wheel); optional
-  python benchmarks/throughput.py --data_dir=../shared/data/conll2003 \\
-      --output=results/throughput.json
+  python benchmarks/throughput.py --threads=1 --batch_sizes=256 --repeats=3 \\
+      --num_seeds=5 --output=results/throughput_default_run.json
   python benchmarks/throughput.py --smoke --output=/tmp/throughput.json
 
 The run researchers actually make: CoNLL-2003 train (203,621 windows) encoded
@@ -111,7 +111,7 @@ LAZY_IMPLS = ("wincls_train_sparse", "torch_sparse")  # the others: dense Adam
 
 _DATA_DIR = flags.DEFINE_string("data_dir", None, "CoNLL-2003 directory (default: "
                                 "$WINCLS_CONLL2003_DIR or ../shared/data/conll2003)")
-_OUTPUT = flags.DEFINE_string("output", "results/throughput.json",
+_OUTPUT = flags.DEFINE_string("output", "results/throughput_default_run.json",
                               'JSON file: {"rows": [...]}')
 _SMOKE = flags.DEFINE_bool("smoke", False, "tiny run: --smoke_windows windows, one "
                            "repeat, one batch size (64), 2 seeds, small roofline")

@@ -20,9 +20,9 @@ run with ``seed=seed+i`` computes, up to float rounding (tests/test_loop.py).
 How the program loops over the seeds is ``Static.seed_loop``
 (``default_seed_loop``): on the CPU, N > 1 seeds run one after the other inside
 the program (``"map"``: ``lax.map``), because one seed's steps already keep the
-cores busy and ``vmap``'s batched steps ran 0.80-0.92× the speed of N
-sequential runs (README, "Training throughput"); ``lax.map`` does the work of
-N sequential runs in one call. A single seed, accelerators (where one small
+cores busy: ``vmap``'s batched steps ran 0.80-1.10× the speed of N sequential
+runs (README, "Training throughput"), while ``lax.map`` does the work of N
+sequential runs in one call and so cannot lose to them. A single seed, accelerators (where one small
 model leaves the device idle) and device layouts (whose sharding is of the
 vmapped state) use ``"vmap"``, so a one-seed run computes bit for bit what it
 computed before ``"map"`` existed.
