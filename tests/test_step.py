@@ -143,7 +143,8 @@ def test_seed_loops_map_and_vmap_train_the_same_replicas():
   static = step.Static.from_config(config, model_config, steps_per_epoch=3)
   assert static.seed_loop == "map"  # several seeds on the CPU
   one_seed = dataclasses.replace(config, num_seeds=1)
-  assert step.Static.from_config(one_seed, model_config, steps_per_epoch=3).seed_loop == "vmap"
+  one_static = step.Static.from_config(one_seed, model_config, steps_per_epoch=3)
+  assert one_static.seed_loop == "vmap"
 
   def train(static, seeds):
     keys = jnp.stack([step.seed_keys(s, 1)[0] for s in seeds])
@@ -171,4 +172,5 @@ def test_permutation_on_the_host_is_jaxs():
       np.testing.assert_array_equal(got, want)
   keys = step.seed_keys(0, 2)  # under vmap (seeds) too
   got = jax.vmap(lambda k: step.permutation(k, 50, on_host=True))(keys)
-  np.testing.assert_array_equal(got, jax.vmap(lambda k: jax.random.permutation(k, 50))(keys))
+  want = jax.vmap(lambda k: jax.random.permutation(k, 50))(keys)
+  np.testing.assert_array_equal(got, want)

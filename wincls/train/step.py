@@ -22,10 +22,10 @@ How the program loops over the seeds is ``Static.seed_loop``
 the program (``"map"``: ``lax.map``), because one seed's steps already keep the
 cores busy: ``vmap``'s batched steps ran 0.80-1.10× the speed of N sequential
 runs (README, "Training throughput"), while ``lax.map`` does the work of N
-sequential runs in one call and so cannot lose to them. A single seed, accelerators (where one small
-model leaves the device idle) and device layouts (whose sharding is of the
-vmapped state) use ``"vmap"``, so a one-seed run computes bit for bit what it
-computed before ``"map"`` existed.
+sequential runs in one call and so cannot lose to them. A single seed,
+accelerators (where one small model leaves the device idle) and device layouts
+(whose sharding is of the vmapped state) use ``"vmap"``, so a one-seed run
+computes bit for bit what it computed before ``"map"`` existed.
 
 **Randomness.** Everything comes from ``jax.random.key(seed_i)``: the initial
 parameters from ``fold_in(key, INIT_STREAM)``, epoch e from
