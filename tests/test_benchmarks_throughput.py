@@ -1,5 +1,6 @@
 """Tests of benchmarks/throughput.py and its peers (benchmarks/peers/)."""
 
+import dataclasses
 import importlib.util
 import json
 import os
@@ -12,6 +13,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from wincls import config as config_lib
 from wincls.model import objective
 
 REPO = Path(__file__).resolve().parents[1]
@@ -85,16 +87,71 @@ def test_numpy_peer_epoch_lowers_loss_and_caps_windows():
   assert runner.step == 21 * 5
 
 
-@pytest.mark.skipif(not HAVE_TORCH, reason="torch not installed (pip install torch==2.13.0)")
-def test_torch_peer_is_the_same_model():
-  from benchmarks.peers import torch_window  # pylint: disable=g-import-not-at-top
+def test_numpy_peer_relu_gradient_equals_wincls_autodiff():
+  spec = SPEC._replace(activation="relu", dropout=0.3, word_dropout=0.1)
   data = _tiny_data()
-  init = peers.init_numpy_params(SPEC, seed=3)
-  loss = torch_window.batch_loss(data, SPEC, init)
+  runner = numpy_hand.make_runner(data, spec, batch_size=16, seed=0)
+  runner.train = False  # no dropout: the gradient is deterministic
+  runner.params = {k: v.astype(np.float64) for k, v in runner.params.items()}
+  loss, grads = runner.grads(data.window_ids, data.feature_ids, data.labels)
+  with jax.enable_x64(True):
+    params = jax.tree.map(jnp.asarray, _wincls_params(runner.params))
+    (ref_loss, _), ref = jax.value_and_grad(objective.loss_fn, has_aux=True)(
+        params, _wincls_batch(data), config=throughput.model_config(spec),
+        loss="cross_entropy", key=None, train=False)
+    np.testing.assert_allclose(loss, ref_loss, rtol=1e-12)
+    for got, want in zip(jax.tree.leaves(_wincls_params(grads)), jax.tree.leaves(ref)):
+      np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-14)
+
+
+@pytest.mark.skipif(not HAVE_TORCH, reason="torch not installed (pip install torch==2.13.0)")
+@pytest.mark.parametrize("activation", ["tanh", "relu"])
+def test_torch_peers_are_the_same_model(activation):
+  """Dense and sparse torch models: wincls's loss from the same parameters."""
+  from benchmarks.peers import torch_window  # pylint: disable=g-import-not-at-top
+  spec = SPEC._replace(activation=activation, dropout=0.3, word_dropout=0.1)
+  data = _tiny_data()
+  init = peers.init_numpy_params(spec, seed=3)
   ref, _ = objective.loss_fn(jax.tree.map(jnp.asarray, _wincls_params(init)),
-                              _wincls_batch(data), config=throughput.model_config(SPEC),
-                              loss="cross_entropy", key=None)
-  np.testing.assert_allclose(loss, ref, rtol=1e-5)
+                              _wincls_batch(data), config=throughput.model_config(spec),
+                              loss="cross_entropy", key=None, train=False)
+  for sparse in (False, True):
+    loss = torch_window.batch_loss(data, spec, init, sparse=sparse)
+    np.testing.assert_allclose(loss, ref, rtol=1e-5)
+
+
+@pytest.mark.skipif(not HAVE_TORCH, reason="torch not installed (pip install torch==2.13.0)")
+def test_torch_word_dropout_keeps_reserved_ids():
+  import torch  # pylint: disable=g-import-not-at-top
+  from benchmarks.peers import torch_window  # pylint: disable=g-import-not-at-top
+  spec = SPEC._replace(word_dropout=0.5)
+  model = torch_window.WindowNet(spec, peers.init_numpy_params(spec, seed=0))
+  seen = []
+  model.words.register_forward_hook(lambda module, args, out: seen.append(args[0]))
+  ids = torch.arange(spec.vocab_size).reshape(-1, spec.window_len).repeat(100, 1)
+  model.train()
+  model(ids, torch.zeros_like(ids))
+  dropped = seen[0] != ids
+  assert not dropped[ids < peers.NUM_RESERVED].any()
+  assert (seen[0][dropped] == peers.UNK_ID).all()
+  assert abs(dropped[ids >= peers.NUM_RESERVED].float().mean().item() - 0.5) < 0.05
+
+
+def test_benchmark_config_is_the_default_run():
+  """The rows train what ``experiments/train.py --dataset=conll2003`` trains."""
+  default = config_lib.Config(dataset="conll2003")
+  for name, shape in throughput.CONFIGS.items():
+    base = throughput.base_config(name)
+    spec = peers.Spec(vocab_size=30, feature_size=9, embed_dim=base.embed_dim,
+                      feature_dim=base.feature_dim, window_len=2 * base.window_size + 1,
+                      hidden_size=base.hidden_size, num_classes=17,
+                      activation=base.activation, dropout=base.dropout,
+                      word_dropout=base.word_dropout)
+    config = throughput.train_config(spec)
+    differ = {f.name for f in dataclasses.fields(config)
+              if getattr(config, f.name) != getattr(default, f.name)}
+    assert differ <= set(shape), (name, differ)
+  assert throughput.base_config("cw") == default
 
 
 def test_flops_per_window_formula():
@@ -105,10 +162,9 @@ def test_flops_per_window_formula():
 def test_smoke_run_writes_rows(tmp_path):
   data_dir = _conll_dir()
   output = tmp_path / "throughput.json"
-  # The dense trainer's row compiles one more program (seconds); the sparse
-  # epoch is the one the vmap/sequential rows use.
-  impls = ["wincls_train_sparse", "numpy_hand", "wincls_vmap_seeds",
-           "wincls_sequential_seeds", "torch_eager_fused"]
+  # The seeds rows run the dense trainer's epoch (the default settings).
+  impls = ["wincls_train", "wincls_train_sparse", "numpy_hand", "wincls_seeds",
+           "wincls_sequential_seeds", "torch_eager_fused", "torch_sparse"]
   env = dict(os.environ, JAX_PLATFORMS="cpu")
   result = subprocess.run(
       [sys.executable, str(REPO / "benchmarks" / "throughput.py"), "--smoke",
@@ -122,11 +178,10 @@ def test_smoke_run_writes_rows(tmp_path):
     for key in ("config", "batch_size", "impl", "optimizer_semantics", "windows_per_s",
                 "roofline_fraction", "compile_s", "threads"):
       assert key in row, (row["impl"], key)
-    assert row["optimizer_semantics"] == ("dense" if row["impl"] in ("numpy_hand",
-                                                                      "torch_eager_fused")
-                                          else "lazy")
+    assert row["optimizer_semantics"] == ("lazy" if row["impl"] in (
+        "wincls_train_sparse", "torch_sparse") else "dense")
     assert row["config"] == "cs224n" and row["batch_size"] == 64
-    assert row["flops_per_window"] == 6 * (3 * 55 * 200 + 200 * 5)
+    assert row["flops_per_window"] == 6 * (3 * 55 * 200 + 200 * 17)  # IOBES: 17
     if row["impl"].startswith("torch") and not HAVE_TORCH:
       assert row["windows_per_s"] is None and "torch not installed" in row["error"]
       continue
@@ -137,6 +192,12 @@ def test_smoke_run_writes_rows(tmp_path):
     assert row["num_seeds"] == seeds
     assert row["windows"] == 512 * seeds  # 8 full batches of 64 per seed
     np.testing.assert_allclose(row["windows_per_s"], row["windows"] / row["epoch_s"])
+  by_impl = {row["impl"]: row for row in rows}
+  assert by_impl["wincls_seeds"]["seed_loop"] == "map"
+  assert by_impl["wincls_seeds"]["vs_wincls_sequential_seeds"] > 0
+  if HAVE_TORCH:  # ratios only between rows of the same semantics
+    assert by_impl["wincls_train"]["fastest_torch"] == "torch_eager_fused"
+    assert by_impl["wincls_train_sparse"]["fastest_torch"] == "torch_sparse"
   assert "| cs224n | 64 | wincls_train_sparse | lazy |" in result.stdout
 
 

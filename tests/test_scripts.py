@@ -19,6 +19,7 @@ from seqeval import metrics as seqeval_metrics
 
 from wincls.train import workdir as checkpoint
 from wincls import config as config_lib
+from wincls import sweep
 from wincls import train
 from wincls.data import conll
 from wincls.data import datasets
@@ -104,7 +105,8 @@ def test_killed_sweep_resumes_to_the_same_results(runs):
   resumed = checkpoint.read_jsonl(root / "killed" / "results.jsonl")
   assert len(whole) == len(resumed) == 4
   assert len({(r["run"], r["seed"]) for r in resumed}) == 4  # no duplicates
-  strip = lambda rows: sorted(({k: v for k, v in r.items() if k != "wall_time"}
+  timing = set(sweep.TIMING_FIELDS)
+  strip = lambda rows: sorted(({k: v for k, v in r.items() if k not in timing}
                                for r in rows), key=lambda r: (r["run_index"], r["seed"]))
   assert strip(resumed) == strip(whole)
   assert {r["window"] for r in whole} == {"average", "concat"}

@@ -1,5 +1,6 @@
 """Tests of wincls/train/step.py: one train step, dense vs sparse, word dropout."""
 
+import dataclasses
 import functools
 
 import jax
@@ -125,3 +126,51 @@ def test_word_dropout_ids():
   assert abs(changed.mean() - 0.25) < 0.01
 
 
+
+
+def test_seed_loops_map_and_vmap_train_the_same_replicas():
+  """``seed_loop="map"``: replica i is bitwise a one-seed ``"map"`` run; vmap agrees."""
+  model_config = config_lib.ModelConfig(vocab_size=30, feature_sizes=(3,), num_classes=3,
+                                        embed_dim=4, feature_dim=2, hidden_size=5,
+                                        window_size=1, dropout=0.3, activation="relu")
+  config = config_lib.Config(window_size=1, embed_dim=4, feature_dim=2, hidden_size=5,
+                             learning_rate=0.01, dropout=0.3, word_dropout=0.1,
+                             num_seeds=2, batch_size=8)
+  rng = np.random.default_rng(0)
+  data = {"window_ids": jnp.asarray(rng.integers(0, 30, (20, 3)), jnp.int32),
+          "feature_ids": jnp.asarray(rng.integers(0, 3, (20, 3, 1)), jnp.int32),
+          "labels": jnp.asarray(rng.integers(0, 3, 20), jnp.int32)}
+  static = step.Static.from_config(config, model_config, steps_per_epoch=3)
+  assert static.seed_loop == "map"  # several seeds on the CPU
+  one_seed = dataclasses.replace(config, num_seeds=1)
+  one_static = step.Static.from_config(one_seed, model_config, steps_per_epoch=3)
+  assert one_static.seed_loop == "vmap"
+
+  def train(static, seeds):
+    keys = jnp.stack([step.seed_keys(s, 1)[0] for s in seeds])
+    state = step.init_state(static, keys, None, config)
+    state, _ = step.epoch_fn(static, 8)(*step.epoch_args(state, data, keys, 1, 0))
+    return state
+
+  both = train(static, [0, 1])
+  vmapped = train(dataclasses.replace(static, seed_loop="vmap"), [0, 1])
+  for i in (0, 1):
+    alone = train(static, [i])
+    for a, b in zip(jax.tree.leaves(both), jax.tree.leaves(alone)):
+      np.testing.assert_array_equal(a[i], b[0])
+  for a, b in zip(jax.tree.leaves(both), jax.tree.leaves(vmapped)):
+    np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
+
+
+def test_permutation_on_the_host_is_jaxs():
+  for n in (1, 7, 1000, 70_000):  # 1, 1 and 2 rounds of sort keys
+    for seed in (0, 1):
+      key = jax.random.fold_in(jax.random.key(seed), n)
+      want = jax.random.permutation(key, n)
+      got = jax.jit(lambda k, n=n: step.permutation(k, n, on_host=True))(key)
+      assert got.dtype == want.dtype
+      np.testing.assert_array_equal(got, want)
+  keys = step.seed_keys(0, 2)  # under vmap (seeds) too
+  got = jax.vmap(lambda k: step.permutation(k, 50, on_host=True))(keys)
+  want = jax.vmap(lambda k: jax.random.permutation(k, 50))(keys)
+  np.testing.assert_array_equal(got, want)

@@ -13,11 +13,17 @@ this on hand cases and on a trained model's predictions).
 
 All rates are fractions in ``[0, 1]``; a rate whose denominator is 0 is 0 (as in
 conlleval and seqeval's default ``zero_division``).
+
+The trainer scores the same gold sentences every epoch for every seed: a
+sentence given as a tuple (``Corpus.tags`` holds tuples) has its chunks and
+its tags in the label scheme memoised (``_chunks``, ``_in_scheme``), which
+halves the time of ``evaluate_tags`` on CoNLL-2003 dev.
 """
 
 from __future__ import annotations
 
 import collections
+import functools
 from typing import Any, Sequence
 
 import numpy as np
@@ -43,6 +49,23 @@ def _check_lengths(gold: Sequence[Sequence[Any]], pred: Sequence[Sequence[Any]])
                        f"but {len(p)} predicted tags")
 
 
+@functools.lru_cache(maxsize=1 << 16)
+def _cached_chunks(tags: tuple[str, ...]) -> frozenset:
+  return frozenset(tags_lib.spans(tags))
+
+
+def _chunks(tags: Sequence[str]) -> frozenset:
+  """``set(tags_lib.spans(tags))``, memoised for tuples (module docstring)."""
+  if isinstance(tags, tuple):
+    return _cached_chunks(tags)
+  return frozenset(tags_lib.spans(tags))
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _in_scheme(tags: tuple[str, ...], source: str, target: str) -> tuple[str, ...]:
+  return tuple(tags_lib.to_scheme(tags, source=source, target=target))
+
+
 def entity_scores(gold_tags: Sequence[Sequence[str]],
                   pred_tags: Sequence[Sequence[str]]) -> dict[str, Any]:
   """Entity-level precision, recall and F1, overall and per type (conlleval).
@@ -59,8 +82,8 @@ def entity_scores(gold_tags: Sequence[Sequence[str]],
   _check_lengths(gold_tags, pred_tags)
   counts = collections.defaultdict(lambda: [0, 0, 0])  # gold, pred, correct
   for gold, pred in zip(gold_tags, pred_tags):
-    gold_spans = set(tags_lib.spans(gold))
-    pred_spans = set(tags_lib.spans(pred))
+    gold_spans = _chunks(gold)
+    pred_spans = _chunks(pred)
     for type_, _, _ in gold_spans:
       counts[type_][0] += 1
     for type_, _, _ in pred_spans:
@@ -184,7 +207,8 @@ def evaluate_tags(gold_tags: Sequence[Sequence[str]], pred_tags: Sequence[Sequen
     from ``labels`` are left out of it).
   """
   result = entity_scores(gold_tags, pred_tags)
-  gold_labels = [tags_lib.to_scheme(g, source=gold_scheme, target=label_scheme)
+  gold_labels = [_in_scheme(g, gold_scheme, label_scheme) if isinstance(g, tuple)
+                 else tags_lib.to_scheme(g, source=gold_scheme, target=label_scheme)
                  for g in gold_tags]
   result["accuracy"] = token_accuracy(gold_labels, pred_tags)
   index = {label: i for i, label in enumerate(labels)}

@@ -1,10 +1,14 @@
 """Peer implementations of the window network's training epoch, for throughput.
 
-Every peer trains the same model on the same arrays (``Spec``, ``Data``): per
-position the word vector (``[V, E]`` table) and the casing vector (``[F, Fd]``
-table) concatenated, the 2m+1 positions concatenated into ``x [B, D]``,
-``h = tanh(W x + b)``, ``scores = U h + c``, mean softmax cross-entropy, Adam
-(lr 1e-3, b1 0.9, b2 0.999, eps 1e-8), float32. An epoch visits
+Every peer trains the same model on the same arrays (``Spec``, ``Data``) as
+the wincls row it is compared with: per position the word vector (``[V, E]``
+table) and the casing vector (``[F, Fd]`` table) concatenated, the 2m+1
+positions concatenated into ``x [B, D]``, ``h = f(W x + b)`` (``spec.activation``),
+``scores = U h + c``, mean softmax cross-entropy over ``spec.num_classes``
+labels, Adam (lr 1e-3, b1 0.9, b2 0.999, eps 1e-8), float32. In training, as
+in ``wincls.train.step``: word dropout (each word id that is not a reserved id
+becomes ``UNK_ID`` with probability ``spec.word_dropout``), then inverted
+dropout with rate ``spec.dropout`` on ``x`` and on ``h``. An epoch visits
 ``(N // B) * B`` windows in a fresh random order (the ragged last batch is
 dropped so every step has the same shape, in every peer).
 
@@ -31,6 +35,11 @@ B1 = 0.9
 B2 = 0.999
 EPS = 1e-8
 EMBED_INIT_STDDEV = 0.1
+# wincls.data.vocab: ids 0-3 are <pad>, <unk>, <s>, </s>; word dropout maps
+# the other ids to <unk>.
+UNK_ID = 1
+NUM_RESERVED = 4
+ACTIVATIONS = ("tanh", "relu")
 
 
 class Spec(NamedTuple):
@@ -44,6 +53,10 @@ class Spec(NamedTuple):
     window_len: W = 2m + 1.
     hidden_size: H.
     num_classes: C.
+    activation: ``"tanh"`` or ``"relu"``.
+    dropout: inverted-dropout rate on x and h in training.
+    word_dropout: probability that a (non-reserved) word id becomes ``UNK_ID``
+      in training.
   """
 
   vocab_size: int
@@ -53,6 +66,9 @@ class Spec(NamedTuple):
   window_len: int
   hidden_size: int
   num_classes: int
+  activation: str = "tanh"
+  dropout: float = 0.0
+  word_dropout: float = 0.0
 
   @property
   def input_dim(self) -> int:

@@ -1,16 +1,18 @@
 """The window network's training epoch in NumPy, backprop by hand (impl ``numpy_hand``).
 
 The δ form of ``wincls/model/network.py`` (``backward``; CS224n lecture 3),
-specialised to one tanh hidden layer, concat window and softmax cross-entropy
-averaged over the batch::
+specialised to one hidden layer (tanh or relu), concat window and softmax
+cross-entropy averaged over the batch, with the word dropout and dropout of
+``peers.Spec`` in training (``r_x``, ``r_h``: the kept-entry masks scaled by
+``1/(1 - rate)``)::
 
-    x = [L[w_1]; F[f_1]; ...; L[w_W]; F[f_W]]           [B, D]
-    h = tanh(x Wᵀ + b)                                 [B, H]
+    x = [L[w_1]; F[f_1]; ...; L[w_W]; F[f_W]] ∘ r_x     [B, D]
+    h = f(x Wᵀ + b) ∘ r_h                              [B, H]
     p = softmax(h Uᵀ + c)                              [B, C]
     δ_out = (p - onehot(y)) / B                        [B, C]
     dU = δ_outᵀ h,  dc = Σ_b δ_out,  dh = δ_out U
-    δ = dh ∘ (1 - h²)                                  [B, H]
-    dW = δᵀ x,  db = Σ_b δ,  dx = δ W                  [B, D]
+    δ = dh ∘ r_h ∘ f′(z)                               [B, H]
+    dW = δᵀ x,  db = Σ_b δ,  dx = δ W ∘ r_x            [B, D]
     dx → [B, W, E + Fd] → scatter-add (np.add.at) onto the rows of L and F
 
 then dense Adam on every parameter (the word table's gradient is a dense
@@ -37,19 +39,38 @@ class _Runner:
     self.v = {k: np.zeros_like(v) for k, v in self.params.items()}
     self.step = 0
     self.rng = np.random.default_rng(seed + 1)
+    self.train = True  # dropout and word dropout on (``grads``)
     self.num_batches = peers.num_batches(data, batch_size)
     if max_windows is not None:
       self.num_batches = max(1, min(self.num_batches, max_windows // batch_size))
     self.compile_s = 0.0
+
+  def _mask(self, shape, rate):
+    """Inverted-dropout scales ``[shape]`` (None: no dropout)."""
+    if not self.train or rate <= 0:
+      return None
+    keep = self.rng.random(shape, dtype=np.float32) >= rate
+    return keep.astype(np.float32) / np.float32(1.0 - rate)
 
   def grads(self, window_ids, feature_ids, labels):
     """Mean loss and gradients of one batch (dense ``[V, E]`` word gradient)."""
     p, spec = self.params, self.spec
     batch = labels.shape[0]
     d = spec.embed_dim + spec.feature_dim
+    if self.train and spec.word_dropout > 0:
+      drop = ((self.rng.random(window_ids.shape) < spec.word_dropout)
+              & (window_ids >= peers.NUM_RESERVED))
+      window_ids = np.where(drop, peers.UNK_ID, window_ids)
     e = np.concatenate([p["words"][window_ids], p["features"][feature_ids]], axis=-1)
     x = e.reshape(batch, -1)  # [B, D]
-    h = np.tanh(x @ p["W"].T + p["b"])  # [B, H]
+    r_x = self._mask(x.shape, spec.dropout)
+    if r_x is not None:
+      x = x * r_x
+    z = x @ p["W"].T + p["b"]
+    h = np.maximum(z, 0.0) if spec.activation == "relu" else np.tanh(z)  # [B, H]
+    r_h = self._mask(h.shape, spec.dropout)
+    if r_h is not None:
+      h = h * r_h
     s = h @ p["U"].T + p["c"]  # [B, C]
     s -= s.max(axis=1, keepdims=True)
     es = np.exp(s)
@@ -60,10 +81,20 @@ class _Runner:
     delta_out[rows, labels] -= 1.0
     delta_out /= batch
     g = {"U": delta_out.T @ h, "c": delta_out.sum(axis=0)}
-    delta = (delta_out @ p["U"]) * (1.0 - h * h)
+    dh = delta_out @ p["U"]
+    if r_h is not None:
+      dh *= r_h
+    if spec.activation == "relu":
+      delta = dh * (z > 0)
+    else:
+      t = np.tanh(z)
+      delta = dh * (1.0 - t * t)
     g["W"] = delta.T @ x
     g["b"] = delta.sum(axis=0)
-    dx = (delta @ p["W"]).reshape(batch, spec.window_len, d)
+    dx = delta @ p["W"]
+    if r_x is not None:
+      dx *= r_x
+    dx = dx.reshape(batch, spec.window_len, d)
     g["words"] = np.zeros_like(p["words"])
     np.add.at(g["words"], window_ids, dx[..., :spec.embed_dim])
     g["features"] = np.zeros_like(p["features"])

@@ -10,13 +10,21 @@ returns the stored results of finished runs and resumes the interrupted one.
 
 A row holds ``run``, ``run_index``, the run's axis values (``window``,
 ``loss``, ``setting``, ...), the seed's scores (``ROW_COLUMNS`` in
-``report``) and whatever a ``row_fields`` function adds.
+``report``), the run's times (``wall_time``, and from its ``metrics.jsonl``
+``compile_s``: compiling the epoch programs, ``train_s``: the epochs'
+training, ``eval_s``: the per-epoch dev evaluations, which include compiling
+the evaluation program once; each the run's, all its seeds together) and
+whatever a ``row_fields`` function adds.
+
+Progress: one tqdm bar for the whole grid (on a terminal), counted in epochs
+(a run's epochs are ``config.epochs``; a run that stops early or resumes
+jumps to its end), so its ETA covers the whole sweep; each finished run also
+logs the sweep's elapsed time and ETA.
 """
 
 from __future__ import annotations
 
 import os
-import sys
 import time
 from pathlib import Path
 from typing import Any, Callable
@@ -24,13 +32,14 @@ from typing import Any, Callable
 from absl import logging
 import tqdm
 
+from wincls.train import progress
 from wincls.train import workdir as workdir_lib
 from wincls import config as config_lib
 from wincls.sweep import grid as grid_lib
 from wincls.sweep import report
 
 # Row fields that measure time: they differ between identical sweeps.
-TIMING_FIELDS = ("wall_time",)
+TIMING_FIELDS = ("wall_time", "compile_s", "train_s", "eval_s")
 
 TrainFn = Callable[[config_lib.Config, Path], dict]
 # (run, its results.json, its directory) -> extra fields of each of its rows.
@@ -65,6 +74,25 @@ def result_rows(run: grid_lib.Run, results: dict[str, Any]) -> list[dict[str, An
   return rows
 
 
+def run_times(run_dir: str | os.PathLike) -> dict[str, float]:
+  """``{"compile_s", "train_s", "eval_s"}`` of a run, from its ``metrics.jsonl``.
+
+  Sums over epochs of ``compile_time``, ``epoch_time`` and ``eval_time`` (the
+  rows of one epoch, one per seed, carry the same times).
+  """
+  by_epoch = {}
+  for row in workdir_lib.read_jsonl(Path(run_dir) / workdir_lib.METRICS_FILE):
+    by_epoch.setdefault(row.get("epoch"), row)
+  rows = by_epoch.values()
+  return {"compile_s": float(sum(r.get("compile_time", 0.0) for r in rows)),
+          "train_s": float(sum(r.get("epoch_time", 0.0) for r in rows)),
+          "eval_s": float(sum(r.get("eval_time", 0.0) for r in rows))}
+
+
+def _eta(seconds: float) -> str:
+  return tqdm.tqdm.format_interval(max(seconds, 0.0))
+
+
 def run_sweep(base: config_lib.Config, axes: grid_lib.Axes, workdir: str | os.PathLike,
               *, shard_index: int = 0, num_shards: int = 1,
               train_fn: TrainFn | None = None, row_fields: RowFieldsFn | None = None,
@@ -96,23 +124,39 @@ def run_sweep(base: config_lib.Config, axes: grid_lib.Axes, workdir: str | os.Pa
   done = {grid_lib.row_key(r) for r in rows}
   logging.info("Sweep %s: %d runs (%d in this shard), %d rows already", workdir,
                len(runs), len(mine), len(rows))
-  for run in tqdm.tqdm(mine, desc="runs", disable=not sys.stdout.isatty()):
-    seeds = [run.config.seed + i for i in range(run.config.num_seeds)]
-    if all((run.name, s) in done for s in seeds):
-      continue
-    logging.info("Run %d/%d: %s (%d epochs)", run.index + 1, len(runs), run.name,
-                 run.config.epochs)
-    start = time.perf_counter()
-    run_dir = workdir / grid_lib.RUNS_DIR / run.name
-    results = train_fn(run.config, run_dir)
-    extra = row_fields(run, results, run_dir) if row_fields is not None else {}
-    new = [{**r, **extra} for r in result_rows(run, results)
-           if grid_lib.row_key(r) not in done]
-    workdir_lib.append_jsonl(path, new)
-    rows.extend(new)
-    done.update(grid_lib.row_key(r) for r in new)
-    logging.info("Run %s: dev F1 %s (%.1fs)", run.name,
-                 [round(r["dev_f1"], 4) for r in new], time.perf_counter() - start)
+  finished = lambda run: all((run.name, run.config.seed + i) in done
+                             for i in range(run.config.num_seeds))
+  total = sum(run.config.epochs for run in mine)
+  position = sum(run.config.epochs for run in mine if finished(run))
+  sweep_start, trained = time.perf_counter(), 0
+  bar = tqdm.tqdm(total=total, initial=position, desc="sweep", unit="epoch",
+                  disable=not progress.on_terminal())
+  with bar, progress.report_to(bar):
+    for run in mine:
+      if finished(run):
+        continue
+      logging.info("Run %d/%d: %s (%d epochs)", run.index + 1, len(runs), run.name,
+                   run.config.epochs)
+      bar.set_postfix_str(run.name)
+      start = time.perf_counter()
+      run_dir = workdir / grid_lib.RUNS_DIR / run.name
+      results = train_fn(run.config, run_dir)
+      extra = dict(run_times(run_dir))
+      if row_fields is not None:
+        extra.update(row_fields(run, results, run_dir))
+      new = [{**r, **extra} for r in result_rows(run, results)
+             if grid_lib.row_key(r) not in done]
+      workdir_lib.append_jsonl(path, new)
+      rows.extend(new)
+      done.update(grid_lib.row_key(r) for r in new)
+      # A run that stopped early or resumed moves the bar to its end.
+      position += run.config.epochs
+      trained += run.config.epochs
+      bar.update(position - bar.n)
+      elapsed = time.perf_counter() - sweep_start
+      logging.info("Run %s: dev F1 %s (%.1fs); sweep %s elapsed, ETA %s", run.name,
+                   [round(r["dev_f1"], 4) for r in new], time.perf_counter() - start,
+                   _eta(elapsed), _eta(elapsed / trained * (total - position)))
   if reports and num_shards == 1:
     report.write_reports(workdir, runs, axes, rows)
   return rows

@@ -36,7 +36,6 @@ multi-process run process 0 alone reads and writes the workdir.
 from __future__ import annotations
 
 import os
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -45,7 +44,6 @@ from absl import logging
 import jax
 import jax.numpy as jnp
 import numpy as np
-import tqdm
 
 from wincls import config as config_lib
 from wincls.train import distributed
@@ -54,6 +52,7 @@ from wincls.train import evaluate
 from wincls.train import files
 from wincls.train import lock as lock_lib
 from wincls.train import optim
+from wincls.train import progress as progress_lib
 from wincls.train import resume
 from wincls.train import step
 from wincls.train import workdir as workdir_lib
@@ -66,7 +65,8 @@ TIMING_KEYS = ("windows_per_sec", "epoch_time", "eval_time", "compile_time",
 
 
 def _progress_bar(iterable, **kwargs):
-  return tqdm.tqdm(iterable, disable=not sys.stdout.isatty(), **kwargs)
+  # A sweep's one bar for its grid replaces the run's (wincls.train.progress).
+  return progress_lib.epochs(iterable, **kwargs)
 
 
 def _train_epoch(run: resume.Run, progress: resume.Progress, epoch: int
