@@ -40,7 +40,7 @@ semantics, configuration and batch size):
 * ``wincls_seeds`` / ``wincls_vmap_seeds`` / ``wincls_sequential_seeds``
   (dense, the default settings): ``--num_seeds`` models (seeds ``seed,
   seed+1, ...``) trained by one program as ``--num_seeds`` trains them (the
-  seed loop ``step.Static.from_config`` picks for this backend), by one
+  seed loop ``programs.Static.from_config`` picks for this backend), by one
   program that ``vmap``s the seeds, or by the single-seed epoch run once per
   seed (the executable of ``wincls_train``, so its ``compile_s`` is only its
   states' init); ``windows_per_s`` counts every seed's windows and
@@ -96,7 +96,7 @@ from wincls import config as config_lib  # pylint: disable=g-import-not-at-top
 from wincls.data import datasets  # pylint: disable=g-import-not-at-top
 from wincls.data import vocab as vocab_lib  # pylint: disable=g-import-not-at-top
 from wincls.data import windows  # pylint: disable=g-import-not-at-top
-from wincls.train import step  # pylint: disable=g-import-not-at-top
+from wincls.train import programs  # pylint: disable=g-import-not-at-top
 
 # The shapes; every other setting is the default Config's.
 CONFIGS = {
@@ -210,7 +210,7 @@ class _TrainRunner:
                           embedding_update=embedding_update,
                           num_seeds=num_seeds if together else 1)
     steps = -(-data.num_windows // batch_size)
-    static = step.Static.from_config(config, model_config(spec), steps_per_epoch=steps)
+    static = programs.Static.from_config(config, model_config(spec), steps_per_epoch=steps)
     if mode == "vmap":
       static = dataclasses.replace(static, seed_loop="vmap")
     self.seed_loop = static.seed_loop if together else None
@@ -221,19 +221,19 @@ class _TrainRunner:
     self.epoch = 0
     start = time.perf_counter()
     if together:
-      self.keys = [step.seed_keys(seed, num_seeds)]
+      self.keys = [programs.seed_keys(seed, num_seeds)]
     else:
-      self.keys = [step.seed_keys(seed + i, 1) for i in range(num_seeds)]
-    self.states = [step.init_state(static, keys, None, config) for keys in self.keys]
-    self.compiled = step.compiled_epoch(
-        static, batch_size, step.epoch_args(self.states[0], self.data, self.keys[0], 1, 0))
+      self.keys = [programs.seed_keys(seed + i, 1) for i in range(num_seeds)]
+    self.states = [programs.init_state(static, keys, None, config) for keys in self.keys]
+    self.compiled = programs.compiled_epoch(
+        static, batch_size, programs.epoch_args(self.states[0], self.data, self.keys[0], 1, 0))
     jax.block_until_ready(self.states)
     self.compile_s = time.perf_counter() - start
 
   def run_epoch(self) -> int:
     self.epoch += 1
     for i, keys in enumerate(self.keys):
-      args = step.epoch_args(self.states[i], self.data, keys, self.epoch, 0)
+      args = programs.epoch_args(self.states[i], self.data, keys, self.epoch, 0)
       self.states[i], sums = self.compiled(*args)
     jax.block_until_ready((self.states, sums))
     return self.windows

@@ -203,17 +203,17 @@ def test_smoke_run_writes_rows(tmp_path):
 
 def test_train_rows_time_the_trainers_own_epoch():
   """``wincls_train*`` run the executable ``train_and_evaluate`` compiles."""
-  from wincls.train import step  # pylint: disable=g-import-not-at-top
+  from wincls.train import programs  # pylint: disable=g-import-not-at-top
   data = _tiny_data(n=20)
   for update in ("dense", "sparse"):
     runner = throughput.make_runner(
         "wincls_train" if update == "dense" else "wincls_train_sparse", data, SPEC,
         batch_size=8, seed=0, num_seeds=1, peer_max_windows=0, torch_window=None)
     config = throughput.train_config(SPEC, batch_size=8, embedding_update=update)
-    static = step.Static.from_config(config, throughput.model_config(SPEC),
+    static = programs.Static.from_config(config, throughput.model_config(SPEC),
                                      steps_per_epoch=3)
-    keys = step.seed_keys(0, 1)
-    args = step.epoch_args(step.init_state(static, keys, None, config),
+    keys = programs.seed_keys(0, 1)
+    args = programs.epoch_args(programs.init_state(static, keys, None, config),
                            runner.data, keys, 1, 0)
-    assert step.compiled_epoch(static, 8, args) is runner.compiled
+    assert programs.compiled_epoch(static, 8, args) is runner.compiled
     assert runner.run_epoch() == 20

@@ -35,6 +35,7 @@ import numpy as np
 
 from wincls import train
 from wincls.train import distributed
+from wincls.train import programs
 from wincls.train import step
 from wincls.train import workdir as checkpoint
 from wincls import config as config_lib
@@ -84,7 +85,7 @@ def synthetic(report):
   data = {"window_ids": rng.integers(0, 16, (n, 3)).astype(np.int32),
           "feature_ids": rng.integers(0, 3, (n, 3, 1)).astype(np.int32),
           "labels": rng.integers(0, 3, n).astype(np.int32)}
-  keys = step.seed_keys(0, 2)
+  keys = programs.seed_keys(0, 2)
   specs = []
   train_step = step.train_step
 
@@ -97,12 +98,12 @@ def synthetic(report):
   four_words = distributed.make_layout(4, shard_word_table=True)
   states = {}
   for name, layout in (("one", None), ("four_words", four_words)):
-    static = step.Static(model_config=model_config, loss="cross_entropy",
+    static = programs.Static(model_config=model_config, loss="cross_entropy",
                          grad="autodiff", margin=1.0, num_corruptions=1,
                          optimizer="adam", schedule="constant", total_steps=0,
                          layout=layout)
     if layout is None:
-      state = step._init_fn(static)(keys, None, 0.05, 0.0, float("inf"))
+      state = programs._init_fn(static)(keys, None, 0.05, 0.0, float("inf"))
       initial = distributed.to_host(state)  # the epochs donate ``state``
       arrays = data
     else:  # placed as a resumed run places its checkpoint
@@ -111,7 +112,7 @@ def synthetic(report):
       arrays = distributed.put_replicated(data, layout)
     specs.clear()
     for epoch in (1, 2):
-      state, sums = step._train_epoch_fn(static, 8)(
+      state, sums = programs._train_epoch_fn(static, 8)(
           state, arrays, keys, jnp.int32(epoch), jnp.int32(0))
     adam = state["opt_state"].inner_state[1]
     report[name] = {"batch_specs": sorted(set(specs)),
@@ -126,11 +127,11 @@ def synthetic(report):
       states["four_words"], states["one"])  # (a == b: the infinite clip norm)
   report["four_words"]["max_diff"] = max(jax.tree.leaves(diffs))
   # The sparse update's row state (shapes only: nothing compiled).
-  static = step.Static(model_config=model_config, loss="cross_entropy",
+  static = programs.Static(model_config=model_config, loss="cross_entropy",
                        grad="autodiff", margin=1.0, num_corruptions=1,
                        optimizer="adam", schedule="constant", total_steps=0,
                        embedding_update="sparse", layout=four_words)
-  shapes = jax.eval_shape(step._init_fn(static), keys, None, 0.05, 0.0, 1.0)
+  shapes = jax.eval_shape(programs._init_fn(static), keys, None, 0.05, 0.0, 1.0)
   rows = distributed.state_shardings(shapes, four_words, vocab_size=16)["rows"]
   report["sparse_rows_specs"] = [spec_of(rows.count), spec_of(rows.mu), spec_of(rows.nu)]
   four = distributed.make_layout(4)

@@ -17,7 +17,7 @@ from wincls.train import divergence
 from wincls.train import files
 from wincls.train import loop
 from wincls.train import prepare
-from wincls.train import step
+from wincls.train import programs
 from wincls.train import workdir as workdir_lib
 from wincls.data import conll
 from wincls.data import datasets
@@ -150,7 +150,7 @@ def _all_finite(tree):
 
 def test_a_diverging_seed_stops_and_the_others_go_on(runs, tmp_path, monkeypatch):
   vmapped_dir, vmapped = runs["vmapped"]
-  epoch_args = step.epoch_args
+  epoch_args = programs.epoch_args
 
   def blow_up_seed_1_in_epoch_2(state, data, keys, epoch, bucket):
     if epoch == 2:  # a learning rate that overflows the parameters at once
@@ -160,7 +160,7 @@ def test_a_diverging_seed_stops_and_the_others_go_on(runs, tmp_path, monkeypatch
       state = {**state, "opt_state": opt_state._replace(hyperparams=hyperparams)}
     return epoch_args(state, data, keys, epoch, bucket)
 
-  monkeypatch.setattr(step, "epoch_args", blow_up_seed_1_in_epoch_2)
+  monkeypatch.setattr(programs, "epoch_args", blow_up_seed_1_in_epoch_2)
   results = train.train_and_evaluate(dataclasses.replace(BASE, num_seeds=2), tmp_path)
   assert results["diverged_seeds"] == [1]
   seed0, seed1 = results["seeds"]
@@ -187,7 +187,7 @@ def test_a_diverging_seed_stops_and_the_others_go_on(runs, tmp_path, monkeypatch
 
 
 def test_every_seed_diverging_ends_the_run(runs, tmp_path, monkeypatch):
-  epoch_args = step.epoch_args
+  epoch_args = programs.epoch_args
 
   def blow_up(state, data, keys, epoch, bucket):
     opt_state = state["opt_state"]
@@ -196,7 +196,7 @@ def test_every_seed_diverging_ends_the_run(runs, tmp_path, monkeypatch):
     state = {**state, "opt_state": opt_state._replace(hyperparams=hyperparams)}
     return epoch_args(state, data, keys, epoch, bucket)
 
-  monkeypatch.setattr(step, "epoch_args", blow_up)
+  monkeypatch.setattr(programs, "epoch_args", blow_up)
   results = train.train_and_evaluate(dataclasses.replace(BASE, num_seeds=2), tmp_path)
   assert results["epochs_run"] == 1 and results["diverged_seeds"] == [0, 1]
   assert [s["best_epoch"] for s in results["seeds"]] == [0, 0]
@@ -291,12 +291,12 @@ def test_patience_stops_a_run_that_does_not_improve(runs, tmp_path):
 
 
 def test_learning_rate_does_not_recompile(runs, tmp_path):
-  misses = step._train_epoch_fn.cache_info().misses
-  num_compiled = len(step._COMPILED)
+  misses = programs._train_epoch_fn.cache_info().misses
+  num_compiled = len(programs._COMPILED)
   config = dataclasses.replace(BASE, learning_rate=0.003, epochs=1)
   train.train_and_evaluate(config, tmp_path)
-  assert step._train_epoch_fn.cache_info().misses == misses
-  assert len(step._COMPILED) == num_compiled
+  assert programs._train_epoch_fn.cache_info().misses == misses
+  assert len(programs._COMPILED) == num_compiled
   rows = _rows(tmp_path)
   assert rows[0]["learning_rate"] == pytest.approx(0.003)
 

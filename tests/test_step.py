@@ -11,6 +11,7 @@ import optax
 from wincls import config as config_lib
 from wincls.model import network
 from wincls.train import optim
+from wincls.train import programs
 from wincls.train import step
 
 
@@ -86,7 +87,7 @@ def test_sparse_embedding_update_equals_dense():
   model_config = config_lib.ModelConfig(vocab_size=12, feature_sizes=(3,), num_classes=3,
                                         embed_dim=4, feature_dim=2, hidden_size=5,
                                         window_size=1)
-  keys = step.seed_keys(0, 1)
+  keys = programs.seed_keys(0, 1)
   batches = [_tiny_batch(model_config) for _ in range(2)]
   for i, batch in enumerate(batches):
     batch["window_ids"] = (batch["window_ids"] + i) % model_config.vocab_size
@@ -95,13 +96,13 @@ def test_sparse_embedding_update_equals_dense():
   def run_both(keys, batches):
     out = {}
     for update in ("dense", "sparse"):
-      static = step.Static(
+      static = programs.Static(
           model_config=model_config, loss="cross_entropy", grad="autodiff", margin=1.0,
           num_corruptions=1, optimizer=optimizer, schedule="linear", total_steps=4,
           embedding_update=update)
-      state = step._init_fn(static)(keys, None, 0.3, 0.0, 0.2)  # clip 0.2 binds
+      state = programs._init_fn(static)(keys, None, 0.3, 0.0, 0.2)  # clip 0.2 binds
       step_fn = jax.vmap(functools.partial(
-          step.train_step, tx=step._optimizer_for(static), config=model_config,
+          step.train_step, tx=programs._optimizer_for(static), config=model_config,
           loss="cross_entropy", grad="autodiff", margin=1.0, num_corruptions=1,
           embedding_update=update, optimizer=optimizer,
           schedule=optim.schedule_factor("linear", 4)), in_axes=(0, None, 0))
@@ -140,16 +141,16 @@ def test_seed_loops_map_and_vmap_train_the_same_replicas():
   data = {"window_ids": jnp.asarray(rng.integers(0, 30, (20, 3)), jnp.int32),
           "feature_ids": jnp.asarray(rng.integers(0, 3, (20, 3, 1)), jnp.int32),
           "labels": jnp.asarray(rng.integers(0, 3, 20), jnp.int32)}
-  static = step.Static.from_config(config, model_config, steps_per_epoch=3)
+  static = programs.Static.from_config(config, model_config, steps_per_epoch=3)
   assert static.seed_loop == "map"  # several seeds on the CPU
   one_seed = dataclasses.replace(config, num_seeds=1)
-  one_static = step.Static.from_config(one_seed, model_config, steps_per_epoch=3)
+  one_static = programs.Static.from_config(one_seed, model_config, steps_per_epoch=3)
   assert one_static.seed_loop == "vmap"
 
   def train(static, seeds):
-    keys = jnp.stack([step.seed_keys(s, 1)[0] for s in seeds])
-    state = step.init_state(static, keys, None, config)
-    state, _ = step.epoch_fn(static, 8)(*step.epoch_args(state, data, keys, 1, 0))
+    keys = jnp.stack([programs.seed_keys(s, 1)[0] for s in seeds])
+    state = programs.init_state(static, keys, None, config)
+    state, _ = programs.epoch_fn(static, 8)(*programs.epoch_args(state, data, keys, 1, 0))
     return state
 
   both = train(static, [0, 1])
@@ -170,7 +171,7 @@ def test_permutation_on_the_host_is_jaxs():
       got = jax.jit(lambda k, n=n: step.permutation(k, n, on_host=True))(key)
       assert got.dtype == want.dtype
       np.testing.assert_array_equal(got, want)
-  keys = step.seed_keys(0, 2)  # under vmap (seeds) too
+  keys = programs.seed_keys(0, 2)  # under vmap (seeds) too
   got = jax.vmap(lambda k: step.permutation(k, 50, on_host=True))(keys)
   want = jax.vmap(lambda k: jax.random.permutation(k, 50))(keys)
   np.testing.assert_array_equal(got, want)

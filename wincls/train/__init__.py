@@ -5,7 +5,8 @@ One job per module:
   prepare      data -> arrays and sentence buckets (reads, writes nothing)
   optim        the optax chain, schedules; dense or sparse word-table updates
   sparse       the row-sparse (lazy) word-table update behind ``optim``
-  step         train_step, eval_step, the scanned epoch, the compiled cache
+  step         train_step, eval_step, the scanned epoch
+  programs     the compiled programs over seeds and devices, their one cache
   evaluate     Tagger: predictions, tags, conlleval scores
   loop         train_and_evaluate: lock, epochs, early stopping, divergence
   resume       the run's fixed parts and progress; start or resume
@@ -40,11 +41,11 @@ from wincls.train.prepare import prepare_data
 from wincls.train.prepare import sentence_buckets
 from wincls.train.prepare import subsample
 from wincls.train.prepare import token_arrays
+from wincls.train.programs import seed_keys
 from wincls.train.step import EPOCH_STREAM
 from wincls.train.step import INIT_STREAM
 from wincls.train.step import eval_dataset
 from wincls.train.step import eval_step
-from wincls.train.step import seed_keys
 from wincls.train.step import train_epoch
 from wincls.train.step import train_step
 from wincls.train.step import word_dropout_ids

@@ -26,6 +26,7 @@ from wincls.data import vocab as vocab_lib
 from wincls.data import windows as windows_lib
 from wincls.train import distributed
 from wincls.train import prepare
+from wincls.train import programs
 from wincls.train import step
 
 Array = jax.Array
@@ -109,14 +110,14 @@ class Tagger:
       params = _with_new_rows(params, data.new_rows)
     num_seeds = jax.tree.leaves(params)[0].shape[0]
     if config.loss != "crf":
-      fn = step.eval_fn(self.model_config, config.loss, EVAL_BATCH_SIZE, self.layout)
+      fn = programs.eval_fn(self.model_config, config.loss, EVAL_BATCH_SIZE, self.layout)
       arrays = {"window_ids": data.window_ids, "feature_ids": data.feature_ids}
       return np.asarray(fn(params, self._put(arrays)))
     out = np.zeros((num_seeds, data.window_ids.shape[0]), np.int32)
     starts = np.cumsum(data.lengths) - data.lengths
     for bucket in prepare.sentence_buckets(data, batch_size=1):
       arrays = {k: v for k, v in bucket.arrays.items() if k != "labels"}
-      fn = step.eval_fn(self.model_config, "crf",
+      fn = programs.eval_fn(self.model_config, "crf",
                          max(1, EVAL_BATCH_SIZE // bucket.length), self.layout)
       tags = np.asarray(fn(params, self._put(arrays)))  # [S, S_b, T]
       mask = bucket.arrays["mask"].astype(bool)

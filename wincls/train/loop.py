@@ -54,7 +54,7 @@ from wincls.train import lock as lock_lib
 from wincls.train import optim
 from wincls.train import progress as progress_lib
 from wincls.train import resume
-from wincls.train import step
+from wincls.train import programs
 from wincls.train import workdir as workdir_lib
 
 Array = jax.Array
@@ -89,9 +89,9 @@ def _train_epoch(run: resume.Run, progress: resume.Progress, epoch: int
   steps_before = 0
   for b in order:
     batch_size, arrays = run.parts[b]
-    args = step.epoch_args(progress.state, arrays, run.keys, epoch, b)
+    args = programs.epoch_args(progress.state, arrays, run.keys, epoch, b)
     t0 = time.perf_counter()
-    compiled = step.compiled_epoch(run.static, batch_size, args)
+    compiled = programs.compiled_epoch(run.static, batch_size, args)
     compile_seconds += time.perf_counter() - t0
     progress.state, part_sums = compiled(*args)
     part_sums = jax.tree.map(np.asarray, part_sums)

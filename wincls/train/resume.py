@@ -26,7 +26,7 @@ from wincls import config as config_lib
 from wincls.train import distributed
 from wincls.train import evaluate
 from wincls.train import prepare
-from wincls.train import step
+from wincls.train import programs
 from wincls.train import workdir as workdir_lib
 
 Array = jax.Array
@@ -55,7 +55,7 @@ class Run:
   lead: bool
   data: prepare.RunData
   layout: distributed.Layout | None
-  static: step.Static
+  static: programs.Static
   keys: Array
   seeds: list[int]
   parts: list[tuple[int, dict[str, Array]]]
@@ -149,11 +149,11 @@ def build_run(config: config_lib.Config, workdir: Path, data: prepare.RunData,
   else:
     parts = [(config.batch_size, _place(prepare.token_arrays(data.train), layout))]
     steps_per_epoch = -(-data.train.labels.shape[0] // config.batch_size)
-  static = step.Static.from_config(config, model_config,
+  static = programs.Static.from_config(config, model_config,
                                    steps_per_epoch=steps_per_epoch, layout=layout)
   return Run(config=config, workdir=workdir, lead=distributed.is_lead(), data=data,
              layout=layout, static=static,
-             keys=step.seed_keys(config.seed, config.num_seeds),
+             keys=programs.seed_keys(config.seed, config.num_seeds),
              seeds=[config.seed + i for i in range(config.num_seeds)], parts=parts,
              steps_per_epoch=steps_per_epoch,
              tagger=evaluate.Tagger(model_config, config, data.label_vocab,
@@ -176,7 +176,7 @@ def start(run: Run) -> Progress:
   pretrained = None
   if run.data.pretrained is not None:
     pretrained = _place(run.data.pretrained, run.layout)
-  state = step.init_state(run.static, run.keys, pretrained, run.config)
+  state = programs.init_state(run.static, run.keys, pretrained, run.config)
   num_seeds = len(run.seeds)
   early = {"best_f1": np.full(num_seeds, -1.0),
            "best_epoch": np.zeros(num_seeds, np.int64),
