@@ -54,11 +54,15 @@ from wincls.model import network
 from wincls.train import distributed
 from wincls.train import optim
 from wincls.train import step
+from wincls.train import threefry
 
 Array = jax.Array
 State = dict[str, Any]
 
 SEED_LOOPS = ("map", "vmap")
+
+# Same bits, unrolled hash on the CPU (wincls/train/threefry.py).
+threefry.use_unrolled_cpu_lowering()
 
 
 def default_seed_loop(num_seeds: int, layout: distributed.Layout | None = None) -> str:
