@@ -20,22 +20,13 @@ parameter (the ``[V, E]`` word table included) each step;
 (``wincls.train.sparse``: exact for SGD and AdaGrad, lazy Adam), optax
 updates the other parameters, and the global norm clipping is computed over
 the whole gradient (rows included).
-
-``dense`` has two implementations of the same update: ``dense_update``
-(``jax.grad`` builds the ``[V, E]`` table gradient, mostly zeros, and optax
-reads it) and ``dense_rows_update`` (optax's step of every row from a zero
-gradient, then optax's step of the batch's rows from theirs; no gradient
-table is written or read). ``programs.py`` picks the second where it serves
-(``rows_supported``, one device); they agree to float rounding.
 """
 
 from __future__ import annotations
 
-import functools
 from typing import Any, Callable, NamedTuple
 
 import jax
-from jax import lax
 import jax.numpy as jnp
 import optax
 
@@ -145,8 +136,8 @@ class TrainOptimizer(NamedTuple):
 
 def make_train_optimizer(tx: optax.GradientTransformation, *,
                          embedding_update: str = "dense", optimizer: str = "adam",
-                         schedule: Callable[[Array], Array] | None = None,
-                         dense_rows: bool = False) -> TrainOptimizer:
+                         schedule: Callable[[Array], Array] | None = None
+                         ) -> TrainOptimizer:
   """The ``TrainOptimizer`` of ``tx`` (``make_optimizer``'s, on ``dense_part``).
 
   Args:
@@ -156,9 +147,6 @@ def make_train_optimizer(tx: optax.GradientTransformation, *,
       ``sparse.apply_row_update``).
     optimizer: the row optimizer for ``"sparse"`` (``tx``'s method).
     schedule: the learning-rate factor of step t, for ``"sparse"``'s rows.
-    dense_rows: for ``"dense"``, compute the same update without a ``[V, E]``
-      gradient (``dense_rows_update``); needs a trainable word table and a
-      loss that reads only the batch's word ids (``rows_supported``).
   """
   is_sparse = embedding_update == "sparse"
 
@@ -206,72 +194,4 @@ def make_train_optimizer(tx: optax.GradientTransformation, *,
     return ({"params": sparse.merge_words(words, rest), "opt_state": opt_state,
              "rows": rows}, mean, grad_norm)
 
-  if is_sparse:
-    return TrainOptimizer(init=init, update=sparse_update)
-  if dense_rows:
-    return TrainOptimizer(init=init, update=functools.partial(dense_rows_update, tx))
-  return TrainOptimizer(init=init, update=dense_update)
-
-
-def rows_supported(*, loss: str, output: str, trainable_words: bool) -> bool:
-  """Whether ``dense_rows_update`` can serve a run (``make_train_optimizer``).
-
-  The word table must be trained (frozen vectors go through optax's
-  ``multi_transform``) and the loss must read only the batch's word ids (the
-  corrupted windows of ``max_margin`` with ``output="score"`` draw others).
-  """
-  return trainable_words and not (loss == "max_margin" and output == "score")
-
-
-def _map_words(fn: Callable, tree: Any, *rest: Any) -> Any:
-  """``fn`` on the word-table leaves (path ``...["embed"]["words"]``) of ``tree``.
-
-  In an optax state these are the table's moments; ``rest`` are trees of the
-  same structure whose matching leaves are passed along.
-  """
-  def visit(path, leaf, *others):
-    keys = [getattr(k, "key", None) for k in path[-2:]]
-    return fn(leaf, *others) if keys == ["embed", "words"] else leaf
-  return jax.tree_util.tree_map_with_path(visit, tree, *rest)
-
-
-def dense_rows_update(tx: optax.GradientTransformation, state: State, grad_fn: GradFn,
-                      batch: dict[str, Array]) -> tuple[State, Array, Array]:
-  """``tx`` on every parameter, as ``dense_update``, without a ``[V, E]`` gradient.
-
-  A word-table row the batch does not read has gradient exactly 0, so its
-  step is ``tx``'s step from a zero gradient; the rows it reads get ``tx``'s
-  step from their gradient. So: (1) ``tx.update`` on the whole state with a
-  zero word-table gradient (XLA folds the zeros into the moment updates: no
-  gradient table is written or read), then (2) ``tx.update`` on the touched
-  rows gathered from the parameters and the state, written over (1)'s rows.
-  Every element goes through the same arithmetic as in ``dense_update`` (the
-  chain is elementwise per leaf), so the results agree with it to float
-  rounding (tests/test_optim.py). The global-norm clipping is applied first,
-  with optax's formula and the whole gradient's norm; the chain's own
-  clipping then sees a norm within the limit and passes.
-  """
-  params = state["params"]
-  mean, rest_grads, unique_ids, row_grads = sparse.value_and_row_grads(
-      grad_fn, params, batch)
-  grad_norm = optax.tree.norm(sparse.merge_words(row_grads, rest_grads))
-  clip = state["opt_state"].hyperparams["grad_clip"]
-  clip_fn = lambda t: lax.select(grad_norm < clip, t,  # optax.clip_by_global_norm's
-                                 (t / grad_norm.astype(t.dtype)) * clip)
-  rest_grads, row_grads = jax.tree.map(clip_fn, (rest_grads, row_grads))
-  words = sparse.split_words(params)[0]
-  # (1) Every row as if untouched.
-  updates, opt_state = tx.update(sparse.merge_words(jnp.zeros_like(words), rest_grads),
-                                 state["opt_state"], params)
-  new_params = optax.apply_updates(params, updates)
-  # (2) The touched rows (fill slots gather zeros and scatter nowhere).
-  take = lambda table: jnp.take(table, unique_ids, axis=0, mode="fill", fill_value=0)
-  row_params = _map_words(take, params)
-  row_grads = sparse.merge_words(row_grads, jax.tree.map(jnp.zeros_like, rest_grads))
-  row_updates, row_state = tx.update(row_grads, _map_words(take, state["opt_state"]),
-                                     row_params)
-  new_rows = optax.apply_updates(row_params, row_updates)
-  put = lambda table, rows: table.at[unique_ids].set(rows, mode="drop")
-  new_params = _map_words(put, new_params, new_rows)
-  opt_state = _map_words(put, opt_state, row_state)
-  return {"params": new_params, "opt_state": opt_state}, mean, grad_norm
+  return TrainOptimizer(init=init, update=sparse_update if is_sparse else dense_update)

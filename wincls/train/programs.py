@@ -146,19 +146,6 @@ def _seed_loop(one_seed: Callable, seed_loop: str) -> Callable:
   return mapped
 
 
-def _dense_rows(static: Static) -> bool:
-  """Whether dense updates skip the ``[V, E]`` gradient (``optim.dense_rows_update``).
-
-  On one device, where it was measured faster (the default C&W epoch on the
-  2-core CPU: README, "Training throughput"); a device layout keeps the
-  sharded ``[V, E]`` gradient.
-  """
-  config = static.model_config
-  return (static.embedding_update == "dense" and static.layout is None
-          and optim.rows_supported(loss=static.loss, output=config.output,
-                                   trainable_words=not config.freeze_vectors))
-
-
 @functools.lru_cache(maxsize=32)
 def _train_epoch_fn(static: Static, batch_size: int) -> Callable:
   """The jitted epoch over the seeds for these settings (cached: compiled once)."""
@@ -167,8 +154,7 @@ def _train_epoch_fn(static: Static, batch_size: int) -> Callable:
       loss=static.loss, grad=static.grad, margin=static.margin,
       num_corruptions=static.num_corruptions, word_dropout=static.word_dropout,
       embedding_update=static.embedding_update, optimizer=static.optimizer,
-      schedule=optim.schedule_factor(static.schedule, static.total_steps),
-      dense_rows=_dense_rows(static))
+      schedule=optim.schedule_factor(static.schedule, static.total_steps))
   layout = static.layout
   one_seed = functools.partial(step.train_epoch, step_fn=step_fn, batch_size=batch_size,
                                layout=layout)

@@ -125,8 +125,8 @@ def train_step(state: State, batch: dict[str, Array], rng: Array, *,
                loss: str, grad: str, margin: float, num_corruptions: int,
                word_dropout: float = 0.0, embedding_update: str = "dense",
                optimizer: str = "adam",
-               schedule: Callable[[Array], Array] | None = None,
-               dense_rows: bool = False) -> tuple[State, dict[str, Array]]:
+               schedule: Callable[[Array], Array] | None = None
+               ) -> tuple[State, dict[str, Array]]:
   """One optimizer step on one batch.
 
   Args:
@@ -145,8 +145,6 @@ def train_step(state: State, batch: dict[str, Array], rng: Array, *,
       covers them too).
     optimizer: the row optimizer for ``"sparse"`` (same as ``tx``'s method).
     schedule: the learning-rate factor of step t, for ``"sparse"``'s rows.
-    dense_rows: ``"dense"`` computed without a ``[V, E]`` gradient
-      (``optim.dense_rows_update``; same results up to float rounding).
 
   Returns:
     ``(new_state, {"loss_sum", "weight_sum", "grad_norm"})``.
@@ -159,8 +157,7 @@ def train_step(state: State, batch: dict[str, Array], rng: Array, *,
                      margin=margin, num_corruptions=num_corruptions)
   weight_sum = _weight_sum(batch)
   train_tx = optim.make_train_optimizer(tx, embedding_update=embedding_update,
-                                        optimizer=optimizer, schedule=schedule,
-                                        dense_rows=dense_rows)
+                                        optimizer=optimizer, schedule=schedule)
   new_state, mean, grad_norm = train_tx.update(state, grad_fn, batch)
   return new_state, {"loss_sum": mean * jnp.maximum(weight_sum, 1.0),
                      "weight_sum": weight_sum, "grad_norm": grad_norm}
