@@ -65,22 +65,25 @@ def threefry2x32(key1: jax.Array, key2: jax.Array, x1: jax.Array, x2: jax.Array
 
 
 def _rolled(key1, key2, x1, x2):
-  """The same hash as a 5-trip loop (jax's CPU form), for small arrays."""
-  keys = jnp.stack(jnp.broadcast_arrays(key1, key2, key1 ^ key2 ^ np.uint32(KEY_PARITY)))
-  rotations = jnp.asarray(ROTATIONS, jnp.uint32)
+  """The same hash as a 5-trip loop of four rounds (jax's CPU form), for small arrays.
 
-  def group(g, xs):
-    x1, x2 = xs
-    for r in range(4):
-      rot = rotations[g % 2, r]
+  The key schedule and the two rotation sets rotate through the loop's
+  carry, as in jax's loop, so this compiles like jax's own lowering.
+  """
+  def trip(i, carry):
+    (x1, x2), keys, rotations = carry
+    for r in rotations[0]:
       x1 = x1 + x2
-      x2 = ((x2 << rot) | (x2 >> (np.uint32(32) - rot))) ^ x1
-    x1 = x1 + keys[(g + 1) % 3]
-    x2 = x2 + keys[(g + 2) % 3] + (g + 1).astype(jnp.uint32)
-    return x1, x2
+      x2 = ((x2 << r) | (x2 >> (np.uint32(32) - r))) ^ x1
+    x1 = x1 + keys[0]
+    x2 = x2 + keys[1] + (i + 1).astype(np.uint32)
+    return (x1, x2), keys[1:] + keys[:1], rotations[1:] + rotations[:1]
 
-  x1, x2 = jnp.broadcast_arrays(x1 + keys[0], x2 + keys[1])
-  return lax.fori_loop(0, 5, group, (x1, x2))
+  keys = [key1, key2, key1 ^ key2 ^ np.uint32(KEY_PARITY)]
+  rotations = [np.asarray(r, np.uint32) for r in ROTATIONS]
+  x = (x1 + keys[0], x2 + keys[1])
+  x, _, _ = lax.fori_loop(0, 5, trip, (x, keys[1:] + keys[:1], rotations))
+  return x
 
 
 def _lowering(key1, key2, x1, x2):
