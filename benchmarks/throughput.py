@@ -91,6 +91,7 @@ if str(_REPO) not in sys.path:
 
 from benchmarks import peers  # pylint: disable=g-import-not-at-top
 from benchmarks import roofline  # pylint: disable=g-import-not-at-top
+from benchmarks import throughput_report  # pylint: disable=g-import-not-at-top
 from benchmarks.peers import numpy_hand  # pylint: disable=g-import-not-at-top
 from wincls import config as config_lib  # pylint: disable=g-import-not-at-top
 from wincls.data import datasets  # pylint: disable=g-import-not-at-top
@@ -104,8 +105,8 @@ CONFIGS = {
     "cw": {"window_size": 2, "hidden_size": 300},
 }
 TRAIN_IMPLS = ("wincls_train", "wincls_train_sparse")
-TORCH_IMPLS = ("torch_eager", "torch_eager_fused", "torch_compile", "torch_sparse")
-SEED_IMPLS = ("wincls_seeds", "wincls_vmap_seeds", "wincls_sequential_seeds")
+TORCH_IMPLS = throughput_report.TORCH_IMPLS
+SEED_IMPLS = throughput_report.SEED_IMPLS
 IMPLS = TRAIN_IMPLS + TORCH_IMPLS + ("numpy_hand",) + SEED_IMPLS
 LAZY_IMPLS = ("wincls_train_sparse", "torch_sparse")  # the others: dense Adam
 
@@ -132,17 +133,40 @@ _THREADS = flags.DEFINE_integer(
     "threads", None, "threads of every impl (default: os.cpu_count()): "
     "torch.set_num_threads, NumPy's BLAS (threadpoolctl) and, when 1, XLA's "
     "(--xla_cpu_multi_thread_eigen=false)", lower_bound=1)
+_MODEL_OVERRIDES = flags.DEFINE_list(
+    "model_overrides", [], "FIELD=VALUE settings of every impl's model, e.g. "
+    "dropout=0,word_dropout=0 (what the dropouts cost); FIELD of: dropout, "
+    "word_dropout, activation")
 
 
-def base_config(config_name: str) -> config_lib.Config:
-  """The default ``Config`` on CoNLL-2003 with the shape of ``config_name``."""
-  return config_lib.Config(dataset="conll2003", **CONFIGS[config_name])
+def base_config(config_name: str, overrides: dict | None = None) -> config_lib.Config:
+  """The default ``Config`` on CoNLL-2003 with the shape of ``config_name``.
+
+  ``overrides`` (``--model_overrides``) replace fields the peers share
+  (``OVERRIDABLE``), for every impl alike.
+  """
+  return config_lib.Config(dataset="conll2003", **CONFIGS[config_name], **(overrides or {}))
 
 
-def load_data(config_name: str, *, data_dir: str | None,
-              max_windows: int | None = None) -> tuple[peers.Data, peers.Spec]:
+OVERRIDABLE = {"dropout": float, "word_dropout": float, "activation": str}
+
+
+def parse_overrides(items: list[str]) -> dict:
+  """``["dropout=0", ...]`` -> ``{"dropout": 0.0, ...}``; ValueError naming the flag."""
+  overrides = {}
+  for item in items:
+    name, sep, value = item.partition("=")
+    if not sep or name not in OVERRIDABLE:
+      raise ValueError(f"--model_overrides={item!r}: expected FIELD=VALUE with FIELD "
+                       f"one of {', '.join(OVERRIDABLE)}")
+    overrides[name] = OVERRIDABLE[name](value)
+  return overrides
+
+
+def load_data(config_name: str, *, data_dir: str | None, max_windows: int | None = None,
+              overrides: dict | None = None) -> tuple[peers.Data, peers.Spec]:
   """CoNLL-2003 train as windows for ``config_name``, and the model's settings."""
-  config = base_config(config_name)
+  config = base_config(config_name, overrides)
   if config.features != ("casing",) or config.window != "concat":
     raise ValueError("the peers model concat windows of words and casing features; "
                      f"Config has window={config.window}, features={config.features}")
@@ -334,13 +358,13 @@ def _run_block(data, spec, base: dict, *, impls, batch_size, seed, num_seeds, re
                  windows_per_s=row["windows"] / epoch_s)
       row["model_matmul_fraction"] = (row["windows_per_s"] * row["flops_per_window"]
                                       / row["model_matmul_flops_per_s"])
-  _add_ratios(list(rows.values()))
+  throughput_report.add_ratios(list(rows.values()))
   return list(rows.values())
 
 
 def run(*, data_dir, config_names, batch_sizes, impls, num_seeds, repeats,
         peer_max_windows, seed, max_windows=None, peak_n=2048, model_iters=200,
-        threads=None, log=print) -> list[dict]:
+        threads=None, overrides=None, log=print) -> list[dict]:
   """Runs the benchmark; returns the JSON rows."""
   threads = threads or os.cpu_count() or 1
   thread_note = peers.limit_threads(threads)
@@ -365,10 +389,11 @@ def run(*, data_dir, config_names, batch_sizes, impls, num_seeds, repeats,
   log(f"threads: {threads} ({thread_note})")
   common = {"device": jax.devices()[0].device_kind, "cpu_count": os.cpu_count(),
             "threads": threads, "thread_settings": thread_note,
-            "load_avg_start": os.getloadavg()[0]}
+            "load_avg_start": os.getloadavg()[0], "model_overrides": overrides or {}}
   rows = []
   for config_name in config_names:
-    data, spec = load_data(config_name, data_dir=data_dir, max_windows=max_windows)
+    data, spec = load_data(config_name, data_dir=data_dir, max_windows=max_windows,
+                           overrides=overrides)
     flops = flops_per_window(spec)
     log(f"{config_name}: {data.num_windows} windows, {spec}, {flops} FLOPs/window")
     for batch_size in batch_sizes:
@@ -394,59 +419,6 @@ def run(*, data_dir, config_names, batch_sizes, impls, num_seeds, repeats,
   return rows
 
 
-def _add_ratios(rows: list[dict]) -> None:
-  """``vs_fastest_torch`` (same semantics) and ``vs_wincls_sequential_seeds``."""
-  by_impl = {row["impl"]: row.get("windows_per_s") for row in rows}
-  for row in rows:
-    mine = row.get("windows_per_s")
-    if not mine:
-      continue
-    if row["impl"].startswith("wincls") and row["impl"] not in SEED_IMPLS:
-      same = [(r["windows_per_s"], r["impl"]) for r in rows
-              if r["impl"] in TORCH_IMPLS and r.get("windows_per_s")
-              and r["optimizer_semantics"] == row["optimizer_semantics"]]
-      if same:
-        fastest, name = max(same)
-        row["fastest_torch"] = name
-        row["vs_fastest_torch"] = mine / fastest
-    sequential = by_impl.get("wincls_sequential_seeds")
-    if row["impl"] in ("wincls_seeds", "wincls_vmap_seeds") and sequential:
-      row["vs_wincls_sequential_seeds"] = mine / sequential
-
-
-def markdown_table(rows: list[dict]) -> str:
-  """The rows as a markdown table."""
-  head = ("| config | B | impl | Adam | windows/s | epoch s | compile s | "
-          "vs fastest torch, same Adam | roofline | of model-shape matmul |\n"
-          "|---|---:|---|---|---:|---:|---:|---:|---:|---:|")
-  lines = [head]
-
-  def fmt(value, spec):
-    return "" if value is None else format(value, spec)
-
-  for row in rows:
-    impl = row["impl"]
-    if row.get("num_seeds", 1) > 1:
-      impl += f" ×{row['num_seeds']}"
-      if row.get("seed_loop"):
-        impl += f" ({row['seed_loop']})"
-      if "vs_wincls_sequential_seeds" in row:
-        impl += f", {row['vs_wincls_sequential_seeds']:.2f}× sequential"
-    start = f"| {row['config']} | {row['batch_size']} | {impl} | {row['optimizer_semantics']} |"
-    if row.get("windows_per_s") is None:
-      lines.append(f"{start} {row.get('error', 'n/a')[:80]} | | | | | |")
-      continue
-    versus = ""
-    if row.get("vs_fastest_torch") is not None:
-      versus = f"{row['vs_fastest_torch']:.2f}× {row['fastest_torch']}"
-    lines.append(
-        f"{start} {row['windows_per_s']:,.0f} | {row['epoch_s']:.3f} | "
-        f"{fmt(row.get('compile_s'), '.2f')} | {versus} | "
-        f"{100 * row['roofline_fraction']:.1f}% | "
-        f"{100 * row['model_matmul_fraction']:.1f}% |")
-  return "\n".join(lines)
-
-
 def main(argv):
   del argv
   smoke = _SMOKE.value
@@ -456,6 +428,10 @@ def main(argv):
                          "integers")
   if smoke:
     batch_sizes = [64]
+  try:
+    overrides = parse_overrides(_MODEL_OVERRIDES.value)
+  except ValueError as e:
+    raise app.UsageError(str(e)) from e
   rows = run(data_dir=_DATA_DIR.value, config_names=_CONFIGS.value,
              batch_sizes=batch_sizes, impls=_IMPLS.value,
              num_seeds=2 if smoke else _NUM_SEEDS.value,
@@ -463,12 +439,12 @@ def main(argv):
              peer_max_windows=_PEER_MAX_WINDOWS.value, seed=_SEED.value,
              max_windows=_SMOKE_WINDOWS.value if smoke else None,
              peak_n=256 if smoke else 2048, model_iters=5 if smoke else 200,
-             threads=_THREADS.value)
+             threads=_THREADS.value, overrides=overrides)
   output = Path(_OUTPUT.value)
   output.parent.mkdir(parents=True, exist_ok=True)
   output.write_text(json.dumps({"rows": rows}, indent=1) + "\n")
   print(f"\nwrote {len(rows)} rows to {output}\n")
-  print(markdown_table(rows))
+  print(throughput_report.markdown_table(rows))
 
 
 if __name__ == "__main__":

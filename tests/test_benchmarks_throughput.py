@@ -154,6 +154,16 @@ def test_benchmark_config_is_the_default_run():
   assert throughput.base_config("cw") == default
 
 
+def test_model_overrides_change_every_impls_model_alike():
+  overrides = throughput.parse_overrides(["dropout=0", "word_dropout=0.05"])
+  assert overrides == {"dropout": 0.0, "word_dropout": 0.05}
+  base = throughput.base_config("cs224n", overrides)
+  assert (base.dropout, base.word_dropout, base.hidden_size) == (0.0, 0.05, 200)
+  for bad in (["dropout"], ["learning_rate=1"]):
+    with pytest.raises(ValueError, match="--model_overrides"):
+      throughput.parse_overrides(bad)
+
+
 def test_flops_per_window_formula():
   # D = 3 * (4 + 2) = 18: 6 * (18 * 6 + 6 * 5).
   assert throughput.flops_per_window(SPEC) == 6 * (18 * 6 + 6 * 5)
@@ -193,7 +203,7 @@ def test_smoke_run_writes_rows(tmp_path):
     assert row["windows"] == 512 * seeds  # 8 full batches of 64 per seed
     np.testing.assert_allclose(row["windows_per_s"], row["windows"] / row["epoch_s"])
   by_impl = {row["impl"]: row for row in rows}
-  assert by_impl["wincls_seeds"]["seed_loop"] == "map"
+  assert by_impl["wincls_seeds"]["seed_loop"] == "calls"
   assert by_impl["wincls_seeds"]["vs_wincls_sequential_seeds"] > 0
   if HAVE_TORCH:  # ratios only between rows of the same semantics
     assert by_impl["wincls_train"]["fastest_torch"] == "torch_eager_fused"

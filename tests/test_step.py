@@ -129,8 +129,8 @@ def test_word_dropout_ids():
 
 
 
-def test_seed_loops_map_and_vmap_train_the_same_replicas():
-  """``seed_loop="map"``: replica i is bitwise a one-seed ``"map"`` run; vmap agrees."""
+def test_seed_loops_calls_and_vmap_train_the_same_replicas():
+  """``seed_loop="calls"``: replica i is bitwise the one-seed run; vmap agrees."""
   model_config = config_lib.ModelConfig(vocab_size=30, feature_sizes=(3,), num_classes=3,
                                         embed_dim=4, feature_dim=2, hidden_size=5,
                                         window_size=1, dropout=0.3, activation="relu")
@@ -142,7 +142,7 @@ def test_seed_loops_map_and_vmap_train_the_same_replicas():
           "feature_ids": jnp.asarray(rng.integers(0, 3, (20, 3, 1)), jnp.int32),
           "labels": jnp.asarray(rng.integers(0, 3, 20), jnp.int32)}
   static = programs.Static.from_config(config, model_config, steps_per_epoch=3)
-  assert static.seed_loop == "map"  # several seeds on the CPU
+  assert static.seed_loop == "calls"  # several seeds on the CPU
   one_seed = dataclasses.replace(config, num_seeds=1)
   one_static = programs.Static.from_config(one_seed, model_config, steps_per_epoch=3)
   assert one_static.seed_loop == "vmap"
@@ -156,7 +156,7 @@ def test_seed_loops_map_and_vmap_train_the_same_replicas():
   both = train(static, [0, 1])
   vmapped = train(dataclasses.replace(static, seed_loop="vmap"), [0, 1])
   for i in (0, 1):
-    alone = train(static, [i])
+    alone = train(one_static, [i])  # what --num_seeds=1 --seed=i trains
     for a, b in zip(jax.tree.leaves(both), jax.tree.leaves(alone)):
       np.testing.assert_array_equal(a[i], b[0])
   for a, b in zip(jax.tree.leaves(both), jax.tree.leaves(vmapped)):

@@ -11,15 +11,17 @@ seed+1, ...`` in one program: the state (params and optimizer state) has a
 leading axis of size N, and the epoch runs over it and over the per-seed keys
 (init key, shuffles, dropout), with the data shared. Replica i computes what a
 run with ``seed=seed+i`` computes, up to float rounding (tests/test_loop.py).
-How the program loops over the seeds is ``Static.seed_loop``
-(``default_seed_loop``): on the CPU, N > 1 seeds run one after the other inside
-the program (``"map"``: ``lax.map``), because one seed's steps already keep the
-cores busy: ``vmap``'s batched steps ran 0.80-1.10× the speed of N sequential
-runs (README, "Training throughput"), while ``lax.map`` does the work of N
-sequential runs in one call and so cannot lose to them. A single seed,
-accelerators (where one small model leaves the device idle) and device layouts
-(whose sharding is of the vmapped state) use ``"vmap"``, so a one-seed run
-computes bit for bit what it computed before ``"map"`` existed.
+How the seeds are looped over is ``Static.seed_loop`` (``default_seed_loop``):
+on the CPU, N > 1 seeds are N calls of the one-seed program per epoch
+(``"calls"``: one executable, compiled once), because one seed's steps
+already keep the cores busy and both one-program forms lost to N sequential
+runs on a quiet 2-core CPU (README, "Training throughput": ``vmap``'s batched
+steps 0.75-0.84×, a ``lax.map`` over the seeds 0.71-0.96×, its word-table
+passes running several times slower inside the outer loop); N calls do the
+work of N sequential runs, and replica i is bit for bit the one-seed run with
+``seed+i``. A single seed, accelerators (where one small model leaves the
+device idle) and device layouts (whose sharding is of the vmapped state) use
+``"vmap"``: one program over the seed axis.
 
 **Devices.** With a ``Static.layout`` (``wincls.train.distributed``) the same
 programs run data-parallel: each step's batch rows are split over the devices
@@ -45,7 +47,6 @@ from typing import Any, Callable
 
 import jax
 import jax.numpy as jnp
-from jax import lax
 import numpy as np
 import optax
 
@@ -59,19 +60,19 @@ from wincls.train import threefry
 Array = jax.Array
 State = dict[str, Any]
 
-SEED_LOOPS = ("map", "vmap")
+SEED_LOOPS = ("calls", "vmap")
 
 # Same bits, unrolled hash on the CPU (wincls/train/threefry.py).
 threefry.use_unrolled_cpu_lowering()
 
 
 def default_seed_loop(num_seeds: int, layout: distributed.Layout | None = None) -> str:
-  """How one program trains ``num_seeds`` seeds here (module docstring, **Seeds**).
+  """How ``num_seeds`` seeds are trained here (module docstring, **Seeds**).
 
-  ``"map"`` for several seeds on the CPU without a device layout, else ``"vmap"``.
+  ``"calls"`` for several seeds on the CPU without a device layout, else ``"vmap"``.
   """
   if num_seeds > 1 and layout is None and jax.default_backend() == "cpu":
-    return "map"
+    return "calls"
   return "vmap"
 
 
@@ -133,17 +134,30 @@ def _optimizer_for(static: Static, **values) -> optax.GradientTransformation:
 
 
 def _seed_loop(one_seed: Callable, seed_loop: str) -> Callable:
-  """``one_seed(state, data, key, epoch, bucket)`` over the seed axis of state, keys."""
-  if seed_loop == "vmap":
-    return jax.vmap(one_seed, in_axes=(0, None, 0, None, None))
-  if seed_loop != "map":
+  """``one_seed(state, data, key, epoch, bucket)`` vmapped over the seed axis.
+
+  For ``"calls"`` this is the one-seed program (a seed axis of 1) that
+  ``_per_seed`` calls once per seed.
+  """
+  if seed_loop not in SEED_LOOPS:
     raise ValueError(f"Static.seed_loop={seed_loop!r} is not one of {SEED_LOOPS}")
+  return jax.vmap(one_seed, in_axes=(0, None, 0, None, None))
 
-  def mapped(state, data, seed_keys, epoch, bucket):
-    return lax.map(lambda args: one_seed(args[0], data, args[1], epoch, bucket),
-                   (state, seed_keys))
 
-  return mapped
+@functools.lru_cache(maxsize=32)
+def _per_seed(run_one: Callable) -> Callable:
+  """``run_one`` (a program over a seed axis) once per seed, the results stacked.
+
+  Each call gets seed i's slice of the state (a new array, so ``run_one`` may
+  donate it) and of the keys.
+  """
+  def run(state, data, seed_keys, epoch, bucket):
+    outs = [run_one(jax.tree.map(lambda x: x[i:i + 1], state), data,
+                    seed_keys[i:i + 1], epoch, bucket)
+            for i in range(seed_keys.shape[0])]
+    return jax.tree.map(lambda *xs: jnp.concatenate(xs), *outs)
+
+  return run
 
 
 @functools.lru_cache(maxsize=32)
@@ -241,9 +255,12 @@ def init_state(static: Static, keys: Array, pretrained: Array | None,
 def epoch_fn(static: Static, batch_size: int) -> Callable:
   """The jitted epoch ``(state, data, seed_keys, epoch, bucket) -> (state, sums)``.
 
-  Over the seeds of ``state`` and ``seed_keys`` (``static.seed_loop``),
-  ``state`` donated; one function per ``(static, batch_size)`` (cached).
+  Over the seeds of ``state`` and ``seed_keys`` (``static.seed_loop``; for
+  ``"calls"`` one call of the jitted one-seed epoch per seed), ``state``
+  donated; one function per ``(static, batch_size)`` (cached).
   """
+  if static.seed_loop == "calls":
+    return _per_seed(_train_epoch_fn(static, batch_size))
   return _train_epoch_fn(static, batch_size)
 
 
@@ -267,6 +284,11 @@ def compiled_epoch(static: Static, batch_size: int, args: tuple) -> Callable:
   """``epoch_fn(static, batch_size)`` compiled for ``args`` (``epoch_args``).
 
   Cached by the function and the arguments' shapes, dtypes and shardings, so
-  every epoch (and every benchmark round) reuses one executable.
+  every epoch (and every benchmark round) reuses one executable (for
+  ``"calls"``, the one-seed executable, called once per seed).
   """
+  if static.seed_loop == "calls":
+    state, data, keys, epoch, bucket = args
+    one_seed = (jax.tree.map(lambda x: x[:1], state), data, keys[:1], epoch, bucket)
+    return _per_seed(_compiled(_train_epoch_fn(static, batch_size), one_seed))
   return _compiled(_train_epoch_fn(static, batch_size), args)
