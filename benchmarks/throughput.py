@@ -39,12 +39,14 @@ semantics, configuration and batch size):
   step is constant). ``windows`` in each row says how many windows were timed.
 * ``wincls_seeds`` / ``wincls_vmap_seeds`` / ``wincls_sequential_seeds``
   (dense, the default settings): ``--num_seeds`` models (seeds ``seed,
-  seed+1, ...``) trained by one program as ``--num_seeds`` trains them (the
-  seed loop ``programs.Static.from_config`` picks for this backend), by one
-  program that ``vmap``s the seeds, or by the single-seed epoch run once per
-  seed (the executable of ``wincls_train``, so its ``compile_s`` is only its
-  states' init); ``windows_per_s`` counts every seed's windows and
-  ``vs_wincls_sequential_seeds`` is the speed-up of one program.
+  seed+1, ...``) trained as ``--num_seeds`` trains them (the seed loop
+  ``programs.Static.from_config`` picks for this backend: on the CPU,
+  ``calls``, the one-seed executable called per seed with the stacked
+  state sliced and restacked), by one program that ``vmap``s the seeds, or by
+  the single-seed epoch run once per seed on separate states (the executable
+  of ``wincls_train``, so its ``compile_s`` is only its states' init);
+  ``windows_per_s`` counts every seed's windows and
+  ``vs_wincls_sequential_seeds`` is the speed-up over the sequential runs.
 
 Threads: every impl gets ``--threads`` (default ``os.cpu_count()``;
 ``peers.limit_threads``). On a machine shared with other work, use
