@@ -127,6 +127,12 @@ def _progress(row, elapsed: float) -> str:
           f"{report.ms(row['time_jacfwd_s'])}/{report.ms(row['time_jacrev_s'])}")
 
 
+# --smoke checks that every row runs, not how fast: LLVM's cheaper pipeline
+# compiles in about 3/4 of the time.
+SMOKE_COMPILE = {"xla_backend_optimization_level": 0,
+                 "xla_llvm_disable_expensive_passes": True}
+
+
 def _run_rows(names: list[str], output: str, *, repeats: int, fd_eps) -> list[dict]:
   """Measures every (component, size, dtype); rewrites the JSON after each row."""
   rows = []
@@ -138,7 +144,8 @@ def _run_rows(names: list[str], output: str, *, repeats: int, fd_eps) -> list[di
           row = measure.measure(name, COMPONENTS[name], point, dtype_name,
                                 repeats=repeats, fd_dtype=_FD_DTYPE.value,
                                 fd_eps=fd_eps, fd_max_columns=_FD_MAX_COLUMNS.value,
-                                max_basis=_MAX_BASIS.value, seed=_SEED.value)
+                                max_basis=_MAX_BASIS.value, seed=_SEED.value,
+                                compiler_options=SMOKE_COMPILE if _SMOKE.value else None)
         except Exception as e:  # pylint: disable=broad-except  # recorded, run goes on
           row = {"component": name, "dtype": dtype_name, **point,
                  "error": f"{type(e).__name__}: {e}\n"

@@ -32,7 +32,7 @@ from benchmarks import roofline  # pylint: disable=g-import-not-at-top
 from wincls import config as config_lib  # pylint: disable=g-import-not-at-top
 from wincls.model import network  # pylint: disable=g-import-not-at-top
 
-_WORKDIR = flags.DEFINE_string("workdir", None, "A finished sweep's workdir.", required=True)
+_WORKDIR = flags.DEFINE_string("workdir", None, "A finished sweep's workdir.")
 _PEAK = flags.DEFINE_float("peak_gflops", None, "float32 matmul GFLOP/s (default: "
                            "measured, a 2048² matmul)")
 
@@ -62,6 +62,8 @@ def run_floor(run_dir: Path) -> tuple[float, float]:
 
 def main(argv):
   del argv
+  if not _WORKDIR.value:
+    raise app.UsageError("--workdir: the workdir of a finished sweep is required")
   runs = sorted(p for p in (Path(_WORKDIR.value) / "runs").iterdir()
                 if (p / "results.json").exists())
   if not runs:

@@ -44,7 +44,8 @@ def _flops(compiled) -> float | None:
   return float(cost["flops"])
 
 
-def time_jitted(fns: dict[str, Callable], args, repeats: int) -> dict[str, dict]:
+def time_jitted(fns: dict[str, Callable], args, repeats: int,
+                compiler_options: dict | None = None) -> dict[str, dict]:
   """Times ``jit(fn)(*args)`` for each fn, interleaved so load drifts hit all alike.
 
   Each is compiled ahead of time and called once (warm-up, whose output is
@@ -53,10 +54,14 @@ def time_jitted(fns: dict[str, Callable], args, repeats: int) -> dict[str, dict]
   every fn once, in an order rotated each round, each call ended by
   ``block_until_ready``.
 
+  ``compiler_options``: XLA options of every compile (``--smoke``: less
+  optimisation, faster compiles).
+
   Returns:
     ``{name: {"median_s", "samples_s", "out" (numpy pytree), "flops"}}``.
   """
-  compiled = {name: jax.jit(fn).lower(*args).compile() for name, fn in fns.items()}
+  compiled = {name: jax.jit(fn).lower(*args).compile(compiler_options)
+              for name, fn in fns.items()}
   result = {}
   for name, c in compiled.items():
     out = jax.block_until_ready(c(*args))
@@ -152,7 +157,8 @@ def _describe(case: cases.Case) -> dict[str, Any]:
 
 
 def _time_and_compare(name: str, case: cases.Case, row: dict, *, repeats: int,
-                      max_basis: int) -> tuple[Any, dict[str, Any]]:
+                      max_basis: int, compiler_options: dict | None = None
+                      ) -> tuple[Any, dict[str, Any]]:
   """Times hand/jacfwd/jacrev into ``row`` and their errors; returns (hand, refs)."""
   basis = {"jacfwd": row["in_size"] ** 2, "jacrev": row["out_size"] ** 2}
   fns = {"hand": case.hand}
@@ -164,7 +170,7 @@ def _time_and_compare(name: str, case: cases.Case, row: dict, *, repeats: int,
                                   f"--max_basis_entries={max_basis}")
     else:
       fns[method] = transform(case.fn)
-  timed = time_jitted(fns, (case.wrt, case.const), repeats)
+  timed = time_jitted(fns, (case.wrt, case.const), repeats, compiler_options)
   for method in METHODS:
     entry = timed.get(method, {})
     row[f"time_{method}_s"] = entry.get("median_s")
@@ -204,7 +210,8 @@ def _fd_errors(case: cases.Case, hand, refs, row: dict, rng, *, fd_in: str,
 
 def measure(name: str, component: cases.Component, point: dict[str, Any],
             dtype_name: str, *, repeats: int, fd_dtype: str, fd_eps: dict[str, float],
-            fd_max_columns: int, max_basis: int, seed: int) -> dict[str, Any]:
+            fd_max_columns: int, max_basis: int, seed: int,
+            compiler_options: dict | None = None) -> dict[str, Any]:
   """One row: errors and times of one component at one size in one dtype.
 
   The inputs are drawn from a generator seeded by ``seed``, the component's
@@ -219,7 +226,7 @@ def measure(name: str, component: cases.Component, point: dict[str, Any],
     case = component.build(point, rng, cases.DTYPES[dtype_name])
     row.update(_describe(case))
     hand, refs = _time_and_compare(name, case, row, repeats=repeats,
-                                   max_basis=max_basis)
+                                   max_basis=max_basis, compiler_options=compiler_options)
   fd_in = "float64" if fd_dtype == "float64" else dtype_name
   _fd_errors(case, hand, refs, row, rng, fd_in=fd_in, eps=fd_eps[fd_in],
              fd_max_columns=fd_max_columns)

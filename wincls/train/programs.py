@@ -144,6 +144,11 @@ def _seed_loop(one_seed: Callable, seed_loop: str) -> Callable:
   return jax.vmap(one_seed, in_axes=(0, None, 0, None, None))
 
 
+def _one_program(static: Static) -> Static:
+  """The settings of the program ``"calls"`` runs per seed: the one-seed run's."""
+  return dataclasses.replace(static, seed_loop="vmap")
+
+
 @functools.lru_cache(maxsize=32)
 def _per_seed(run_one: Callable) -> Callable:
   """``run_one`` (a program over a seed axis) once per seed, the results stacked.
@@ -260,7 +265,7 @@ def epoch_fn(static: Static, batch_size: int) -> Callable:
   donated; one function per ``(static, batch_size)`` (cached).
   """
   if static.seed_loop == "calls":
-    return _per_seed(_train_epoch_fn(static, batch_size))
+    return _per_seed(_train_epoch_fn(_one_program(static), batch_size))
   return _train_epoch_fn(static, batch_size)
 
 
@@ -290,5 +295,5 @@ def compiled_epoch(static: Static, batch_size: int, args: tuple) -> Callable:
   if static.seed_loop == "calls":
     state, data, keys, epoch, bucket = args
     one_seed = (jax.tree.map(lambda x: x[:1], state), data, keys[:1], epoch, bucket)
-    return _per_seed(_compiled(_train_epoch_fn(static, batch_size), one_seed))
+    return _per_seed(_compiled(_train_epoch_fn(_one_program(static), batch_size), one_seed))
   return _compiled(_train_epoch_fn(static, batch_size), args)
