@@ -16,7 +16,7 @@ on the CPU, N > 1 seeds are N calls of the one-seed program per epoch
 (``"calls"``: one executable, compiled once), because one seed's steps
 already keep the cores busy and both one-program forms lost to N sequential
 runs on a quiet 2-core CPU (README, "Training throughput": ``vmap``'s batched
-steps 0.75-0.84×, a ``lax.map`` over the seeds 0.71-0.96×, its word-table
+steps 0.75-0.88×, a ``lax.map`` over the seeds 0.71-0.96×, its word-table
 passes running several times slower inside the outer loop); N calls do the
 work of N sequential runs, and replica i is bit for bit the one-seed run with
 ``seed+i``. A single seed, accelerators (where one small model leaves the
