@@ -142,9 +142,18 @@ CPU_COMPILE = {"xla_cpu_experimental_ynn_fusion_type": "LIBRARY_FUSION_TYPE_DOT"
 
 def _compiler_options() -> dict:
   options = dict(SMOKE_COMPILE) if _SMOKE.value else {}
-  if jax.default_backend() == "cpu":
+  if jax.default_backend() == "cpu" and _accepted(CPU_COMPILE):
     options.update(CPU_COMPILE)
   return options
+
+
+def _accepted(options: dict) -> bool:
+  """Whether this jaxlib knows ``options`` (the YNNPACK one is experimental)."""
+  try:
+    jax.jit(lambda x: x + 1).lower(1.0).compile(options)
+  except Exception:  # pylint: disable=broad-except  # an unknown option or value
+    return False
+  return True
 
 
 def _run_rows(names: list[str], output: str, *, repeats: int, fd_eps) -> list[dict]:
