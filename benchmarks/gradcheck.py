@@ -160,6 +160,7 @@ def _run_rows(names: list[str], output: str, *, repeats: int, fd_eps) -> list[di
   """Measures every (component, size, dtype); rewrites the JSON after each row."""
   rows = []
   start = time.perf_counter()
+  compiler_options = _compiler_options()
   for name in names:
     for point in cases.size_points(COMPONENTS[name], _SMOKE.value):
       for dtype_name in _DTYPES.value:
@@ -168,7 +169,7 @@ def _run_rows(names: list[str], output: str, *, repeats: int, fd_eps) -> list[di
                                 repeats=repeats, fd_dtype=_FD_DTYPE.value,
                                 fd_eps=fd_eps, fd_max_columns=_FD_MAX_COLUMNS.value,
                                 max_basis=_MAX_BASIS.value, seed=_SEED.value,
-                                compiler_options=_compiler_options())
+                                compiler_options=compiler_options)
         except Exception as e:  # pylint: disable=broad-except  # recorded, run goes on
           row = {"component": name, "dtype": dtype_name, **point,
                  "error": f"{type(e).__name__}: {e}\n"

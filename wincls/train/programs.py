@@ -294,6 +294,8 @@ def compiled_epoch(static: Static, batch_size: int, args: tuple) -> Callable:
   """
   if static.seed_loop == "calls":
     state, data, keys, epoch, bucket = args
-    one_seed = (jax.tree.map(lambda x: x[:1], state), data, keys[:1], epoch, bucket)
+    # The shapes of one seed's slice (no slice computed: this runs every epoch).
+    one = lambda x: jax.ShapeDtypeStruct((1,) + x.shape[1:], x.dtype)
+    one_seed = (jax.tree.map(one, state), data, one(keys), epoch, bucket)
     return _per_seed(_compiled(_train_epoch_fn(_one_program(static), batch_size), one_seed))
   return _compiled(_train_epoch_fn(static, batch_size), args)
