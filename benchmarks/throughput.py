@@ -22,8 +22,8 @@ batch touches (``lazy``); compare rows of equal semantics only
 semantics, configuration and batch size):
 
 * ``wincls_train`` (dense), ``wincls_train_sparse`` (lazy): the very compiled
-  epoch ``train_and_evaluate`` runs, from ``wincls.train.step``
-  (``Static.from_config`` → ``init_state`` → ``compiled_epoch``): a jitted
+  epoch ``train_and_evaluate`` runs (``benchmarks/peers/wincls_train.py``:
+  ``Static.from_config`` → ``init_state`` → ``compiled_epoch``): a jitted
   ``lax.scan`` over ``train_step`` with the optimizer of ``wincls.train.optim``
   (dense: optax Adam on every row of the word table; sparse:
   lazy Adam on the word table's touched rows), the windows on the device, the
@@ -73,7 +73,6 @@ end.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 import statistics
@@ -84,7 +83,6 @@ from pathlib import Path
 from absl import app
 from absl import flags
 import jax
-import jax.numpy as jnp
 import numpy as np
 
 _REPO = Path(__file__).resolve().parents[1]
@@ -95,11 +93,11 @@ from benchmarks import peers  # pylint: disable=g-import-not-at-top
 from benchmarks import roofline  # pylint: disable=g-import-not-at-top
 from benchmarks import throughput_report  # pylint: disable=g-import-not-at-top
 from benchmarks.peers import numpy_hand  # pylint: disable=g-import-not-at-top
+from benchmarks.peers import wincls_train  # pylint: disable=g-import-not-at-top
 from wincls import config as config_lib  # pylint: disable=g-import-not-at-top
 from wincls.data import datasets  # pylint: disable=g-import-not-at-top
 from wincls.data import vocab as vocab_lib  # pylint: disable=g-import-not-at-top
 from wincls.data import windows  # pylint: disable=g-import-not-at-top
-from wincls.train import programs  # pylint: disable=g-import-not-at-top
 
 # The shapes; every other setting is the default Config's.
 CONFIGS = {
@@ -193,93 +191,17 @@ def load_data(config_name: str, *, data_dir: str | None, max_windows: int | None
   return data, spec
 
 
-def train_config(spec: peers.Spec, *, batch_size: int = 256, seed: int = 0,
-                 embedding_update: str = "dense", num_seeds: int = 1
-                 ) -> config_lib.Config:
-  """The run's ``Config`` of the benchmarked model (the peers' settings)."""
-  return config_lib.Config(
-      dataset="conll2003", features=("casing",), window="concat",
-      window_size=spec.window_len // 2, embed_dim=spec.embed_dim,
-      feature_dim=spec.feature_dim, classifier="hidden", hidden_size=spec.hidden_size,
-      activation=spec.activation, output="multiclass", dropout=spec.dropout,
-      word_dropout=spec.word_dropout, loss="cross_entropy", optimizer="adam",
-      learning_rate=peers.LEARNING_RATE, schedule="constant", batch_size=batch_size,
-      grad="autodiff", embedding_update=embedding_update, seed=seed,
-      num_seeds=num_seeds)
-
-
-def model_config(spec: peers.Spec) -> config_lib.ModelConfig:
-  return train_config(spec).model_config(
-      vocab_size=spec.vocab_size, feature_sizes=(spec.feature_size,),
-      num_classes=spec.num_classes)
-
-
 def flops_per_window(spec: peers.Spec) -> int:
   """Forward + backward matmul FLOPs of one window: ``6·(D·H + H·C)``."""
   return 6 * (spec.input_dim * spec.hidden_size + spec.hidden_size * spec.num_classes)
 
 
-class _TrainRunner:
-  """``wincls.train.step``'s compiled epoch, for one seed or ``num_seeds``.
-
-  ``mode="single"``: one seed; ``"program"``: one state of ``num_seeds``
-  replicas, trained by the seed loop ``Static.from_config`` picks (as
-  ``--num_seeds`` trains them); ``"vmap"``: the same with the seeds vmapped;
-  ``"sequential"``: ``num_seeds`` one-seed states run one after the other by
-  one executable.
-  """
-
-  def __init__(self, data: peers.Data, spec: peers.Spec, *, batch_size: int, seed: int,
-               embedding_update: str, num_seeds: int = 1, mode: str = "single"):
-    together = mode in ("program", "vmap")
-    config = train_config(spec, batch_size=batch_size, seed=seed,
-                          embedding_update=embedding_update,
-                          num_seeds=num_seeds if together else 1)
-    steps = -(-data.num_windows // batch_size)
-    static = programs.Static.from_config(config, model_config(spec), steps_per_epoch=steps)
-    if mode == "vmap":
-      static = dataclasses.replace(static, seed_loop="vmap")
-    self.seed_loop = static.seed_loop if together else None
-    self.data = jax.tree.map(jnp.asarray, {
-        "window_ids": data.window_ids, "feature_ids": data.feature_ids[..., None],
-        "labels": data.labels})
-    self.windows = data.num_windows * num_seeds
-    self.epoch = 0
-    start = time.perf_counter()
-    if together:
-      self.keys = [programs.seed_keys(seed, num_seeds)]
-    else:
-      self.keys = [programs.seed_keys(seed + i, 1) for i in range(num_seeds)]
-    self.states = [programs.init_state(static, keys, None, config) for keys in self.keys]
-    self.compiled = programs.compiled_epoch(
-        static, batch_size, programs.epoch_args(self.states[0], self.data, self.keys[0], 1, 0))
-    jax.block_until_ready(self.states)
-    self.compile_s = time.perf_counter() - start
-
-  def run_epoch(self) -> int:
-    self.epoch += 1
-    for i, keys in enumerate(self.keys):
-      args = programs.epoch_args(self.states[i], self.data, keys, self.epoch, 0)
-      self.states[i], sums = self.compiled(*args)
-    jax.block_until_ready((self.states, sums))
-    return self.windows
-
-
-SEED_MODES = {"wincls_seeds": "program", "wincls_vmap_seeds": "vmap",
-              "wincls_sequential_seeds": "sequential"}
-
-
 def make_runner(impl: str, data: peers.Data, spec: peers.Spec, *, batch_size: int,
                 seed: int, num_seeds: int, peer_max_windows: int, torch_window):
   """The runner of ``impl``: ``compile_s`` and ``run_epoch() -> windows``."""
-  if impl in TRAIN_IMPLS:
-    update = "dense" if impl == "wincls_train" else "sparse"
-    return _TrainRunner(data, spec, batch_size=batch_size, seed=seed,
-                        embedding_update=update)
-  if impl in SEED_IMPLS:
-    return _TrainRunner(data, spec, batch_size=batch_size, seed=seed,
-                        embedding_update="dense", num_seeds=num_seeds,
-                        mode=SEED_MODES[impl])
+  if impl in TRAIN_IMPLS + SEED_IMPLS:
+    return wincls_train.make_runner(impl, data, spec, batch_size=batch_size, seed=seed,
+                                    num_seeds=num_seeds)
   if impl in TORCH_IMPLS:
     return torch_window.make_runner(data, spec, batch_size=batch_size, seed=seed,
                                     variant=impl, max_windows=peer_max_windows)

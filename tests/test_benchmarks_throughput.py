@@ -22,6 +22,7 @@ if str(REPO) not in sys.path:
 
 from benchmarks import peers  # pylint: disable=g-import-not-at-top
 from benchmarks.peers import numpy_hand  # pylint: disable=g-import-not-at-top
+from benchmarks.peers import wincls_train  # pylint: disable=g-import-not-at-top
 from benchmarks import throughput  # pylint: disable=g-import-not-at-top
 
 HAVE_TORCH = importlib.util.find_spec("torch") is not None
@@ -66,7 +67,7 @@ def test_numpy_peer_gradient_equals_wincls_autodiff():
   runner.params = {k: v.astype(np.float64) for k, v in runner.params.items()}
   loss, grads = runner.grads(data.window_ids, data.feature_ids, data.labels)
   with jax.enable_x64(True):
-    config = throughput.model_config(SPEC)
+    config = wincls_train.model_config(SPEC)
     params = jax.tree.map(jnp.asarray, _wincls_params(runner.params))
     (ref_loss, _), ref = jax.value_and_grad(objective.loss_fn, has_aux=True)(
         params, _wincls_batch(data), config=config, loss="cross_entropy", key=None)
@@ -97,7 +98,7 @@ def test_numpy_peer_relu_gradient_equals_wincls_autodiff():
   with jax.enable_x64(True):
     params = jax.tree.map(jnp.asarray, _wincls_params(runner.params))
     (ref_loss, _), ref = jax.value_and_grad(objective.loss_fn, has_aux=True)(
-        params, _wincls_batch(data), config=throughput.model_config(spec),
+        params, _wincls_batch(data), config=wincls_train.model_config(spec),
         loss="cross_entropy", key=None, train=False)
     np.testing.assert_allclose(loss, ref_loss, rtol=1e-12)
     for got, want in zip(jax.tree.leaves(_wincls_params(grads)), jax.tree.leaves(ref)):
@@ -113,7 +114,7 @@ def test_torch_peers_are_the_same_model(activation):
   data = _tiny_data()
   init = peers.init_numpy_params(spec, seed=3)
   ref, _ = objective.loss_fn(jax.tree.map(jnp.asarray, _wincls_params(init)),
-                              _wincls_batch(data), config=throughput.model_config(spec),
+                              _wincls_batch(data), config=wincls_train.model_config(spec),
                               loss="cross_entropy", key=None, train=False)
   for sparse in (False, True):
     loss = torch_window.batch_loss(data, spec, init, sparse=sparse)
@@ -147,7 +148,7 @@ def test_benchmark_config_is_the_default_run():
                       hidden_size=base.hidden_size, num_classes=17,
                       activation=base.activation, dropout=base.dropout,
                       word_dropout=base.word_dropout)
-    config = throughput.train_config(spec)
+    config = wincls_train.train_config(spec)
     differ = {f.name for f in dataclasses.fields(config)
               if getattr(config, f.name) != getattr(default, f.name)}
     assert differ <= set(shape), (name, differ)
@@ -219,8 +220,8 @@ def test_train_rows_time_the_trainers_own_epoch():
     runner = throughput.make_runner(
         "wincls_train" if update == "dense" else "wincls_train_sparse", data, SPEC,
         batch_size=8, seed=0, num_seeds=1, peer_max_windows=0, torch_window=None)
-    config = throughput.train_config(SPEC, batch_size=8, embedding_update=update)
-    static = programs.Static.from_config(config, throughput.model_config(SPEC),
+    config = wincls_train.train_config(SPEC, batch_size=8, embedding_update=update)
+    static = programs.Static.from_config(config, wincls_train.model_config(SPEC),
                                      steps_per_epoch=3)
     keys = programs.seed_keys(0, 1)
     args = programs.epoch_args(programs.init_state(static, keys, None, config),
