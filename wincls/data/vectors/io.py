@@ -122,6 +122,34 @@ def _text_header(path, line: str, *, header: bool | None,
   return True, (declared_rows, declared_dim)
 
 
+def _first_row_dim(path, lineno: int, line: str) -> int:
+  """The dimension a headerless file's first row gives (its fields less the word)."""
+  fields = line.split(" ")
+  if len(fields) < 2:
+    raise DataError(path, lineno, f"found only {line[:40]!r}; expected "
+                    "a word followed by its vector's values")
+  return len(fields) - 1
+
+
+def _split_row(path, lineno: int, line: str, dim: int, where_dim: str
+               ) -> tuple[str, list[str]]:
+  """``(word, [D value strings])`` of a text row (``read_text_vectors``'s rules).
+
+  The word is everything before the last ``dim`` fields; a word whose own
+  last field is a number means a ragged row, not a word with spaces.
+  """
+  fields = line.rsplit(" ", dim)
+  if len(fields) != dim + 1:
+    raise DataError(path, lineno, f"row has {len(fields) - 1} values; "
+                    f"expected {dim} ({where_dim})")
+  word = fields[0]
+  if " " in word and is_float(word.rsplit(" ", 1)[1]):
+    num_values = dim + sum(is_float(x) for x in word.split(" ")[1:])
+    raise DataError(path, lineno, f"row has {num_values} values; expected "
+                    f"{dim} ({where_dim})")
+  return word, fields[1:]
+
+
 def read_text_vectors(path: str | os.PathLike, *, dim: int | None = None,
                       header: bool | None = None,
                       max_words: int | None = None) -> tuple[list[str], Matrix]:
@@ -175,24 +203,13 @@ def read_text_vectors(path: str | os.PathLike, *, dim: int | None = None,
       if max_words is not None and len(words) >= max_words:
         break
       if dim is None:
-        fields = line.split(" ")
-        if len(fields) < 2:
-          raise DataError(path, lineno, f"found only {line[:40]!r}; expected "
-                          "a word followed by its vector's values")
-        dim, where_dim = len(fields) - 1, f"the first row's dimension, line {lineno}"
-      fields = line.rsplit(" ", dim)
-      if len(fields) != dim + 1:
-        raise DataError(path, lineno, f"row has {len(fields) - 1} values; "
-                        f"expected {dim} ({where_dim})")
-      word = fields[0]
-      if " " in word and is_float(word.rsplit(" ", 1)[1]):
-        num_values = dim + sum(is_float(x) for x in word.split(" ")[1:])
-        raise DataError(path, lineno, f"row has {num_values} values; expected "
-                        f"{dim} ({where_dim})")
+        dim, where_dim = _first_row_dim(path, lineno, line), (
+            f"the first row's dimension, line {lineno}")
+      word, values = _split_row(path, lineno, line, dim, where_dim)
       if not batch:
         batch_start = lineno
       words.append(word)
-      batch.append(fields[1:])
+      batch.append(values)
       if len(batch) == _BATCH_ROWS:
         blocks.append(_parse_floats(path, batch_start, batch, dim))
         batch = []
