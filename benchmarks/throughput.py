@@ -83,7 +83,6 @@ from pathlib import Path
 from absl import app
 from absl import flags
 import jax
-import numpy as np
 
 _REPO = Path(__file__).resolve().parents[1]
 if str(_REPO) not in sys.path:
@@ -92,18 +91,11 @@ if str(_REPO) not in sys.path:
 from benchmarks import peers  # pylint: disable=g-import-not-at-top
 from benchmarks import roofline  # pylint: disable=g-import-not-at-top
 from benchmarks import throughput_report  # pylint: disable=g-import-not-at-top
+from benchmarks import workload  # pylint: disable=g-import-not-at-top
 from benchmarks.peers import numpy_hand  # pylint: disable=g-import-not-at-top
 from benchmarks.peers import wincls_train  # pylint: disable=g-import-not-at-top
-from wincls import config as config_lib  # pylint: disable=g-import-not-at-top
-from wincls.data import datasets  # pylint: disable=g-import-not-at-top
-from wincls.data import vocab as vocab_lib  # pylint: disable=g-import-not-at-top
-from wincls.data import windows  # pylint: disable=g-import-not-at-top
 
-# The shapes; every other setting is the default Config's.
-CONFIGS = {
-    "cs224n": {"window_size": 1, "hidden_size": 200},
-    "cw": {"window_size": 2, "hidden_size": 300},
-}
+CONFIGS = workload.CONFIGS
 TRAIN_IMPLS = ("wincls_train", "wincls_train_sparse")
 TORCH_IMPLS = throughput_report.TORCH_IMPLS
 SEED_IMPLS = throughput_report.SEED_IMPLS
@@ -137,63 +129,6 @@ _MODEL_OVERRIDES = flags.DEFINE_list(
     "model_overrides", [], "FIELD=VALUE settings of every impl's model, e.g. "
     "dropout=0,word_dropout=0 (what the dropouts cost); FIELD of: dropout, "
     "word_dropout, activation")
-
-
-def base_config(config_name: str, overrides: dict | None = None) -> config_lib.Config:
-  """The default ``Config`` on CoNLL-2003 with the shape of ``config_name``.
-
-  ``overrides`` (``--model_overrides``) replace fields the peers share
-  (``OVERRIDABLE``), for every impl alike.
-  """
-  return config_lib.Config(dataset="conll2003", **CONFIGS[config_name], **(overrides or {}))
-
-
-OVERRIDABLE = {"dropout": float, "word_dropout": float, "activation": str}
-
-
-def parse_overrides(items: list[str]) -> dict:
-  """``["dropout=0", ...]`` -> ``{"dropout": 0.0, ...}``; ValueError naming the flag."""
-  overrides = {}
-  for item in items:
-    name, sep, value = item.partition("=")
-    if not sep or name not in OVERRIDABLE:
-      raise ValueError(f"--model_overrides={item!r}: expected FIELD=VALUE with FIELD "
-                       f"one of {', '.join(OVERRIDABLE)}")
-    overrides[name] = OVERRIDABLE[name](value)
-  return overrides
-
-
-def load_data(config_name: str, *, data_dir: str | None, max_windows: int | None = None,
-              overrides: dict | None = None) -> tuple[peers.Data, peers.Spec]:
-  """CoNLL-2003 train as windows for ``config_name``, and the model's settings."""
-  config = base_config(config_name, overrides)
-  if config.features != ("casing",) or config.window != "concat":
-    raise ValueError("the peers model concat windows of words and casing features; "
-                     f"Config has window={config.window}, features={config.features}")
-  corpus = datasets.load_splits("conll2003", data_dir=data_dir)["train"]
-  vocab = vocab_lib.Vocab.build(corpus.words, min_count=config.min_count,
-                                lowercase=config.lowercase,
-                                normalize_digits=config.normalize_digits)
-  labels = vocab_lib.LabelVocab.from_tags(corpus.tags, scheme=config.label_scheme)
-  encoded = windows.encode_corpus(corpus, vocab, window_size=config.window_size,
-                                  features=config.features, label_vocab=labels,
-                                  label_scheme=config.label_scheme)
-  n = encoded.labels.shape[0] if max_windows is None else max_windows
-  data = peers.Data(window_ids=np.ascontiguousarray(encoded.window_ids[:n]),
-                    feature_ids=np.ascontiguousarray(encoded.feature_ids[:n, :, 0]),
-                    labels=np.ascontiguousarray(encoded.labels[:n]))
-  spec = peers.Spec(vocab_size=len(vocab), feature_size=vocab_lib.FEATURE_SIZES["casing"],
-                    embed_dim=config.embed_dim, feature_dim=config.feature_dim,
-                    window_len=config.window_size * 2 + 1,
-                    hidden_size=config.hidden_size, num_classes=len(labels),
-                    activation=config.activation, dropout=config.dropout,
-                    word_dropout=config.word_dropout)
-  return data, spec
-
-
-def flops_per_window(spec: peers.Spec) -> int:
-  """Forward + backward matmul FLOPs of one window: ``6·(D·H + H·C)``."""
-  return 6 * (spec.input_dim * spec.hidden_size + spec.hidden_size * spec.num_classes)
 
 
 def make_runner(impl: str, data: peers.Data, spec: peers.Spec, *, batch_size: int,
@@ -316,9 +251,9 @@ def run(*, data_dir, config_names, batch_sizes, impls, num_seeds, repeats,
             "load_avg_start": os.getloadavg()[0], "model_overrides": overrides or {}}
   rows = []
   for config_name in config_names:
-    data, spec = load_data(config_name, data_dir=data_dir, max_windows=max_windows,
+    data, spec = workload.load_data(config_name, data_dir=data_dir, max_windows=max_windows,
                            overrides=overrides)
-    flops = flops_per_window(spec)
+    flops = workload.flops_per_window(spec)
     log(f"{config_name}: {data.num_windows} windows, {spec}, {flops} FLOPs/window")
     for batch_size in batch_sizes:
       base = dict(common, config=config_name, batch_size=batch_size,
@@ -353,7 +288,7 @@ def main(argv):
   if smoke:
     batch_sizes = [64]
   try:
-    overrides = parse_overrides(_MODEL_OVERRIDES.value)
+    overrides = workload.parse_overrides(_MODEL_OVERRIDES.value)
   except ValueError as e:
     raise app.UsageError(str(e)) from e
   rows = run(data_dir=_DATA_DIR.value, config_names=_CONFIGS.value,

@@ -24,6 +24,7 @@ from benchmarks import peers  # pylint: disable=g-import-not-at-top
 from benchmarks.peers import numpy_hand  # pylint: disable=g-import-not-at-top
 from benchmarks.peers import wincls_train  # pylint: disable=g-import-not-at-top
 from benchmarks import throughput  # pylint: disable=g-import-not-at-top
+from benchmarks import workload  # pylint: disable=g-import-not-at-top
 
 HAVE_TORCH = importlib.util.find_spec("torch") is not None
 SPEC = peers.Spec(vocab_size=30, feature_size=9, embed_dim=4, feature_dim=2,
@@ -141,8 +142,8 @@ def test_torch_word_dropout_keeps_reserved_ids():
 def test_benchmark_config_is_the_default_run():
   """The rows train what ``experiments/train.py --dataset=conll2003`` trains."""
   default = config_lib.Config(dataset="conll2003")
-  for name, shape in throughput.CONFIGS.items():
-    base = throughput.base_config(name)
+  for name, shape in workload.CONFIGS.items():
+    base = workload.base_config(name)
     spec = peers.Spec(vocab_size=30, feature_size=9, embed_dim=base.embed_dim,
                       feature_dim=base.feature_dim, window_len=2 * base.window_size + 1,
                       hidden_size=base.hidden_size, num_classes=17,
@@ -152,22 +153,22 @@ def test_benchmark_config_is_the_default_run():
     differ = {f.name for f in dataclasses.fields(config)
               if getattr(config, f.name) != getattr(default, f.name)}
     assert differ <= set(shape), (name, differ)
-  assert throughput.base_config("cw") == default
+  assert workload.base_config("cw") == default
 
 
 def test_model_overrides_change_every_impls_model_alike():
-  overrides = throughput.parse_overrides(["dropout=0", "word_dropout=0.05"])
+  overrides = workload.parse_overrides(["dropout=0", "word_dropout=0.05"])
   assert overrides == {"dropout": 0.0, "word_dropout": 0.05}
-  base = throughput.base_config("cs224n", overrides)
+  base = workload.base_config("cs224n", overrides)
   assert (base.dropout, base.word_dropout, base.hidden_size) == (0.0, 0.05, 200)
   for bad in (["dropout"], ["learning_rate=1"]):
     with pytest.raises(ValueError, match="--model_overrides"):
-      throughput.parse_overrides(bad)
+      workload.parse_overrides(bad)
 
 
 def test_flops_per_window_formula():
   # D = 3 * (4 + 2) = 18: 6 * (18 * 6 + 6 * 5).
-  assert throughput.flops_per_window(SPEC) == 6 * (18 * 6 + 6 * 5)
+  assert workload.flops_per_window(SPEC) == 6 * (18 * 6 + 6 * 5)
 
 
 def test_smoke_run_writes_rows(tmp_path):
