@@ -37,7 +37,6 @@ and are not counted.
 from __future__ import annotations
 
 import collections
-import dataclasses
 import gzip
 import json
 from pathlib import Path
@@ -47,11 +46,10 @@ import tempfile
 import time
 
 import jax
-import jax.numpy as jnp
 
+from benchmarks import peers
 from benchmarks import workload
 from benchmarks.peers import wincls_train
-from wincls.train import programs
 
 CATEGORIES = ("matmul", "random bits", "gathers", "word table [V, E]", "host callbacks",
               "other")
@@ -161,40 +159,21 @@ def attribute(op_seconds: collections.Counter, hlo_text: str,
 
 def build_epoch(*, config_name: str, window: str, embedding_update: str,
                 batch_size: int, overrides: dict, data_dir: str | None,
-                max_windows: int | None):
-  """``(run_epoch(e), compiled, spec, steps)`` of the trainer's one-seed epoch."""
+                max_windows: int | None) -> tuple[wincls_train.TrainRunner, peers.Spec]:
+  """The trainer's one-seed epoch (``throughput.py``'s runner) and the model's sizes."""
   data, spec = workload.load_data(config_name, data_dir=data_dir,
-                                    max_windows=max_windows, overrides=overrides)
-  config = dataclasses.replace(
-      wincls_train.train_config(spec, batch_size=batch_size,
-                                embedding_update=embedding_update), window=window)
-  model_config = config.model_config(vocab_size=spec.vocab_size,
-                                     feature_sizes=(spec.feature_size,),
-                                     num_classes=spec.num_classes)
-  steps = -(-data.num_windows // batch_size)
-  static = programs.Static.from_config(config, model_config, steps_per_epoch=steps)
-  arrays = jax.tree.map(jnp.asarray, {
-      "window_ids": data.window_ids, "feature_ids": data.feature_ids[..., None],
-      "labels": data.labels})
-  keys = programs.seed_keys(config.seed, 1)
-  state = programs.init_state(static, keys, None, config)
-  compiled = programs.compiled_epoch(
-      static, batch_size, programs.epoch_args(state, arrays, keys, 1, 0))
-
-  def run_epoch(epoch: int) -> None:
-    nonlocal state
-    state, sums = compiled(*programs.epoch_args(state, arrays, keys, epoch, 0))
-    jax.block_until_ready((state, sums))
-
-  return run_epoch, compiled, spec, steps
+                                  max_windows=max_windows, overrides=overrides)
+  runner = wincls_train.TrainRunner(data, spec, batch_size=batch_size, seed=0,
+                                    embedding_update=embedding_update, window=window)
+  return runner, spec
 
 
-def _traced_epoch(run_epoch, epoch: int) -> tuple[float, collections.Counter]:
-  """``(seconds, op_seconds)`` of ``run_epoch(epoch)`` under ``jax.profiler``."""
+def _traced_epoch(run_epoch) -> tuple[float, collections.Counter]:
+  """``(seconds, op_seconds)`` of ``run_epoch()`` under ``jax.profiler``."""
   with tempfile.TemporaryDirectory() as trace_dir:
     jax.profiler.start_trace(trace_dir, create_perfetto_trace=True)
     start = time.perf_counter()
-    run_epoch(epoch)
+    run_epoch()
     seconds = time.perf_counter() - start
     jax.profiler.stop_trace()
     return seconds, trace_op_seconds(trace_dir)
@@ -207,24 +186,24 @@ def profile(*, warmup: int, repeats: int, traced: int, top: int, **build) -> dic
   median), then ``traced`` traced ones; each op's time is its median over
   those (one slow epoch on a shared machine does not move the split).
   """
-  run_epoch, compiled, spec, steps = build_epoch(**build)
-  for epoch in range(1, warmup + 1):
-    run_epoch(epoch)
+  runner, spec = build_epoch(**build)
+  for _ in range(warmup):
+    runner.run_epoch()
   times = []
-  for epoch in range(warmup + 1, warmup + repeats + 1):
+  for _ in range(repeats):
     start = time.perf_counter()
-    run_epoch(epoch)
+    runner.run_epoch()
     times.append(time.perf_counter() - start)
   epoch_s = statistics.median(times)
-  traces = [_traced_epoch(run_epoch, warmup + repeats + 1 + i) for i in range(traced)]
+  traces = [_traced_epoch(runner.run_epoch) for _ in range(traced)]
   names = set().union(*(ops for _, ops in traces))
   op_seconds = {name: statistics.median(ops[name] for _, ops in traces) for name in names}
-  result = attribute(op_seconds, compiled.as_text(), (spec.vocab_size, spec.embed_dim),
+  result = attribute(op_seconds, runner.compiled.as_text(), (spec.vocab_size, spec.embed_dim),
                      epoch_s, top=top)
   return {"config": build["config_name"], "window": build["window"],
           "embedding_update": build["embedding_update"],
           "batch_size": build["batch_size"], "model_overrides": build["overrides"],
-          "steps": steps, "epoch_s": epoch_s, "epoch_s_all": times,
+          "steps": runner.steps, "epoch_s": epoch_s, "epoch_s_all": times,
           "traced_epoch_s": statistics.median(s for s, _ in traces),
           "traced_epochs": traced, "vocab_size": spec.vocab_size,
           "embed_dim": spec.embed_dim, **result}

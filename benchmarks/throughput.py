@@ -251,8 +251,8 @@ def run(*, data_dir, config_names, batch_sizes, impls, num_seeds, repeats,
             "load_avg_start": os.getloadavg()[0], "model_overrides": overrides or {}}
   rows = []
   for config_name in config_names:
-    data, spec = workload.load_data(config_name, data_dir=data_dir, max_windows=max_windows,
-                           overrides=overrides)
+    data, spec = workload.load_data(config_name, data_dir=data_dir,
+                                    max_windows=max_windows, overrides=overrides)
     flops = workload.flops_per_window(spec)
     log(f"{config_name}: {data.num_windows} windows, {spec}, {flops} FLOPs/window")
     for batch_size in batch_sizes:

@@ -26,11 +26,15 @@ UPDATES = {"wincls_train": "dense", "wincls_train_sparse": "sparse"}
 
 
 def train_config(spec: peers.Spec, *, batch_size: int = 256, seed: int = 0,
-                 embedding_update: str = "dense", num_seeds: int = 1
-                 ) -> config_lib.Config:
-  """The run's ``Config`` of the benchmarked model (the peers' settings)."""
+                 embedding_update: str = "dense", num_seeds: int = 1,
+                 window: str = "concat") -> config_lib.Config:
+  """The run's ``Config`` of the benchmarked model (the peers' settings).
+
+  ``window``: the peers model ``"concat"``; another window (for
+  ``benchmarks/epoch_profile.py``) reads the same ids into another model.
+  """
   return config_lib.Config(
-      dataset="conll2003", features=("casing",), window="concat",
+      dataset="conll2003", features=("casing",), window=window,
       window_size=spec.window_len // 2, embed_dim=spec.embed_dim,
       feature_dim=spec.feature_dim, classifier="hidden", hidden_size=spec.hidden_size,
       activation=spec.activation, output="multiclass", dropout=spec.dropout,
@@ -40,8 +44,8 @@ def train_config(spec: peers.Spec, *, batch_size: int = 256, seed: int = 0,
       num_seeds=num_seeds)
 
 
-def model_config(spec: peers.Spec) -> config_lib.ModelConfig:
-  return train_config(spec).model_config(
+def model_config(spec: peers.Spec, window: str = "concat") -> config_lib.ModelConfig:
+  return train_config(spec, window=window).model_config(
       vocab_size=spec.vocab_size, feature_sizes=(spec.feature_size,),
       num_classes=spec.num_classes)
 
@@ -57,13 +61,15 @@ class TrainRunner:
   """
 
   def __init__(self, data: peers.Data, spec: peers.Spec, *, batch_size: int, seed: int,
-               embedding_update: str, num_seeds: int = 1, mode: str = "single"):
+               embedding_update: str, num_seeds: int = 1, mode: str = "single",
+               window: str = "concat"):
     together = mode in ("program", "vmap")
     config = train_config(spec, batch_size=batch_size, seed=seed,
                           embedding_update=embedding_update,
-                          num_seeds=num_seeds if together else 1)
-    steps = -(-data.num_windows // batch_size)
-    static = programs.Static.from_config(config, model_config(spec), steps_per_epoch=steps)
+                          num_seeds=num_seeds if together else 1, window=window)
+    self.steps = -(-data.num_windows // batch_size)
+    static = programs.Static.from_config(config, model_config(spec, window),
+                                         steps_per_epoch=self.steps)
     if mode == "vmap":
       static = dataclasses.replace(static, seed_loop="vmap")
     self.seed_loop = static.seed_loop if together else None
