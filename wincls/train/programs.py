@@ -133,17 +133,6 @@ def _optimizer_for(static: Static, **values) -> optax.GradientTransformation:
       trainable=optim.dense_part(trainable, static.embedding_update), **values)
 
 
-def _seed_loop(one_seed: Callable, seed_loop: str) -> Callable:
-  """``one_seed(state, data, key, epoch, bucket)`` vmapped over the seed axis.
-
-  For ``"calls"`` this is the one-seed program (a seed axis of 1) that
-  ``_per_seed`` calls once per seed.
-  """
-  if seed_loop not in SEED_LOOPS:
-    raise ValueError(f"Static.seed_loop={seed_loop!r} is not one of {SEED_LOOPS}")
-  return jax.vmap(one_seed, in_axes=(0, None, 0, None, None))
-
-
 def _one_program(static: Static) -> Static:
   """The settings of the program ``"calls"`` runs per seed: the one-seed run's."""
   return dataclasses.replace(static, seed_loop="vmap")
@@ -177,7 +166,11 @@ def _train_epoch_fn(static: Static, batch_size: int) -> Callable:
   layout = static.layout
   one_seed = functools.partial(step.train_epoch, step_fn=step_fn, batch_size=batch_size,
                                layout=layout)
-  epoch_fn = _seed_loop(one_seed, static.seed_loop)
+  if static.seed_loop not in SEED_LOOPS:
+    raise ValueError(f"Static.seed_loop={static.seed_loop!r} is not one of {SEED_LOOPS}")
+  # Vmapped over the seed axis; for "calls" (epoch_fn, compiled_epoch) this is
+  # the one-seed program (a seed axis of 1) that _per_seed calls once per seed.
+  epoch_fn = jax.vmap(one_seed, in_axes=(0, None, 0, None, None))
   if layout is None:
     return jax.jit(epoch_fn, donate_argnums=0)
 
@@ -294,8 +287,9 @@ def compiled_epoch(static: Static, batch_size: int, args: tuple) -> Callable:
   """
   if static.seed_loop == "calls":
     state, data, keys, epoch, bucket = args
-    # The shapes of one seed's slice (no slice computed: this runs every epoch).
-    one = lambda x: jax.ShapeDtypeStruct((1,) + x.shape[1:], x.dtype)
+    # The shapes (and placement) of one seed's slice, no slice computed (this
+    # runs every epoch): the cache entry of a one-seed run at these shapes.
+    one = lambda x: jax.ShapeDtypeStruct((1,) + x.shape[1:], x.dtype, sharding=x.sharding)
     one_seed = (jax.tree.map(one, state), data, one(keys), epoch, bucket)
     return _per_seed(_compiled(_train_epoch_fn(_one_program(static), batch_size), one_seed))
   return _compiled(_train_epoch_fn(static, batch_size), args)
