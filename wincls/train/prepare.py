@@ -135,15 +135,15 @@ def _load_vectors(config: config_lib.Config, vocab_for_extension, train_corpus,
   vec_words, matrix = load_run_vectors(config)
   vocab = vocab_for_extension
   if vocab is None:
-    # Training words, plus the dev words the vectors know (their vectors are
-    # pre-trained, not learned from dev labels; the usual practice).
-    known = set(vec_words) | {w.lower() for w in vec_words}
-    train_vocab = vocab_lib.Vocab.build(
+    vocab = vocab_lib.Vocab.build(
         train_corpus.words, min_count=config.min_count, lowercase=config.lowercase,
         normalize_digits=config.normalize_digits)
-    extra = [w for s in dev_corpus.words for w in s
-             if train_vocab.normalize(w) in known or w in known]
-    vocab = train_vocab.extend(extra) if config.vocab_include_dev else train_vocab
+    if config.vocab_include_dev:
+      # Training words, plus the dev words the vectors know (their vectors are
+      # pre-trained, not learned from dev labels; the usual practice).
+      known = set(vec_words) | {w.lower() for w in vec_words}
+      vocab = vocab.extend([w for s in dev_corpus.words for w in s
+                            if vocab.normalize(w) in known or w in known])
   counts, forms = vectors_lib.corpus_counts(train_corpus.words,
                                             normalize=vocab.normalize)
   table, report = vectors_lib.align_vectors(
