@@ -171,16 +171,14 @@ def predict_file(workdir: str | os.PathLike, input_path: str | os.PathLike,
   else:
     corpus = read_input(input_path)
   predictions, data = tagger.tag_corpus(corpus)
+  sentences = tagger.sentences_of(corpus, predictions, data)
+  num_entities = sum(len(s["entities"]) for s in sentences)
   scores = None
   if input_format == "text":
-    sentences = tagger.sentences_of(corpus, predictions, data)
     lines = conll.split_lines(conll.read_text(Path(input_path)))
     _write_jsonl(output_path, sentences, corpus, lines)
-    num_entities = sum(len(s["entities"]) for s in sentences)
   else:
     tagger.write_conll(output_path, corpus, predictions, data)
-    num_entities = sum(len(s["entities"]) for s in
-                       tagger.sentences_of(corpus, predictions, data))
     if corpus.scheme != conll.NO_TAGS:
       scores = tagger.evaluate(predictions, corpus, data)
   config = tagger.config
