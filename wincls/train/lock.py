@@ -33,6 +33,8 @@ from typing import Any
 
 from absl import logging
 
+from wincls.train import files
+
 LOCK_FILE = "lock"
 # A lock file with no readable content younger than this is being written now.
 _WRITE_GRACE_SECONDS = 10.0
@@ -154,7 +156,7 @@ class WorkdirLock:
           os.fsync(f.fileno())
       except OSError as e:
         self.path.unlink(missing_ok=True)
-        raise OSError(e.errno, e.strerror, str(self.path)) from None
+        raise files.with_path(e, self.path) from None
       self.held = True
       return
     raise WorkdirLockedError(f"{self.path}: could not take the workdir's lock "
