@@ -27,7 +27,6 @@ from wincls.data import windows as windows_lib
 from wincls.train import distributed
 from wincls.train import prepare
 from wincls.train import programs
-from wincls.train import step
 
 Array = jax.Array
 
