@@ -32,8 +32,8 @@ from benchmarks import workload  # pylint: disable=g-import-not-at-top
 from wincls import config as config_lib  # pylint: disable=g-import-not-at-top
 
 _CONFIG = flags.DEFINE_enum("config", "cw", list(workload.CONFIGS), "model shape")
-_WINDOW = flags.DEFINE_enum("window", "concat", list(config_lib.WINDOWS),
-                            "window representation (train.py's --window)")
+_WINDOW = flags.DEFINE_string("window", "concat",
+                              "window representation (train.py's --window)")
 _EMBEDDING_UPDATE = flags.DEFINE_enum("embedding_update", "dense",
                                       list(config_lib.EMBEDDING_UPDATES),
                                       "word-table updates (train.py's --embedding_update)")

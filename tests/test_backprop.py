@@ -24,9 +24,11 @@ import optax
 import pytest
 
 from wincls import config as config_lib
+from wincls.model import layers
 from wincls.model import losses
 from wincls.model import network
 from wincls.model import objective
+from wincls.model import windows
 
 RTOL = 1e-10
 # The compiled programs here run once: skipping LLVM's optimisation passes halves
@@ -155,7 +157,7 @@ def _grid_case(i, classifier, window, output, loss):
   parameters for every multiclass loss but "crf".
   """
   config = _config(classifier, output, loss, window,
-                   activation=_cycle(config_lib.ACTIVATIONS, i),
+                   activation=_cycle(tuple(layers.ACTIVATIONS), i),
                    half_width=_cycle((0, 1, 2), i), hidden=_cycle((1, 4, 30), i // 2),
                    dropout=0.4 if classifier == "hidden2" and i % 2 == 0 else 0.0,
                    freeze_vectors=i % 2 == 1)
@@ -168,7 +170,7 @@ def _cases():
   """name -> Case: the grid of every loss x classifier x window, and special cases."""
   cases = {}
   for i, ((output, loss), classifier, window) in enumerate(itertools.product(
-      LOSS_CASES, CLASSIFIERS, config_lib.WINDOWS)):
+      LOSS_CASES, CLASSIFIERS, tuple(windows.WINDOWS))):
     cases[f"grid-{classifier}-{window}-{loss}-{output}"] = _grid_case(
         i, classifier, window, output, loss)
   # The same as a grid case with dropout, but train=False.
@@ -264,7 +266,7 @@ def _assert_case(results, name):
 
 
 @pytest.mark.parametrize("classifier", list(CLASSIFIERS))
-@pytest.mark.parametrize("window", config_lib.WINDOWS)
+@pytest.mark.parametrize("window", tuple(windows.WINDOWS))
 @pytest.mark.parametrize("output,loss", LOSS_CASES)
 def test_hand_grad_matches_autodiff(results, classifier, window, output, loss):
   """Every classifier x window x loss, each with a variation (``_grid_case``)."""
@@ -286,15 +288,15 @@ def test_grid_covers_the_variations():
     kind, hidden2 = CLASSIFIERS[classifier]
     activations = {c.config.activation for c in cases
                    if (c.config.classifier, c.config.hidden2_size) == (kind, hidden2)}
-    assert activations == set(config_lib.ACTIVATIONS)
-  for loss in config_lib.LOSSES:  # each loss meets every activation
+    assert activations == set(tuple(layers.ACTIVATIONS))
+  for loss in tuple(losses.LOSSES):  # each loss meets every activation
     assert {c.config.activation for c in cases if c.loss == loss} == set(
-        config_lib.ACTIVATIONS), loss
+        tuple(layers.ACTIVATIONS)), loss
   assert {c.config.window_size for c in cases} == {0, 1, 2}
   hidden = [c for c in cases if c.config.classifier == "hidden"]
   assert any(c.config.hidden_size == 1 for c in hidden)
   assert any(c.config.hidden_size > network.input_dim(c.config) for c in hidden)
-  assert {c.loss for c in cases if c.config.dropout > 0} == set(config_lib.LOSSES)
+  assert {c.loss for c in cases if c.config.dropout > 0} == set(tuple(losses.LOSSES))
   assert {c.config.freeze_vectors for c in cases} == {True, False}
   assert {c.margin for c in cases if c.loss != "cross_entropy"} == {0.5, 1.0, 2.0}
   assert {c.num_corruptions for c in cases

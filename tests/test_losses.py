@@ -136,8 +136,6 @@ def test_max_margin_ignores_negatives_and_max_margin_neg_pushes_them_down():
 
 
 def test_registry_resolves_flags_and_outputs():
-  from wincls import config as config_lib
-  assert config_lib.LOSSES == tuple(losses.LOSSES)
   # max_margin with the multiclass output is Crammer–Singer (label-space corruption).
   assert losses.get("max_margin", "multiclass") is losses.LOSSES["hinge_cs"]
   assert losses.get("max_margin", "score").kind == "corrupted"

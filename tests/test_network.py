@@ -186,8 +186,8 @@ def test_dropout_only_with_key():
 
 
 def test_bad_config_and_inputs_raise():
-  with pytest.raises(ValueError, match="ModelConfig.activation='gelu' is not one of"):
-    network.init_params(jax.random.key(0), config=_config(activation="gelu"))
+  with pytest.raises(ValueError, match="ModelConfig.activation='not,an,activation' is not one of"):
+    network.init_params(jax.random.key(0), config=_config(activation="not,an,activation"))
   config = _config(window_size=2)
   params = network.init_params(jax.random.key(0), config=config)
   with pytest.raises(ValueError, match=r"expected \[..., window_len=5\]"):

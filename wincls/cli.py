@@ -29,6 +29,9 @@ from absl import app
 from absl import flags
 
 from wincls import config as config_lib
+from wincls import plugins
+from wincls.model import features as features_lib
+from wincls.model import layers
 from wincls.model import losses
 from wincls.model import windows
 
@@ -46,25 +49,33 @@ HELP = {
     "min_count": "Keep training words seen at least this often (others are UNK).",
     "lowercase": "Lowercase words before vocabulary lookup.",
     "normalize_digits": "Map digits to 0 before vocabulary lookup.",
-    "features": "Per-word features, comma list of casing, caps (empty: none).",
+    "features": lambda: ("Word features after the word vector, a comma list (empty: "
+                         "none) of: " + features_lib.help_text() + "."),
+    "plugins": "Modules to import first, comma list: they register windows, losses, "
+               "activations or features of their own (docs/extending.md); saved in "
+               "config.json, so resuming and predict.py load them again.",
+    "char_dim": "chars: dimension of a character vector.",
+    "char_filters": "chars: convolution filters (the feature's dimension).",
+    "char_width": "chars: characters per convolution window.",
+    "char_max_len": "chars: the first this many characters of a word are read.",
     "vectors": "Word vectors: random, glove-6b-100d, or file (with --vectors_path).",
     "vectors_path": "A GloVe/word2vec file of pre-trained vectors.",
     "freeze_vectors": "Word vectors receive no update.",
-    "window": "Window representation: " + windows.help_text() + ".",
+    "window": lambda: "Window representation: " + windows.help_text() + ".",
     "window_size": "Half-width m of the window (2m+1 words).",
     "embed_dim": "Dimension of a word vector.",
     "feature_dim": "Dimension of each feature vector.",
     "classifier": "softmax (scores = W x + b) or hidden (a hidden layer first).",
     "hidden_size": "Width of the hidden layer.",
     "hidden2_size": "Width of an optional second hidden layer (0: none).",
-    "activation": "Non-linearity: " + ", ".join(config_lib.ACTIVATIONS) + ".",
+    "activation": lambda: "Non-linearity: " + layers.ACTIVATIONS.help_text() + ".",
     "output": "multiclass (one score per label) or score (one score: a detector).",
     "target_type": "With --output=score: the entity type detected (e.g. LOC).",
     "dropout": "Dropout rate on the window vector and hidden layers.",
     "word_dropout": "Probability that a training word id becomes <unk>.",
     "embedding_update": "dense (optax on the whole word table) or sparse (only "
                         "the rows a batch uses; wincls/train/sparse.py).",
-    "loss": "Loss: " + losses.help_text() + ".",
+    "loss": lambda: "Loss: " + losses.help_text() + ".",
     "margin": "Margin of the hinge losses.",
     "num_corruptions": "Corrupted windows per true window (max_margin, score).",
     "optimizer": "sgd, adam or adagrad.",
@@ -86,7 +97,27 @@ USER_ERRORS = (ValueError, FileNotFoundError, NotADirectoryError, IsADirectoryEr
 
 
 def _help(name: str) -> str:
-  return HELP.get(name, f"Config.{name}.")
+  """A field's help; the registries' are read when asked (plugins add to them)."""
+  text = HELP.get(name, f"Config.{name}.")
+  return text() if callable(text) else text
+
+
+def refresh_help(flag_values: flags.FlagValues = flags.FLAGS) -> None:
+  """Rewrites the help of the flags whose choices are registries (after plugins)."""
+  for name, text in HELP.items():
+    if callable(text) and name in flag_values:
+      flag_values[name].help = text()
+
+
+def plugins_in_argv(argv: list[str]) -> list[str]:
+  """The modules of the last ``--plugins=A,B`` (or ``--plugins A,B``) in ``argv``."""
+  found: list[str] = []
+  for i, arg in enumerate(argv):
+    if arg.startswith("--plugins="):
+      found = arg.split("=", 1)[1].split(",")
+    elif arg == "--plugins" and i + 1 < len(argv):
+      found = argv[i + 1].split(",")
+  return [m.strip() for m in found if m.strip()]
 
 
 def define_config_flags(flag_values: flags.FlagValues = flags.FLAGS, *,
@@ -279,7 +310,15 @@ def describe_os_error(error: OSError) -> str:
 
 
 def _parse_flags(argv: list[str]) -> list[str]:
-  """absl's flag parsing, a parse error reported as ``error:`` (exit status 2)."""
+  """absl's flag parsing, a parse error reported as ``error:`` (exit status 2).
+
+  ``--plugins`` are imported first, so that ``--help`` lists their parts.
+  """
+  try:
+    plugins.load(plugins_in_argv(argv))
+  except plugins.PluginError as e:
+    fail(str(e))
+  refresh_help()
   try:
     return flags.FLAGS(argv)
   except flags.Error as e:

@@ -18,72 +18,20 @@ import json
 import math
 from typing import Any
 
+from wincls import plugins as plugins_lib
+from wincls.model import features as features_lib
 from wincls.model import layers
 from wincls.model import losses
 from wincls.model import windows
+from wincls.model.settings import CLASSIFIERS, OUTPUTS, ModelConfig  # noqa: F401
 
-# The model's choices come from the registries (one entry per window, loss,
-# activation; wincls/model/), so a new entry is a new flag value.
-WINDOWS = tuple(windows.WINDOWS)
-CLASSIFIERS = ("softmax", "hidden")
-ACTIVATIONS = tuple(layers.ACTIVATIONS)
-OUTPUTS = ("multiclass", "score")
-LOSSES = tuple(losses.LOSSES)
-FEATURES = ("casing", "caps")
+# The model's choices are the live registries (wincls/model/registry.py): a
+# part registered by any module, before validation, is a valid flag value.
 LABEL_SCHEMES = ("io", "iob2", "iobes")
 OPTIMIZERS = ("sgd", "adam", "adagrad")
 SCHEDULES = ("constant", "cosine", "linear")
 GRADS = ("autodiff", "hand")
 EMBEDDING_UPDATES = ("dense", "sparse")
-
-
-@dataclasses.dataclass(frozen=True)
-class ModelConfig:
-  """What ``network.init_params``/``network.apply`` need. Hashable (static arg).
-
-  Attributes:
-    vocab_size: rows of the word table (including the reserved ids).
-    feature_sizes: number of ids of each per-word feature table, in the order of
-      the last axis of ``feature_ids``; ``()`` for words only.
-    num_classes: C, the number of output classes (ignored for output="score").
-    window: name of the window representation (a key of ``windows.WINDOWS``).
-    window_size: half-width m; a window holds 2m+1 words.
-    embed_dim: dimension of a word vector.
-    feature_dim: dimension of each feature vector.
-    classifier: "softmax" (scores = W x + b) or "hidden" (one/two hidden layers).
-    hidden_size: H, width of the first hidden layer.
-    hidden2_size: width of an optional second hidden layer (0 = none).
-    activation: the non-linearity f of the hidden layers.
-    output: "multiclass" (scores U h + c, [B, C]) or "score" (s = u^T h, [B]).
-    dropout: dropout rate on the window vector and hidden layers (train only).
-    freeze_vectors: word vectors receive no update.
-    use_crf: add transition parameters for the sentence-level likelihood.
-  """
-
-  vocab_size: int
-  feature_sizes: tuple[int, ...] = ()
-  num_classes: int = 5
-  window: str = "concat"
-  window_size: int = 2
-  embed_dim: int = 50
-  feature_dim: int = 5
-  classifier: str = "hidden"
-  hidden_size: int = 300
-  hidden2_size: int = 0
-  activation: str = "tanh"
-  output: str = "multiclass"
-  dropout: float = 0.0
-  freeze_vectors: bool = False
-  use_crf: bool = False
-
-  @property
-  def window_len(self) -> int:
-    return 2 * self.window_size + 1
-
-  @property
-  def word_dim(self) -> int:
-    """d: dimension of one position's vector (word vector + feature vectors)."""
-    return self.embed_dim + len(self.feature_sizes) * self.feature_dim
 
 
 @dataclasses.dataclass(frozen=True)
@@ -158,6 +106,14 @@ class Config:
   # Run.
   seed: int = 0
   num_seeds: int = 1
+  # Modules imported before anything reads the config (wincls/plugins.py):
+  # they register windows, losses, activations or features of their own.
+  plugins: tuple[str, ...] = ()
+  # Character features (--features=...,chars; wincls/model/features.py).
+  char_dim: int = 16
+  char_filters: int = 32
+  char_width: int = 3
+  char_max_len: int = 16
 
   def model_config(self, *, vocab_size: int, feature_sizes: tuple[int, ...],
                    num_classes: int) -> ModelConfig:
@@ -178,29 +134,41 @@ class Config:
         dropout=self.dropout,
         freeze_vectors=self.freeze_vectors,
         use_crf=self.loss == "crf",
+        features=tuple(self.features),
+        char_dim=self.char_dim,
+        char_filters=self.char_filters,
+        char_width=self.char_width,
+        char_max_len=self.char_max_len,
     )
 
   def validate(self) -> "Config":
     """Raises ValueError naming the flag and what was expected; returns self."""
+    plugins_lib.load(self.plugins)
+    registries = {"window": windows.WINDOWS, "activation": layers.ACTIVATIONS,
+                  "loss": losses.LOSSES}
     choices = {
-        "window": WINDOWS, "classifier": CLASSIFIERS, "activation": ACTIVATIONS,
-        "output": OUTPUTS, "loss": LOSSES, "label_scheme": LABEL_SCHEMES,
+        "classifier": CLASSIFIERS, "output": OUTPUTS, "label_scheme": LABEL_SCHEMES,
         "optimizer": OPTIMIZERS, "schedule": SCHEDULES, "grad": GRADS,
         "embedding_update": EMBEDDING_UPDATES,
-    }
+    } | registries
     for name, allowed in choices.items():
       value = getattr(self, name)
       if value not in allowed:
-        raise ValueError(f"--{name}={value!r} is not one of {', '.join(allowed)}")
+        raise ValueError(f"--{name}={value!r} is not one of {', '.join(allowed)}"
+                         + self._plugins_said(name in registries))
     for feature in self.features:
-      if feature not in FEATURES:
-        raise ValueError(f"--features: {feature!r} is not one of {', '.join(FEATURES)}")
+      if feature not in features_lib.FEATURES or feature == features_lib.TABLE_FEATURE:
+        raise ValueError(f"--features: {feature!r} is not one of "
+                         f"{', '.join(features_lib.choices())}" + self._plugins_said(True))
+    if len(set(self.features)) != len(self.features):
+      raise ValueError(f"--features={','.join(self.features)} names a feature twice")
     for field in dataclasses.fields(self):
       value = getattr(self, field.name)
       if isinstance(value, float) and not math.isfinite(value):
         raise ValueError(f"--{field.name}={value} must be a finite number")
     positive = ("embed_dim", "hidden_size", "batch_size", "epochs", "num_seeds",
-                "num_corruptions", "feature_dim")
+                "num_corruptions", "feature_dim", "char_dim", "char_filters",
+                "char_width", "char_max_len")
     for name in positive:
       if getattr(self, name) < 1:
         raise ValueError(f"--{name}={getattr(self, name)} must be >= 1")
@@ -230,6 +198,14 @@ class Config:
       raise ValueError("--output=score needs --target_type (the entity type to detect, e.g. LOC)")
     return self
 
+  def _plugins_said(self, registered: bool) -> str:
+    """What a message about an unknown registered part adds: the plugins loaded."""
+    if not registered:
+      return ""
+    if not self.plugins:
+      return " (no --plugins were given: a part of your own needs --plugins=MODULE)"
+    return f" (none of the plugins {', '.join(self.plugins)} registers it)"
+
   def to_json(self) -> str:
     return json.dumps(dataclasses.asdict(self), indent=2, sort_keys=True)
 
@@ -240,6 +216,9 @@ class Config:
     if unknown:
       raise ValueError(f"unknown config fields {unknown}; expected some of {sorted(names)}")
     d = dict(d)
-    if "features" in d:
-      d["features"] = tuple(d["features"])
+    for name in ("features", "plugins"):
+      if name in d:
+        d[name] = tuple(d[name])
+    # A run trained with a plugin is read back (resumed, tagged) with it.
+    plugins_lib.load(d.get("plugins", ()))
     return cls(**d)

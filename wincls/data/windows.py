@@ -104,7 +104,8 @@ class WindowedCorpus(NamedTuple):
 def encode_corpus(corpus: Corpus, vocab: vocab_lib.Vocab, *, window_size: int,
                   features: Sequence[str] = (),
                   label_vocab: vocab_lib.LabelVocab | None = None,
-                  label_scheme: str | None = None) -> WindowedCorpus:
+                  label_scheme: str | None = None,
+                  feature_inputs=None) -> WindowedCorpus:
   """Turns a corpus into window arrays for the model.
 
   Args:
@@ -118,6 +119,9 @@ def encode_corpus(corpus: Corpus, vocab: vocab_lib.Vocab, *, window_size: int,
       ``corpus.scheme`` by ``tags.to_scheme`` (also when the schemes are equal,
       which makes invalid gold sequences canonical, as the metrics read them).
       None: ``label_vocab.scheme``.
+    feature_inputs: ``words -> int [num_words, K]``, the per-word feature inputs
+      (``wincls.model.features.word_inputs``); None: ``vocab.feature_ids`` of
+      ``features``.
 
   Returns:
     A ``WindowedCorpus``.
@@ -131,7 +135,11 @@ def encode_corpus(corpus: Corpus, vocab: vocab_lib.Vocab, *, window_size: int,
   word_ids = vocab.encode(words)
   window_ids = make_windows(word_ids, lengths, half_width=window_size,
                             pad_left=vocab_lib.BOS, pad_right=vocab_lib.EOS)
-  feature_ids = make_windows(vocab_lib.feature_ids(words, features), lengths,
+  if feature_inputs is None:
+    inputs = vocab_lib.feature_ids(words, features)
+  else:
+    inputs = np.asarray(feature_inputs(words), np.int32).reshape(len(words), -1)
+  feature_ids = make_windows(inputs, lengths,
                              half_width=window_size,
                              pad_left=vocab_lib.FEATURE_PAD,
                              pad_right=vocab_lib.FEATURE_PAD)

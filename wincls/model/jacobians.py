@@ -17,7 +17,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from wincls import config as config_lib
+from wincls.model import settings as config_lib
 from wincls.model import layers
 from wincls.model import network
 from wincls.model import windows
@@ -86,7 +86,7 @@ def model_jacobians(params: Mapping[str, Any], window_ids: Array,
   """
   tables = params["embed"]
   spec = windows.get(config.window)
-  vectors = windows.embed(tables, window_ids, feature_ids)
+  vectors = windows.embed(tables, window_ids, feature_ids, config)
   mask = network.real_positions(window_ids)
   x = spec.forward(params.get("window"), vectors, mask)
   jac = network_jacobians(params, x, config=config)
@@ -98,11 +98,12 @@ def model_jacobians(params: Mapping[str, Any], window_ids: Array,
                             axes=1)  # lead + [W, d]
   jac["embed"] = {
       "words": jnp.tensordot(
-          d_vectors, windows.embed_jacobian_words(tables, window_ids, feature_ids),
-          axes=2),
-      "features": [jnp.tensordot(
-          d_vectors, windows.embed_jacobian_features(tables, window_ids, feature_ids, k),
-          axes=2) for k in range(len(tables.get("features", ())))]}
+          d_vectors, windows.embed_jacobian_words(tables, window_ids, feature_ids,
+                                                  config), axes=2),
+      "features": [jax.tree.map(lambda j: jnp.tensordot(d_vectors, j, axes=2),
+                                windows.embed_jacobian_features(
+                                    tables, window_ids, feature_ids, k, config))
+                   for k in range(len(tables.get("features", ())))]}
   return jac
 
 
@@ -110,7 +111,7 @@ def _position_norms(params: Any, window_ids, feature_ids, *,
                     config: config_lib.ModelConfig) -> Array:
   """``[N, W]`` norms ``‖∂s_pred/∂e_pos‖`` for a batch of windows."""
   spec = windows.get(config.window)
-  vectors = windows.embed(params["embed"], window_ids, feature_ids)  # [N, W, d]
+  vectors = windows.embed(params["embed"], window_ids, feature_ids, config)  # [N, W, d]
   mask = network.real_positions(window_ids)
   x = spec.forward(params.get("window"), vectors, mask)  # [N, D]
 

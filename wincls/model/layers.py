@@ -27,6 +27,8 @@ from typing import Callable
 import jax
 import jax.numpy as jnp
 
+from wincls.model import registry
+
 Array = jax.Array
 
 
@@ -114,7 +116,7 @@ def _hardtanh(z: Array) -> Array:
   return jnp.where(z > 1, jnp.ones_like(z), jnp.where(z < -1, -jnp.ones_like(z), z))
 
 
-ACTIVATIONS: dict[str, Activation] = {
+ACTIVATIONS: registry.Registry[Activation] = registry.Registry("activation", {
     "tanh": Activation(jnp.tanh, _tanh_derivative, "tanh; f' = 1 - tanh²"),
     "relu": Activation(jax.nn.relu, lambda z: (z > 0).astype(z.dtype),
                        "max(z, 0); f' = 1[z > 0] (0 at z = 0)"),
@@ -123,14 +125,13 @@ ACTIVATIONS: dict[str, Activation] = {
     "hardtanh": Activation(_hardtanh,
                            lambda z: ((z >= -1) & (z <= 1)).astype(z.dtype),
                            "C&W's clip(z, -1, 1); f' = 1[-1 <= z <= 1]"),
-}
+})
+register = ACTIVATIONS.register
 
 
 def activation(name: str) -> Activation:
   """The registry entry of activation ``name`` (ValueError naming the choices)."""
-  if name not in ACTIVATIONS:
-    raise ValueError(f"activation {name!r} is not one of {', '.join(ACTIVATIONS)}")
-  return ACTIVATIONS[name]
+  return ACTIVATIONS.lookup(name)
 
 
 def activation_jacobian(name: str, z: Array) -> Array:

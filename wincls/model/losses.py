@@ -36,6 +36,7 @@ import jax.numpy as jnp
 import optax
 
 from wincls.model import crf
+from wincls.model import registry
 
 Array = jax.Array
 
@@ -210,6 +211,9 @@ def corrupt_centre(key: Array, window_ids: Array, *, num_corruptions: int,
 # The registry.
 
 
+KINDS = ("token", "corrupted", "sentence")
+
+
 @dataclasses.dataclass(frozen=True)
 class LossSpec:
   """A ``--loss`` (the module docstring says what each part does)."""
@@ -222,7 +226,7 @@ class LossSpec:
   uses_margin: bool = False  # reads --margin (Δ)
 
 
-LOSSES: dict[str, LossSpec] = {
+LOSSES: registry.Registry[LossSpec] = registry.Registry("loss", {
     "cross_entropy": LossSpec(
         softmax_cross_entropy, softmax_cross_entropy_gradient, ("multiclass",),
         "softmax cross-entropy (maximum likelihood)"),
@@ -248,7 +252,8 @@ LOSSES: dict[str, LossSpec] = {
         crf.crf_nll, crf.crf_nll_gradient, ("multiclass",),
         "Collobert & Weston's sentence-level log-likelihood (linear-chain CRF)",
         kind="sentence"),
-}
+})
+register = LOSSES.register
 # A multiclass max_margin is the lecture's J with the corruption in label space.
 _MULTICLASS_ALIASES = {"max_margin": "hinge_cs"}
 
@@ -257,6 +262,9 @@ def get(name: str, output: str) -> LossSpec:
   """The spec that computes ``--loss=name`` with ``--output=output``."""
   if name not in LOSSES:
     raise ValueError(f"--loss={name!r} is not one of {', '.join(LOSSES)}")
+  if LOSSES[name].kind not in KINDS:
+    raise ValueError(f"loss {name!r} has kind={LOSSES[name].kind!r}; expected one of "
+                     f"{', '.join(KINDS)}")
   if output not in LOSSES[name].outputs:
     allowed = [n for n, spec in LOSSES.items() if output in spec.outputs]
     raise ValueError(f"--loss={name} does not work with --output={output}; expected "
@@ -285,4 +293,4 @@ def outputs_of(output: str) -> tuple[str, ...]:
 
 def help_text() -> str:
   """One line per loss for ``--loss``'s help."""
-  return "; ".join(f"{name}: {spec.help}" for name, spec in LOSSES.items())
+  return LOSSES.help_text()

@@ -2,7 +2,8 @@
 
 The network of CS224n lecture 3 and Collobert & Weston (2011, §3.3.1)::
 
-    e   = [L_words[w_p]; L_f1[f_p1]; ...; L_fK[f_pK]]   per position p  (windows.embed)
+    e   = [L_words[w_p]; f_1(p); ...; f_K(p)]   per position p  (windows.embed; f_k:
+                                                features.FEATURES, e.g. a casing table)
     x   = window(params["window"], e, mask)             a windows.WINDOWS spec
     h   = f(W x + b)        (h2 = f(W2 h + b2))           classifier="hidden"
     out = U h_last + c      [C] class scores              output="multiclass"
@@ -35,8 +36,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from wincls import config as config_lib
+from wincls.model import settings as config_lib
 from wincls.data import vocab as vocab_lib
+from wincls.model import features
 from wincls.model import layers
 from wincls.model import windows
 
@@ -56,6 +58,8 @@ def check_config(config: config_lib.ModelConfig) -> None:
   """Raises ValueError naming the field and what was expected."""
   choices = {"window": tuple(windows.WINDOWS), "classifier": config_lib.CLASSIFIERS,
              "activation": tuple(layers.ACTIVATIONS), "output": config_lib.OUTPUTS}
+  for name in config.feature_names:
+    features.get(name)  # ValueError naming the registered features
   for name, allowed in choices.items():
     if getattr(config, name) not in allowed:
       raise ValueError(f"wincls/model/network.py: ModelConfig.{name}="
@@ -112,8 +116,8 @@ def _embed_params(key: Array, config: config_lib.ModelConfig, pretrained, dtype)
     words = jnp.asarray(pretrained, dtype=dtype)
   feature_key = jax.random.fold_in(key, _KEY_FEATURES)
   return {"words": words, "features": [
-      _table(jax.random.fold_in(feature_key, k), size, config.feature_dim, dtype)
-      for k, size in enumerate(config.feature_sizes)]}
+      features.get(name).init(jax.random.fold_in(feature_key, k), size, config, dtype)
+      for k, (name, size) in enumerate(zip(config.feature_names, config.feature_sizes))]}
 
 
 def init_params(key: Array, *, config: config_lib.ModelConfig,
@@ -230,7 +234,7 @@ def forward(params: Params, window_ids: Array, feature_ids: Array | None, *,
     raise ValueError(f"wincls/model/network.py: window_ids has shape "
                      f"{tuple(window_ids.shape)}, expected [..., window_len="
                      f"{config.window_len}] (window_size={config.window_size})")
-  vectors = windows.embed(params["embed"], window_ids, feature_ids)
+  vectors = windows.embed(params["embed"], window_ids, feature_ids, config)
   mask = real_positions(window_ids)
   x = windows.get(config.window).forward(params.get("window"), vectors, mask)
   scores, cache = head(params, x, config=config, dropout_key=dropout_key)
@@ -289,5 +293,5 @@ def backward(params: Params, cache: dict, delta: Array, *,
   if d_window is not None:
     grads["window"] = d_window
   grads["embed"] = windows.embed_vjp(params["embed"], cache["window_ids"],
-                                     cache["feature_ids"], d_vectors)
+                                     cache["feature_ids"], d_vectors, config)
   return grads

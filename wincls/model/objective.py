@@ -28,7 +28,7 @@ from typing import Any, Mapping
 import jax
 import jax.numpy as jnp
 
-from wincls import config as config_lib
+from wincls.model import settings as config_lib
 from wincls.model import losses
 from wincls.model import network
 

@@ -32,6 +32,10 @@ from typing import Any, Callable, Mapping
 import jax
 import jax.numpy as jnp
 
+from wincls.model import features
+from wincls.model import registry
+from wincls.model import settings
+
 Array = jax.Array
 
 
@@ -39,35 +43,52 @@ Array = jax.Array
 # Embedding lookup.
 
 
+def _feature_columns(tables, feature_ids, config):
+  """The features' specs and columns; a config of lookup tables when None."""
+  params = list(tables.get("features", ()))
+  if config is None:  # lookup tables given by their shapes alone
+    config = settings.ModelConfig(
+        vocab_size=tables["words"].shape[0], embed_dim=tables["words"].shape[1],
+        feature_sizes=tuple(t.shape[0] for t in params),
+        feature_dim=params[0].shape[1] if params else 5)
+  cols = features.columns(config)
+  if len(cols) != len(params):
+    raise ValueError(f"wincls/model/windows.py embed: {len(params)} feature parameter "
+                     f"sets but the config names {len(cols)} features")
+  return cols, params, config
+
+
 def embed(tables: Mapping[str, Any], window_ids: Array,
-          feature_ids: Array | None) -> Array:
-  """Looks up and concatenates each position's word and feature vectors.
+          feature_ids: Array | None, config=None) -> Array:
+  """Looks up each position's word vector and computes its feature vectors.
 
   Args:
-    tables: ``{"words": [V, E], "features": [[F_k, Fd] for k in range(K)]}``
-      (``params["embed"]``); ``"features"`` may be empty.
+    tables: ``{"words": [V, E], "features": [p_1, ..., p_K]}``
+      (``params["embed"]``; p_k: feature k's parameters, a ``[F_k, Fd]`` table
+      for a lookup feature); ``"features"`` may be empty.
     window_ids: int ``[..., W]`` word ids.
-    feature_ids: int ``[..., W, K]`` feature ids (column k indexes table k), or
-      None when there are no feature tables.
+    feature_ids: int ``[..., W, Σ width]`` the features' inputs side by side
+      (``features.columns``), or None when there are no features.
+    config: the ``ModelConfig`` naming the features; None: lookup tables.
 
   Returns:
-    ``[..., W, d]`` with ``d = E + K·Fd``.
+    ``[..., W, d]`` with ``d = E + Σ_k dim_k``.
   """
-  feature_tables = list(tables.get("features", ()))
+  cols, params, config = _feature_columns(tables, feature_ids, config)
   parts = [jnp.take(tables["words"], window_ids, axis=0)]
   if feature_ids is None:
-    if feature_tables:
-      raise ValueError(f"wincls/model/windows.py embed: {len(feature_tables)} "
+    if cols:
+      raise ValueError(f"wincls/model/windows.py embed: {len(cols)} "
                        "feature tables but feature_ids is None")
   else:
-    if feature_ids.shape[:-1] != window_ids.shape or (
-        feature_ids.shape[-1] != len(feature_tables)):
+    width = features.input_width(config)
+    if feature_ids.shape[:-1] != window_ids.shape or feature_ids.shape[-1] != width:
       raise ValueError(
           "wincls/model/windows.py embed: expected feature_ids of shape "
-          f"{tuple(window_ids.shape) + (len(feature_tables),)} (window_ids shape + "
-          f"[number of feature tables]), got {tuple(feature_ids.shape)}")
-    for k, table in enumerate(feature_tables):
-      parts.append(jnp.take(table, feature_ids[..., k], axis=0))
+          f"{tuple(window_ids.shape) + (width,)} (window_ids shape + "
+          f"[the features' input columns]), got {tuple(feature_ids.shape)}")
+    for (spec, columns), p in zip(cols, params):
+      parts.append(spec.forward(p, feature_ids[..., columns], config))
   return jnp.concatenate(parts, axis=-1) if len(parts) > 1 else parts[0]
 
 
@@ -76,12 +97,12 @@ def _one_hot(ids: Array, size: int, dtype) -> Array:
 
 
 def embed_jacobian_words(tables: Mapping[str, Any], window_ids: Array,
-                         feature_ids: Array | None) -> Array:
+                         feature_ids: Array | None, config=None) -> Array:
   """``∂e[p, i]/∂L[v, j] = 1[ids[p] = v] δ_ij`` (i < E), one window: ``[W, d, V, E]``."""
-  del feature_ids  # the word slice does not depend on them
   words = tables["words"]
   vocab_size, embed_dim = words.shape
-  feature_dim = sum(t.shape[1] for t in tables.get("features", ()))
+  cols, _, config = _feature_columns(tables, feature_ids, config)
+  feature_dim = sum(spec.dim(config) for spec, _ in cols)
   select = _one_hot(window_ids, vocab_size, words.dtype)  # [W, V]
   eye = jnp.concatenate([jnp.eye(embed_dim, dtype=words.dtype),
                          jnp.zeros((feature_dim, embed_dim), words.dtype)], axis=0)
@@ -89,43 +110,41 @@ def embed_jacobian_words(tables: Mapping[str, Any], window_ids: Array,
 
 
 def embed_jacobian_features(tables: Mapping[str, Any], window_ids: Array,
-                            feature_ids: Array, k: int) -> Array:
-  """``∂e[p, i]/∂F_k[v, j] = 1[f[p, k] = v] δ_{i, E + k·Fd + j}``: ``[W, d, F_k, Fd]``."""
-  del window_ids
-  embed_dim = tables["words"].shape[1]
-  feature_tables = list(tables["features"])
-  size, feature_dim = feature_tables[k].shape
-  dtype = feature_tables[k].dtype
-  d = embed_dim + sum(t.shape[1] for t in feature_tables)
-  offset = embed_dim + sum(t.shape[1] for t in feature_tables[:k])
-  select = _one_hot(feature_ids[:, k], size, dtype)  # [W, F_k]
-  place = jnp.zeros((d, feature_dim), dtype).at[
-      offset:offset + feature_dim].set(jnp.eye(feature_dim, dtype=dtype))
-  return select[:, None, :, None] * place[None, :, None, :]
+                            feature_ids: Array, k: int, config=None) -> Any:
+  """``∂e[p, E + o_k + i]/∂p_k = ∂f_k(inputs_p)_i/∂p_k``, one window: leaves
+  ``[W, d] + leaf shape`` (zero outside feature k's slice ``o_k .. o_k + dim_k``)."""
+  cols, params, config = _feature_columns(tables, feature_ids, config)
+  spec, columns = cols[k]
+  dims = [s.dim(config) for s, _ in cols]
+  offset = tables["words"].shape[1] + sum(dims[:k])
+  d = tables["words"].shape[1] + sum(dims)
+  per_position = jax.vmap(lambda inputs: spec.jacobian(params[k], inputs, config))(
+      feature_ids[:, columns])  # leaves [W, dim_k] + leaf shape
+  return jax.tree.map(lambda j: jnp.zeros((j.shape[0], d) + j.shape[2:], j.dtype).at[
+      :, offset:offset + dims[k]].set(j), per_position)
 
 
 def embed_vjp(tables: Mapping[str, Any], window_ids: Array,
-              feature_ids: Array | None, g: Array) -> dict[str, Any]:
-  """Scatter-adds ``g = ∂J/∂e [..., W, d]`` onto the table rows that were looked up.
+              feature_ids: Array | None, g: Array, config=None) -> dict[str, Any]:
+  """The backward pass of ``embed`` for ``g = ∂J/∂e [..., W, d]``.
 
   ``∂J/∂L[v] = Σ_{b,p: ids[b,p] = v} g[b, p, :E]`` (a row used twice gets both),
-  likewise for each feature table with its slice of ``e``.
+  and each feature's spec's VJP with its slice of ``g``.
 
   Returns:
-    ``{"words": [V, E], "features": [[F_k, Fd], ...]}`` like ``tables``.
+    ``{"words": [V, E], "features": [∂J/∂p_k, ...]}`` like ``tables``.
   """
   words = tables["words"]
   embed_dim = words.shape[1]
-  g2 = g.reshape(-1, g.shape[-1])
+  cols, params, config = _feature_columns(tables, feature_ids, config)
   grads = {"words": jnp.zeros_like(words).at[window_ids.reshape(-1)].add(
-      g2[:, :embed_dim])}
+      g.reshape(-1, g.shape[-1])[:, :embed_dim])}
   feature_grads, offset = [], embed_dim
-  for k, table in enumerate(tables.get("features", ())):
-    width = table.shape[1]
-    column = feature_ids[..., k].reshape(-1)
-    feature_grads.append(jnp.zeros_like(table).at[column].add(
-        g2[:, offset:offset + width]))
-    offset += width
+  for (spec, columns), p in zip(cols, params):
+    dim = spec.dim(config)
+    feature_grads.append(spec.vjp(p, feature_ids[..., columns],
+                                  g[..., offset:offset + dim], config))
+    offset += dim
   grads["features"] = feature_grads
   return grads
 
@@ -270,7 +289,7 @@ class WindowSpec:
   jacobian_params: Callable[..., Any] | None = None
 
 
-WINDOWS: dict[str, WindowSpec] = {
+WINDOWS: registry.Registry[WindowSpec] = registry.Registry("window", {
     "concat": WindowSpec(
         concat, lambda w, d: w * d, concat_jacobian, concat_vjp,
         "positions concatenated, [e_-m; ...; e_+m] (keeps position)"),
@@ -284,16 +303,15 @@ WINDOWS: dict[str, WindowSpec] = {
         weighted, lambda w, d: d, weighted_jacobian, weighted_vjp,
         "Σ_p a_p e_p with learned position weights a (init 1/(2m+1))",
         init=weighted_init, jacobian_params=weighted_jacobian_params),
-}
+})
+register = WINDOWS.register
 
 
 def get(name: str) -> WindowSpec:
   """The spec of window ``name`` (ValueError naming the choices)."""
-  if name not in WINDOWS:
-    raise ValueError(f"window {name!r} is not one of {', '.join(WINDOWS)}")
-  return WINDOWS[name]
+  return WINDOWS.lookup(name)
 
 
 def help_text() -> str:
   """One line per window for ``--window``'s help."""
-  return "; ".join(f"{name}: {spec.help}" for name, spec in WINDOWS.items())
+  return WINDOWS.help_text()

@@ -30,6 +30,7 @@ from wincls import config as config_lib
 from wincls.data import conll
 from wincls.data import text as text_lib
 from wincls.data import vocab as vocab_lib
+from wincls.model import features as features_lib
 from wincls.model import network
 from wincls.train import evaluate
 from wincls.train import prepare
@@ -64,7 +65,7 @@ def load_run(workdir: str | os.PathLike):
   label_vocab = vocab_lib.LabelVocab.load(workdir / workdir_lib.LABELS_FILE)
   model_config = config.model_config(
       vocab_size=len(vocab),
-      feature_sizes=tuple(vocab_lib.FEATURE_SIZES[f] for f in config.features),
+      feature_sizes=features_lib.sizes(config.features),
       num_classes=len(label_vocab))
   params = jax.eval_shape(lambda: network.init_params(jax.random.key(0),
                                                       config=model_config))

@@ -50,6 +50,7 @@ from wincls.data import datasets
 from wincls.data import tags as tags_lib
 from wincls.data import vocab as vocab_lib
 from wincls.data import windows as windows_lib
+from wincls.model import features as features_lib
 from wincls.train import workdir as workdir_lib
 
 SUBSAMPLE_SEED = 0
@@ -175,7 +176,8 @@ def encode(corpus: conll.Corpus, config: config_lib.Config, *, vocab: vocab_lib.
                                         normalize=vocab.normalize)
     vocab = vocab.extend(types)
   data = windows_lib.encode_corpus(
-      corpus, vocab, window_size=config.window_size, features=config.features,
+      corpus, vocab, window_size=config.window_size,
+      feature_inputs=lambda words: features_lib.word_inputs(words, config),
       label_vocab=label_vocab, label_scheme=config.label_scheme if label_vocab else None)
   if config.output == "score" and label_vocab is not None and corpus.scheme != conll.NO_TAGS:
     is_target = _target_labels(label_vocab, config.target_type)
@@ -235,7 +237,7 @@ def prepare_data(config: config_lib.Config, workdir: str | os.PathLike | None = 
                extender=extender)
   model_config = config.model_config(
       vocab_size=len(vocab),
-      feature_sizes=tuple(vocab_lib.FEATURE_SIZES[f] for f in config.features),
+      feature_sizes=features_lib.sizes(config.features),
       num_classes=len(label_vocab))
   return RunData(vocab=vocab, label_vocab=label_vocab, model_config=model_config,
                  train_corpus=train_corpus, dev_corpus=dev_corpus, train=train,

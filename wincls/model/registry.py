@@ -1,0 +1,93 @@
+"""Open registries of named model parts (windows, losses, activations, features).
+
+Each registry maps a flag value to a spec. The package fills them with its own
+parts at import; a researcher adds one from any module::
+
+    from wincls.model import windows
+    windows.register("maxpool", windows.WindowSpec(...))
+
+and names that module with ``--plugins=MODULE`` so that it is imported before
+the flags are checked and before a workdir is resumed or tagged
+(``wincls/plugins.py``). Everything that offers the choices (``Config``
+validation, flag help, sweep axes, the test grids, the benchmarks) reads the
+live registry when it runs, never a copy made at import.
+"""
+
+from __future__ import annotations
+
+from typing import Generic, Iterator, Mapping, TypeVar
+
+Spec = TypeVar("Spec")
+
+
+class Registry(Mapping[str, Spec], Generic[Spec]):
+  """Name -> spec, changed only through ``register`` (and ``unregister``).
+
+  Attributes:
+    kind: what the entries are (``"window"``), for messages.
+  """
+
+  def __init__(self, kind: str, entries: Mapping[str, Spec] | None = None):
+    self.kind = kind
+    self._entries: dict[str, Spec] = {}
+    for name, spec in (entries or {}).items():
+      self.register(name, spec)
+
+  def register(self, name: str, spec: Spec) -> Spec:
+    """Adds ``spec`` as ``name``; returns it.
+
+    Registering the spec a name already holds is a no-op (a module imported
+    twice); another spec under a taken name is a ValueError naming both.
+    """
+    if not isinstance(name, str) or not name or name != name.strip() or "," in name:
+      raise ValueError(f"{self.kind} name {name!r} must be a non-empty string without "
+                       "spaces at its ends or commas (it is a flag value)")
+    held = self._entries.get(name)
+    if held is not None and held is not spec and held != spec:
+      raise ValueError(f"{self.kind} {name!r} is already registered (by "
+                       f"{_origin(held)}); choose another name for the one from "
+                       f"{_origin(spec)}")
+    self._entries[name] = spec
+    return spec
+
+  def unregister(self, name: str) -> None:
+    """Removes ``name`` (tests that register a part for their own duration)."""
+    del self._entries[name]
+
+  # ``registry[name] = spec`` is ``register`` (so ``monkeypatch.setitem`` works).
+  __setitem__ = register
+  __delitem__ = unregister
+
+  def lookup(self, name: str) -> Spec:
+    """The spec of ``name``; ValueError naming the registered choices."""
+    try:
+      return self._entries[name]
+    except (KeyError, TypeError):
+      raise ValueError(f"{self.kind} {name!r} is not one of "
+                       f"{', '.join(self._entries)}") from None
+
+  def help_text(self) -> str:
+    """``name: help; ...`` for a flag's help."""
+    return "; ".join(f"{name}: {getattr(spec, 'help', '')}"
+                     for name, spec in self._entries.items())
+
+  def __getitem__(self, name: str) -> Spec:
+    return self._entries[name]
+
+  def __iter__(self) -> Iterator[str]:
+    return iter(self._entries)
+
+  def __len__(self) -> int:
+    return len(self._entries)
+
+  def __repr__(self) -> str:
+    return f"Registry({self.kind!r}, [{', '.join(self._entries)}])"
+
+
+def _origin(spec) -> str:
+  """The module that defined a spec's first function, for messages."""
+  for value in vars(spec).values() if hasattr(spec, "__dict__") else ():
+    module = getattr(value, "__module__", None)
+    if module:
+      return module
+  return type(spec).__module__

@@ -1,0 +1,337 @@
+"""Public checkers of hand derivatives, for the package's parts and yours alike.
+
+``check_window(spec)``, ``check_loss(spec)``, ``check_activation(spec)`` and
+``check_feature(spec)`` take one registry spec (``wincls.model.windows``,
+``losses``, ``layers``, ``features``) and compare every hand Jacobian and VJP
+it holds with ``jax.jacfwd``, ``jax.jacrev`` and ``jax.vjp`` in float64 on
+seeded random inputs, then run ``jax.test_util.check_grads`` (central
+differences) on the forward with the hand derivative as its JVP. They need no
+other argument; each raises ``AssertionError`` naming the spec's function and
+the worst relative error (``‖hand − ref‖∞ / max(‖ref‖∞, 1e-6)`` per leaf), and
+returns that worst error when all is well. The package's own test grids call
+these same functions (tests/test_window_specs.py, tests/test_jacobians.py,
+tests/test_features.py), so a part of yours passes exactly the checks ours do::
+
+    from wincls import testing
+    testing.check_window(my_plugin.MAXPOOL)
+
+Inputs avoid the kinks (hinge margins, relu's 0) where a subgradient is a
+convention; tests/test_jacobians.py checks the package's conventions there.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any, Callable, Sequence
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax.test_util import check_grads
+
+from wincls.model import settings
+
+RTOL = 1e-10
+# The programs here run once: LLVM's cheap pipeline halves their compile time.
+_FAST = {"xla_backend_optimization_level": 0, "xla_llvm_disable_expensive_passes": True}
+# Words for check_feature: casing classes, digits, one letter, a long word, a
+# non-Latin-1 one, and the empty word of window padding.
+WORDS = ("Peter", "lives", "in", "EU", "1996-08-22", "F-16", "a", ".", "McDonald",
+         "Bundesverfassungsgericht", "Zürich", "東京", "")
+
+
+def _jit(f: Callable) -> Callable:
+  return jax.jit(f, compiler_options=_FAST)
+
+
+def _name(fn: Callable) -> str:
+  return getattr(fn, "__qualname__", None) or repr(fn)
+
+
+def assert_close(label: str, hand: Any, ref: Any, rtol: float = RTOL) -> float:
+  """Per leaf ``max|hand − ref| <= rtol · max(max|ref|, 1e-6)``; the worst ratio.
+
+  Raises:
+    AssertionError: naming ``label``, the leaf and the worst relative error.
+  """
+  hand_leaves, hand_def = jax.tree.flatten(hand)
+  ref_with_path, ref_def = jax.tree_util.tree_flatten_with_path(ref)
+  if hand_def != ref_def:
+    raise AssertionError(f"{label}: the hand result's structure {hand_def} is not "
+                         f"autodiff's {ref_def}")
+  worst, where = 0.0, ""
+  for (path, b), a in zip(ref_with_path, hand_leaves):
+    a, b = np.asarray(a), np.asarray(b)
+    if a.shape != b.shape:
+      raise AssertionError(f"{label}{jax.tree_util.keystr(path)}: hand shape "
+                           f"{a.shape}, autodiff's {b.shape}")
+    scale = max(float(np.max(np.abs(b), initial=0.0)), 1e-6)
+    err = float(np.max(np.abs(a - b), initial=0.0)) / scale
+    if not err <= worst:  # NaN counts as worst
+      worst, where = err, jax.tree_util.keystr(path)
+  if not worst <= rtol:
+    raise AssertionError(f"{label}{where}: worst relative error {worst:.3g} > {rtol:g}")
+  return worst
+
+
+def _compare(results: dict[str, tuple[Any, list[Any]]], rtol: float) -> float:
+  return max([assert_close(label, hand, ref, rtol)
+              for label, (hand, refs) in results.items() for ref in refs] or [0.0])
+
+
+def _normal_like(tree: Any, rng: np.random.Generator, scale: float = 1.0) -> Any:
+  return jax.tree.map(lambda s: jnp.asarray(scale * rng.normal(size=s.shape)), tree)
+
+
+def _check_jvp(f: Callable, jvp: Callable, args: tuple, eps: float = 1e-4) -> None:
+  """``check_grads`` of ``f`` with ``jvp(primals, tangents)`` as its derivative."""
+  g = jax.custom_jvp(f)
+  g.defjvp(lambda primals, tangents: (f(*primals), jvp(primals, tangents)))
+  check_grads(jax.jit(g), args, order=1, modes=("fwd", "rev"), eps=eps)
+
+
+def _contract(jacobian: Any, tangent: Any) -> Array:
+  """``Σ_leaves J·t`` for leaves ``[out...] + leaf shape``."""
+  return sum(jnp.tensordot(j, t, axes=t.ndim) for j, t in
+             zip(jax.tree.leaves(jacobian), jax.tree.leaves(tangent)))
+
+
+Array = jax.Array
+
+
+# ---------------------------------------------------------------------------
+# Windows.
+
+
+def _window_problem(spec, half_width: int, dim: int, batch: int, rng):
+  window_len = 2 * half_width + 1
+  params = None
+  if spec.init is not None:
+    shapes = jax.eval_shape(lambda: spec.init(jax.random.key(0), window_len, dim,
+                                              jnp.float64))
+    params = _normal_like(shapes, rng)
+  vectors = jnp.asarray(rng.normal(size=(window_len, dim)))
+  mask = jnp.asarray(rng.random(window_len) < 0.6).at[half_width].set(True)
+  batch_vectors = jnp.asarray(rng.normal(size=(batch, window_len, dim)))
+  batch_mask = jnp.asarray(rng.random((batch, window_len)) < 0.6).at[0].set(False)
+  g = jnp.asarray(rng.normal(size=(batch, spec.out_dim(window_len, dim))))
+  return params, vectors, mask, batch_vectors, batch_mask, g
+
+
+def _window_results(spec, params, vectors, mask, batch_vectors, batch_mask, g):
+  f_v = lambda v: spec.forward(params, v, mask)
+  out = {_name(spec.jacobian): (spec.jacobian(params, vectors, mask),
+                                [jax.jacfwd(f_v)(vectors), jax.jacrev(f_v)(vectors)])}
+  _, pullback = jax.vjp(lambda p, v: spec.forward(p, v, batch_mask), params,
+                        batch_vectors)
+  out[_name(spec.vjp)] = (spec.vjp(params, batch_vectors, batch_mask, g), [pullback(g)])
+  if spec.init is not None:
+    f_p = lambda p: spec.forward(p, vectors, mask)
+    out[_name(spec.jacobian_params)] = (spec.jacobian_params(params, vectors, mask),
+                                        [jax.jacfwd(f_p)(params), jax.jacrev(f_p)(params)])
+  return out
+
+
+def check_window(spec, *, half_widths: Sequence[int] = (0, 1, 2), dim: int = 3,
+                 batch: int = 4, seed: int = 0, rtol: float = RTOL) -> float:
+  """Checks a ``windows.WindowSpec``: ``jacobian``, ``jacobian_params``, ``vjp``,
+  ``out_dim``, and ``check_grads`` of ``forward`` with the hand Jacobians."""
+  if (spec.init is None) != (spec.jacobian_params is None):
+    raise AssertionError(f"{_name(spec.forward)}: a window with parameters needs both "
+                         "init and jacobian_params (and one without, neither)")
+  with jax.enable_x64(True):
+    rng = np.random.default_rng(seed)
+    problems = [_window_problem(spec, m, dim, batch, rng) for m in half_widths]
+    for m, (params, vectors, mask, *_ ) in zip(half_widths, problems):
+      out = spec.forward(params, vectors[None], mask[None])
+      if out.shape != (1, spec.out_dim(2 * m + 1, dim)):
+        raise AssertionError(f"{_name(spec.out_dim)}: forward gives {out.shape[1:]} at "
+                             f"m={m}, d={dim}; out_dim says {spec.out_dim(2 * m + 1, dim)}")
+    results = _jit(lambda ps: [_window_results(spec, *p) for p in ps])(problems)
+    worst = max(_compare(r, rtol) for r in results)
+    params, vectors, mask, *_ = problems[min(1, len(problems) - 1)]
+
+    def jvp(primals, tangents):
+      p, v = primals
+      t = jnp.tensordot(spec.jacobian(p, v, mask), tangents[1], axes=2)
+      if p is not None:
+        t = t + _contract(spec.jacobian_params(p, v, mask), tangents[0])
+      return t
+
+    if params is None:
+      _check_jvp(lambda v: spec.forward(None, v, mask),
+                 lambda primals, tangents: jvp((None,) + primals, (None,) + tangents),
+                 (vectors,))
+    else:
+      _check_jvp(lambda p, v: spec.forward(p, v, mask), jvp, (params, vectors))
+  return worst
+
+
+# ---------------------------------------------------------------------------
+# Activations.
+
+
+def check_activation(spec, *, size: int = 7, seed: int = 0, rtol: float = RTOL) -> float:
+  """Checks a ``layers.Activation``: ``derivative`` as ``diag(f′(z))`` against
+  jacfwd/jacrev and as the JVP of ``forward`` under ``check_grads``, on ``z``
+  drawn away from 0 and ±1 (where relu and hardtanh have kinks)."""
+  with jax.enable_x64(True):
+    rng = np.random.default_rng(seed)
+    z = rng.uniform(0.1, 2.0, size) * rng.choice([-1.0, 1.0], size)
+    z = jnp.asarray(np.where(np.abs(np.abs(z) - 1.0) < 0.1, z * 1.3, z))
+    hand, fwd, rev = _jit(lambda z: (jnp.diag(spec.derivative(z)),
+                                     jax.jacfwd(spec.forward)(z),
+                                     jax.jacrev(spec.forward)(z)))(z)
+    worst = _compare({_name(spec.derivative): (hand, [fwd, rev])}, rtol)
+    _check_jvp(spec.forward, lambda p, t: spec.derivative(p[0]) * t[0], (z,))
+  return worst
+
+
+# ---------------------------------------------------------------------------
+# Losses.
+
+
+def _loss_inputs(spec, output: str, batch: int, num_classes: int, rng):
+  """Keyword arguments of ``spec.forward``; scores on a 1/8 grid plus k/64 offsets,
+  so every hinge argument is at least 1/64 from its kink and no classes tie."""
+  scores = np.round(rng.uniform(-2, 2, size=(batch, num_classes)) * 8) / 8
+  scores = scores + np.arange(1, num_classes + 1) / 64
+  labels = rng.integers(0, num_classes, batch).astype(np.int32)
+  if spec.kind == "sentence":
+    length = 4
+    emissions = rng.normal(size=(batch, length, num_classes))
+    mask = np.arange(length)[None, :] < rng.integers(0, length + 1, batch)[:, None]
+    mask[0] = True
+    crf_params = {"transitions": rng.normal(size=(num_classes, num_classes)),
+                  "start": rng.normal(size=num_classes), "end": rng.normal(size=num_classes)}
+    return ({"emissions": jnp.asarray(emissions), "crf_params": _normal_like(
+                 crf_params, rng)},
+            {"labels": jnp.asarray(rng.integers(0, num_classes, (batch, length)),
+                                   jnp.int32), "mask": jnp.asarray(mask, jnp.float64)})
+  if output == "score":
+    differentiable = {"scores": jnp.asarray(scores[:, 0])}
+    fixed = {"labels": jnp.asarray(labels % 2), "margin": 0.5}
+    if spec.kind == "corrupted":
+      differentiable["corrupted_scores"] = jnp.asarray(scores[:, 1:])
+    return differentiable, fixed
+  return {"scores": jnp.asarray(scores)}, {"labels": jnp.asarray(labels), "margin": 0.5}
+
+
+_ARGUMENTS = ("scores", "corrupted_scores", "emissions", "crf_params")
+
+
+def _names(differentiable) -> list[str]:
+  """The differentiable arguments in the gradient's order (jit sorts dict keys)."""
+  return [n for n in _ARGUMENTS if n in differentiable]
+
+
+def _per_example(jacobian: Array) -> Array:
+  """``[B, B, ...]`` (a per-example loss's Jacobian) -> its diagonal blocks ``[B, ...]``."""
+  batch = jacobian.shape[0]
+  return jacobian[jnp.arange(batch), jnp.arange(batch)]
+
+
+def _loss_results(spec, differentiable, fixed):
+  names = _names(differentiable)
+  f = lambda *xs: spec.forward(**dict(zip(names, xs)), **fixed)
+  hand = spec.gradient(**differentiable, **fixed)
+  if spec.kind == "sentence":
+    hand = (hand["emissions"], {k: hand[k] for k in differentiable["crf_params"]})
+  elif not isinstance(hand, tuple):
+    hand = (hand,)
+  args = tuple(differentiable[n] for n in names)
+  refs = []
+  for jac in (jax.jacfwd, jax.jacrev):
+    full = jac(f, argnums=tuple(range(len(names))))(*args)
+    if spec.kind == "sentence":  # crf_params are shared: their rows are per-sentence
+      refs.append((_per_example(full[0]), full[1]))
+    else:
+      refs.append(tuple(_per_example(j) for j in full))
+  return {_name(spec.gradient): (hand, refs)}
+
+
+def check_loss(spec, *, batch: int = 6, num_classes: int = 4, seed: int = 0,
+               rtol: float = RTOL) -> float:
+  """Checks a ``losses.LossSpec``: its per-example ``gradient`` against the
+  diagonal blocks of jacfwd/jacrev of ``forward`` for each output it allows,
+  and ``check_grads`` of ``forward`` with the hand gradient as its JVP."""
+  worst = 0.0
+  with jax.enable_x64(True):
+    for output in spec.outputs:
+      # Corrupted windows have one score (a multiclass max_margin is hinge_cs);
+      # the sentence likelihood has class scores.
+      if (spec.kind, output) in (("corrupted", "multiclass"), ("sentence", "score")):
+        continue
+      differentiable, fixed = _loss_inputs(spec, output, batch, num_classes,
+                                           np.random.default_rng(seed))
+      results = _jit(functools.partial(_loss_results, spec))(differentiable, fixed)
+      worst = max(worst, _compare(results, rtol))
+      names = _names(differentiable)
+
+      def jvp(primals, tangents, names=names, fixed=fixed):
+        grad = spec.gradient(**dict(zip(names, primals)), **fixed)
+        if spec.kind == "sentence":
+          per_sentence = jnp.sum(grad["emissions"] * tangents[0], axis=(1, 2))
+          return per_sentence + sum(
+              jnp.sum(grad[k] * t[None], axis=tuple(range(1, grad[k].ndim)))
+              for k, t in tangents[1].items())
+        grad = grad if isinstance(grad, tuple) else (grad,)
+        return sum(jnp.sum((g * t).reshape(g.shape[0], -1), axis=1)
+                   for g, t in zip(grad, tangents))
+
+      _check_jvp(lambda *xs, names=names, fixed=fixed: spec.forward(
+          **dict(zip(names, xs)), **fixed), jvp, tuple(differentiable[n] for n in names))
+  return worst
+
+
+# ---------------------------------------------------------------------------
+# Word features.
+
+FEATURE_CONFIG = settings.ModelConfig(vocab_size=8, embed_dim=3, feature_dim=2,
+                                      char_dim=3, char_filters=4, char_width=3,
+                                      char_max_len=6)
+
+
+def _feature_results(spec, config, params, inputs, g):
+  one = lambda p, x: spec.forward(p, x, config)
+  out = {}
+  jac_fwd = jax.vmap(lambda x: jax.jacfwd(one)(params, x))(inputs)
+  jac_rev = jax.vmap(lambda x: jax.jacrev(one)(params, x))(inputs)
+  out[_name(spec.jacobian)] = (jax.vmap(lambda x: spec.jacobian(params, x, config))(inputs),
+                               [jac_fwd, jac_rev])
+  _, pullback = jax.vjp(lambda p: one(p, inputs), params)
+  out[_name(spec.vjp)] = (spec.vjp(params, inputs, g, config), [pullback(g)[0]])
+  return out
+
+
+def check_feature(spec, *, config: settings.ModelConfig = FEATURE_CONFIG,
+                  words: Sequence[str] = WORDS, seed: int = 0,
+                  rtol: float = RTOL) -> float:
+  """Checks a ``features.FeatureSpec`` on ``words`` (window padding included):
+  ``inputs``' shape and range, ``forward``'s shape, the per-word ``jacobian``
+  and the batched ``vjp`` w.r.t. the parameters against jacfwd/jacrev/vjp, and
+  ``check_grads`` of ``forward`` with the hand Jacobian as its JVP."""
+  inputs = np.asarray(spec.inputs(list(words), config))
+  width, dim = spec.width(config), spec.dim(config)
+  if inputs.shape != (len(words), width) or inputs.min(initial=0) < 0 or (
+      inputs.max(initial=0) >= spec.size):
+    raise AssertionError(f"{_name(spec.inputs)}: expected int [{len(words)}, {width}] "
+                         f"in [0, {spec.size}), got {inputs.shape} in "
+                         f"[{inputs.min(initial=0)}, {inputs.max(initial=0)}]")
+  inputs = jnp.asarray(np.concatenate([inputs, np.zeros((1, width), inputs.dtype)]))
+  with jax.enable_x64(True):
+    rng = np.random.default_rng(seed)
+    shapes = jax.eval_shape(lambda: spec.init(jax.random.key(0), spec.size, config,
+                                              jnp.float64))
+    params = _normal_like(shapes, rng, scale=0.5)
+    if spec.forward(params, inputs, config).shape != (len(inputs), dim):
+      raise AssertionError(f"{_name(spec.forward)}: expected [{len(inputs)}, {dim}], "
+                           f"got {spec.forward(params, inputs, config).shape}")
+    g = jnp.asarray(rng.normal(size=(len(inputs), dim)))
+    results = _jit(functools.partial(_feature_results, spec, config))(params, inputs, g)
+    worst = _compare(results, rtol)
+    _check_jvp(lambda p: spec.forward(p, inputs, config),
+               lambda primals, tangents: jax.vmap(lambda x: _contract(
+                   spec.jacobian(primals[0], x, config), tangents[0]))(inputs),
+               (params,))
+  return worst
