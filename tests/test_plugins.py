@@ -1,0 +1,141 @@
+"""Parts from the researcher's own code: register, --plugins, wincls.testing.
+
+The plugin is docs/examples/wincls_plugin_example.py (a window, a loss and an
+activation defined outside wincls/). It is checked by the public checkers,
+trained through experiments/train.py with --plugins and autodiff, in process
+with --grad=hand, and tagged by predict.py without naming the plugin again.
+A derivative off by a factor is rejected by each checker.
+"""
+
+import dataclasses
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import pytest
+
+from wincls import config as config_lib
+from wincls import plugins
+from wincls import testing
+from wincls import train
+from wincls.model import features
+from wincls.model import layers
+from wincls.model import losses
+from wincls.model import windows
+
+REPO = Path(__file__).resolve().parents[1]
+EXAMPLES = REPO / "docs" / "examples"
+sys.path.insert(0, str(EXAMPLES))
+import wincls_plugin_example as example  # noqa: E402  (registers its parts)
+
+TINY = dict(train_fraction=0.05, hidden_size=8, embed_dim=8, epochs=2,
+            learning_rate=0.01, batch_size=64)
+PLUGIN = dict(plugins=("wincls_plugin_example",), window="maxpool",
+              loss="squared_hinge", activation="softplus")
+
+
+def _env():
+  env = dict(os.environ, JAX_PLATFORMS="cpu")
+  env["PYTHONPATH"] = os.pathsep.join([str(EXAMPLES), env.get("PYTHONPATH", "")])
+  return env
+
+
+def _script(name, *args):
+  return subprocess.run([sys.executable, str(REPO / "experiments" / name), *args],
+                        cwd=REPO, env=_env(), capture_output=True, text=True, timeout=300)
+
+
+def test_the_checkers_accept_the_plugin_parts():
+  assert testing.check_window(example.MAXPOOL) <= testing.RTOL
+  assert testing.check_loss(example.SQUARED_HINGE) <= testing.RTOL
+  assert testing.check_activation(example.SOFTPLUS) <= testing.RTOL
+
+
+def _scaled(fn, factor=1.01):
+  def wrong(*args, **kwargs):
+    return jax.tree.map(lambda x: None if x is None else factor * x, fn(*args, **kwargs))
+  wrong.__qualname__ = f"wrong_{fn.__name__}"
+  return wrong
+
+
+@pytest.mark.parametrize("check,spec,part", [
+    (testing.check_window, example.MAXPOOL, "vjp"),
+    (testing.check_window, example.MAXPOOL, "jacobian"),
+    (testing.check_window, windows.get("weighted"), "jacobian_params"),
+    (testing.check_loss, example.SQUARED_HINGE, "gradient"),
+    (testing.check_loss, losses.LOSSES["crf"], "gradient"),
+    (testing.check_activation, example.SOFTPLUS, "derivative"),
+    (testing.check_feature, features.get("chars"), "vjp"),
+    (testing.check_feature, features.get("chars"), "jacobian"),
+    (testing.check_feature, features.get("casing"), "jacobian"),
+])
+def test_a_derivative_off_by_one_percent_is_rejected(check, spec, part):
+  wrong = dataclasses.replace(spec, **{part: _scaled(getattr(spec, part))})
+  with pytest.raises(AssertionError, match=r"wrong_\w+.*worst relative error"):
+    check(wrong)
+
+
+def test_register_is_idempotent_and_refuses_a_taken_name():
+  assert windows.register("maxpool", example.MAXPOOL) is example.MAXPOOL  # no-op
+  other = dataclasses.replace(example.MAXPOOL, help="another")
+  with pytest.raises(ValueError, match="window 'maxpool' is already registered"):
+    windows.register("maxpool", other)
+  with pytest.raises(ValueError, match="activation 'tanh' is already registered"):
+    layers.register("tanh", example.SOFTPLUS)
+  with pytest.raises(ValueError, match="must be a non-empty string without"):
+    losses.register("a,b", example.SQUARED_HINGE)  # a name that is no flag value
+
+
+def test_config_reads_the_live_registries_and_names_the_plugins():
+  config_lib.Config(**PLUGIN).validate()
+  with pytest.raises(ValueError, match=r"--window='sum' is not one of .*maxpool.*"
+                     r"none of the plugins wincls_plugin_example registers it"):
+    config_lib.Config(plugins=PLUGIN["plugins"], window="sum").validate()
+  with pytest.raises(plugins.PluginError, match="--plugins: cannot import 'no_such_mod"):
+    config_lib.Config(plugins=("no_such_module_here",)).validate()
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+  root = tmp_path_factory.mktemp("plugin")
+  flags = [f"--{k}={v}" for k, v in TINY.items()] + [
+      "--plugins=wincls_plugin_example", "--window=maxpool", "--loss=squared_hinge",
+      "--activation=softplus"]
+  done = _script("train.py", f"--workdir={root / 'autodiff'}", *flags)
+  assert done.returncode == 0, done.stderr[-2000:]
+  hand = config_lib.Config(**TINY, **PLUGIN, grad="hand").validate()
+  train.train_and_evaluate(hand, root / "hand")
+  return root
+
+
+def _dev_f1(workdir):
+  return json.loads((workdir / "results.json").read_text())["seeds"][0]["dev_f1"]
+
+
+def test_train_py_trains_the_plugin_parts_with_autodiff_and_by_hand(trained):
+  saved = json.loads((trained / "autodiff" / "config.json").read_text())
+  assert saved["plugins"] == ["wincls_plugin_example"] and saved["window"] == "maxpool"
+  assert _dev_f1(trained / "autodiff") == pytest.approx(_dev_f1(trained / "hand"),
+                                                         abs=5e-3)
+
+
+def test_predict_py_tags_without_being_told_the_plugin(trained, tmp_path):
+  text = tmp_path / "in.txt"
+  text.write_text("Peter lives in Paris\n")
+  done = _script("predict.py", f"--workdir={trained / 'autodiff'}", f"--input={text}",
+                 "--input_format=text", f"--output={tmp_path / 'out.jsonl'}")
+  assert done.returncode == 0, done.stderr[-2000:]
+  row = json.loads((tmp_path / "out.jsonl").read_text().splitlines()[0])
+  assert row["tokens"] == ["Peter", "lives", "in", "Paris"]
+
+
+def test_a_plugin_that_fails_to_import_is_one_line_and_exit_2(tmp_path):
+  done = _script("train.py", f"--workdir={tmp_path / 'w'}", "--plugins=no_such_module_here")
+  assert done.returncode == 2
+  assert done.stderr.strip().splitlines() == [
+      "error: --plugins: cannot import 'no_such_module_here': ModuleNotFoundError: "
+      "No module named 'no_such_module_here'"]
