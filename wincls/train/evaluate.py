@@ -195,10 +195,22 @@ class Tagger:
     return self.tag_sentences([tokens])[0]
 
   def tag_sentences(self, sentences: Sequence[Sequence[str]]) -> list[dict[str, Any]]:
-    """``tag`` of several sentences in one pass."""
-    corpus = text_lib.corpus_of_words(sentences)
-    predictions, data = self.tag_corpus(corpus)
-    return self.sentences_of(corpus, predictions, data)
+    """``tag`` of several sentences in one pass (one result each, empty ones too)."""
+    return self.tag_lines(text_lib.corpus_of_words(sentences), len(sentences))
+
+  def tag_lines(self, corpus: conll.Corpus, num_lines: int) -> list[dict[str, Any]]:
+    """``tag``'s result for each of lines ``1..num_lines`` of an untagged corpus.
+
+    A line without a sentence (blank, or an empty token list) gets ``{"tokens":
+    [], "tags": [], "entities": []}``, so the results stay aligned with the input.
+    """
+    by_line = {}
+    if corpus.sentences:  # nothing to tag: every line is blank
+      predictions, data = self.tag_corpus(corpus)
+      by_line = {sentence.line: result for sentence, result in
+                 zip(corpus.sentences, self.sentences_of(corpus, predictions, data))}
+    empty = {"tokens": [], "tags": [], "entities": []}
+    return [by_line.get(number, empty) for number in range(1, num_lines + 1)]
 
   def sentences_of(self, corpus: conll.Corpus, predictions: np.ndarray,
                    data: windows_lib.WindowedCorpus) -> list[dict[str, Any]]:

@@ -12,7 +12,8 @@ pred`` lines in the input's scheme (IOB1 for IOB1 input, else IOB2: the
 original conlleval script reads both); or plain text (``input_format="text"``,
 one sentence per line, ``wincls.data.text``) written as JSON lines ``{"text",
 "tokens", "entities": [{"start", "end", "type", "text"}]}`` (``end``
-exclusive).
+exclusive), one per input line in order: a blank line gives ``{"text": "",
+"tokens": [], "entities": []}``.
 """
 
 from __future__ import annotations
@@ -130,13 +131,11 @@ def _check_output(output_path: str | os.PathLike) -> Path:
   return output_path
 
 
-def _write_jsonl(path: Path, sentences: list[dict[str, Any]], corpus: conll.Corpus,
-                 lines: list[str]) -> None:
-  rows = []
-  for sentence, result in zip(corpus.sentences, sentences):
-    rows.append(json.dumps({"text": lines[sentence.line - 1].strip(" \t"),
-                            "tokens": result["tokens"],
-                            "entities": result["entities"]}, ensure_ascii=False))
+def _write_jsonl(path: Path, lines: list[str], results: list[dict[str, Any]]) -> None:
+  """One JSON line per input line, in order (``Tagger.tag_lines``)."""
+  rows = [json.dumps({"text": line.strip(" \t"), "tokens": result["tokens"],
+                      "entities": result["entities"]}, ensure_ascii=False)
+          for line, result in zip(lines, results)]
   workdir_lib.atomic_write_text(path, "".join(r + "\n" for r in rows))
 
 
@@ -166,21 +165,20 @@ def predict_file(workdir: str | os.PathLike, input_path: str | os.PathLike,
                      f"{', '.join(INPUT_FORMATS)}")
   output_path = _check_output(output_path)
   tagger = load_tagger(workdir, seed_index=seed_index, open_vocab=open_vocab)
-  if input_format == "text":
-    corpus = text_lib.read_text(input_path, tokenize_words=tokenize)
-  else:
-    corpus = read_input(input_path)
-  predictions, data = tagger.tag_corpus(corpus)
-  sentences = tagger.sentences_of(corpus, predictions, data)
-  num_entities = sum(len(s["entities"]) for s in sentences)
   scores = None
   if input_format == "text":
+    corpus = text_lib.read_text(input_path, tokenize_words=tokenize)
     lines = conll.split_lines(conll.read_text(Path(input_path)))
-    _write_jsonl(output_path, sentences, corpus, lines)
+    sentences = tagger.tag_lines(corpus, len(lines))
+    _write_jsonl(output_path, lines, sentences)
   else:
+    corpus = read_input(input_path)
+    predictions, data = tagger.tag_corpus(corpus)
+    sentences = tagger.sentences_of(corpus, predictions, data)
     tagger.write_conll(output_path, corpus, predictions, data)
     if corpus.scheme != conll.NO_TAGS:
       scores = tagger.evaluate(predictions, corpus, data)
+  num_entities = sum(len(s["entities"]) for s in sentences)
   config = tagger.config
   return {"seed_index": tagger.seed_index, "seed": config.seed + tagger.seed_index,
           "num_sentences": len(corpus), "num_tokens": corpus.num_tokens,
