@@ -114,9 +114,10 @@ def test_plain_text_from_the_command_line_function_and_python(runs, tmp_path):
   out = train.predict_file(workdir, text, tmp_path / "out.jsonl", input_format="text",
                            tokenize=True)
   rows = [json.loads(line) for line in (tmp_path / "out.jsonl").read_text().splitlines()]
-  assert [r["text"] for r in rows] == ["Empire State Building in New York , USA",
+  assert [r["text"] for r in rows] == ["Empire State Building in New York , USA", "",
                                       "I love London!"]
-  assert rows[1]["tokens"] == ["I", "love", "London", "!"]
+  assert rows[1] == {"text": "", "tokens": [], "entities": []}  # one row per line
+  assert rows[2]["tokens"] == ["I", "love", "London", "!"]
   assert out["num_sentences"] == 2 and out["num_entities"] == sum(
       len(r["entities"]) for r in rows)
   tagger = train.Tagger.load(workdir)
@@ -132,6 +133,24 @@ def test_plain_text_from_the_command_line_function_and_python(runs, tmp_path):
   with pytest.raises(FileNotFoundError, match="--output=.*does not exist"):
     train.predict_file(workdir, text, tmp_path / "missing" / "o.jsonl",
                        input_format="text")
+
+
+def test_text_output_keeps_line_alignment(runs, tmp_path):
+  workdir, _ = runs["random"]
+  text = tmp_path / "in.txt"
+  text.write_text("\nPeter lives in Paris\n \t\nParis\n")
+  out = train.predict_file(workdir, text, tmp_path / "out.jsonl", input_format="text")
+  rows = [json.loads(line) for line in (tmp_path / "out.jsonl").read_text().splitlines()]
+  assert [r["text"] for r in rows] == ["", "Peter lives in Paris", "", "Paris"]
+  assert [r["tokens"] for r in rows] == [[], ["Peter", "lives", "in", "Paris"], [],
+                                         ["Paris"]]
+  assert rows[0]["entities"] == rows[2]["entities"] == []
+  assert out["num_sentences"] == 2
+  tagger = train.Tagger.load(workdir)
+  tagged = tagger.tag_sentences([[], ["Paris"], []])  # the same alignment from Python
+  assert [t["tokens"] for t in tagged] == [[], ["Paris"], []]
+  assert tagged[1]["entities"] == rows[3]["entities"]
+  assert tagger.tag([]) == {"tokens": [], "tags": [], "entities": []}
 
 
 def test_prediction_needs_no_results_json(runs, files, tmp_path):

@@ -144,3 +144,24 @@ def test_extender_rows_for_unknown_words_the_vectors_know():
   np.testing.assert_array_equal(rows[3], matrix[5])
   none, empty = extender.new_rows(lambda w: True, sentences, normalize=vocab.normalize)
   assert none == [] and empty.shape == (0, 2)
+
+
+def test_a_word_on_two_rows_keeps_the_first_and_the_report_says_so(tmp_path):
+  path = tmp_path / "dup.txt"
+  path.write_text("paris 1 1\nlondon 2 2\nparis 3 3\nParis 4 4\nlondon 5 5\nparis 6 6\n")
+  vec_words, matrix = vectors.read_vectors(path)
+  assert len(vec_words) == 6  # the reader keeps every row, in file order
+  vocab = RESERVED + ["paris", "PARIS", "london", "Paris"]
+  table, report = vectors.align_vectors(vocab, vec_words, matrix)
+  np.testing.assert_array_equal(table[4:], [[1, 1], [1, 1], [2, 2], [4, 4]])
+  assert report["duplicate_words"] == {"rows": 3, "words": 2,
+                                       "examples": ["paris", "london"], "kept": "first"}
+  text = vectors.format_coverage(report)
+  assert ("duplicate words: 3 rows repeat an earlier row's word (2 words, e.g. 'paris', "
+          "'london'); the first row of each word is kept") in text
+  types, rows = vectors.Extender(vec_words, matrix).new_rows(
+      lambda w: False, [["paris"]], normalize=str.lower)
+  assert types == ["paris"] and rows.tolist() == [[1.0, 1.0]]  # open vocabulary too
+  _, clean = vectors.align_vectors(vocab, ["paris", "london"], matrix[:2])
+  assert clean["duplicate_words"]["rows"] == 0
+  assert "duplicate" not in vectors.format_coverage(clean)

@@ -14,7 +14,9 @@ returns them as the arguments of ``wincls.train.distributed.setup``.
 cannot parse: an unknown flag, a malformed value, a missing required flag),
 bad input, a damaged file or an OS error (a read-only directory, a full disk:
 ``describe_os_error``, naming the path) ends with one line on stderr
-(``error: ...``) and exit status 2, not a traceback.
+(``error: ...``) and exit status 2, not a traceback; Ctrl-C and SIGTERM end
+with one line (``interrupted (SIGINT) ...; resume with: <the command>``,
+``wincls.interrupts``) and exit status 130 or 143.
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ from __future__ import annotations
 import dataclasses
 import errno
 import os
+import shlex
+import signal
 import sys
 from typing import Any, Callable
 
@@ -29,6 +33,7 @@ from absl import app
 from absl import flags
 
 from wincls import config as config_lib
+from wincls import interrupts
 from wincls import plugins
 from wincls.model import features as features_lib
 from wincls.model import layers
@@ -288,9 +293,9 @@ def device_settings(flag_values: flags.FlagValues = flags.FLAGS) -> dict[str, An
   return settings
 
 
-def fail(message: str, *, status: int = 2) -> None:
-  """Prints ``error: message`` to stderr and exits with ``status``."""
-  print(f"error: {' '.join(str(message).split())}", file=sys.stderr)
+def fail(message: str, *, status: int = 2, prefix: str = "error: ") -> None:
+  """Prints ``error: message`` (in one line) to stderr and exits with ``status``."""
+  print(f"{prefix}{' '.join(str(message).split())}", file=sys.stderr)
   sys.exit(status)
 
 
@@ -332,13 +337,20 @@ def run(main: Callable[[list[str]], Any]) -> None:
   (ValueError, which includes ``DataError``, ``ConfigMismatchError``,
   ``CheckpointError`` and ``WorkdirLockedError``, FileNotFoundError, ...) and
   any other ``OSError`` (``describe_os_error``) become ``error: <message>`` on
-  stderr; other exceptions keep their traceback.
+  stderr; Ctrl-C and SIGTERM become ``interrupts.message`` (exit status 130,
+  143); other exceptions keep their traceback.
   """
   def wrapped(argv):
     import logging as python_logging
     python_logging.getLogger("jax").setLevel(python_logging.WARNING)  # backend probing
+    interrupts.raise_on_sigterm()
     try:
       return main(argv)
+    except KeyboardInterrupt as e:
+      for signum in (signal.SIGINT, signal.SIGTERM):  # a second one while exiting
+        signal.signal(signum, signal.SIG_IGN)
+      fail(interrupts.message(e, shlex.join(sys.orig_argv)),
+           status=interrupts.exit_status(e), prefix="")
     except app.UsageError as e:
       fail(str(e))
     except USER_ERRORS as e:

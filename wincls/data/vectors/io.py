@@ -12,8 +12,6 @@ including a ``.gz`` file that is not gzip data or is cut short
   per word: the word, a space, D little-endian float32, optionally a newline).
 - ``read_vectors``: picks one of the two by the file name (``.bin``/``.bin.gz``
   is binary).
-- ``load_vectors``: named vectors from the cache (``glove-6b-100d``, see
-  ``install``) or a file by path.
 """
 
 from __future__ import annotations
@@ -311,20 +309,3 @@ def read_vectors(path: str | os.PathLike, *, dim: int | None = None,
   if binary:
     return read_word2vec_binary(path, dim=dim)
   return read_text_vectors(path, dim=dim)
-
-
-
-def load_vectors(spec: str, *, cache_dir: str | os.PathLike | None = None,
-                 dim: int | None = None) -> tuple[list[str], Matrix]:
-  """Named vectors (``glove-6b-100d``) or a vectors file path."""
-  # Imported here: install's converters use this module's file helpers.
-  from wincls.data.vectors import install  # pylint: disable=g-import-not-at-top
-  if spec in install.NAMED_VECTORS:
-    words, matrix = install.load_named_vectors(spec, cache_dir)
-    if dim is not None and matrix.shape[1] != dim:
-      raise ValueError(f"{spec} has dimension {matrix.shape[1]}; expected {dim}")
-    return words, matrix
-  if not Path(spec).exists():
-    raise FileNotFoundError(f"{spec}: neither a vectors file nor one of the named "
-                            f"vectors ({', '.join(install.NAMED_VECTORS)})")
-  return read_vectors(spec, dim=dim)
