@@ -103,17 +103,14 @@ def main(argv):
   from wincls import sweep  # here: bad flags exit before JAX loads
   try:
     runs = sweep.make_grid(base, axes)
-    mine = sweep.shard(runs, shard_index=_SHARD_INDEX.value, num_shards=_NUM_SHARDS.value)
+    # A bad shard is a usage error before anything runs.
+    sweep.shard(runs, shard_index=_SHARD_INDEX.value, num_shards=_NUM_SHARDS.value)
   except ValueError as e:
     raise cli.app.UsageError(str(e)) from None
   if _COLLECT.value:
     rows = sweep.collect(base, axes, _WORKDIR.value, num_shards=_NUM_SHARDS.value)
     print(f"{len(rows)} result rows in {_WORKDIR.value}", flush=True)
   else:
-    shard_note = ("" if _NUM_SHARDS.value == 1 else
-                  f" (shard {_SHARD_INDEX.value} of {_NUM_SHARDS.value}: {len(mine)})")
-    print(f"{len(runs)} configurations{shard_note}: {', '.join(r.name for r in mine)}",
-          flush=True)
     train_fn = None
     from wincls.train import distributed
     layout = distributed.setup(**settings)

@@ -118,8 +118,8 @@ def run_sweep(base: config_lib.Config, axes: grid_lib.Axes, workdir: str | os.Pa
   path = results_path(workdir, shard_index=shard_index, num_shards=num_shards)
   rows = workdir_lib.read_jsonl(path)
   done = {grid_lib.row_key(r) for r in rows}
-  logging.info("Sweep %s: %d runs (%d in this shard), %d rows already", workdir,
-               len(runs), len(mine), len(rows))
+  logging.info("Sweep %s: %d runs (%d in this shard: %s), %d rows already", workdir,
+               len(runs), len(mine), ", ".join(run.name for run in mine), len(rows))
   finished = lambda run: all((run.name, run.config.seed + i) in done
                              for i in range(run.config.num_seeds))
   total = sum(run.config.epochs for run in mine)
