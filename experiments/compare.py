@@ -11,8 +11,10 @@ and the plots ``f1_by_config.png`` and ``dev_f1_per_epoch.png`` into
 ``--workdir``. Each configuration trains in ``<workdir>/runs/<name>/`` as a
 resumable run of ``experiments/train.py``: a killed sweep rerun with the same
 command keeps its rows and completes the rest. On a terminal one progress bar
-counts the whole grid's epochs, with its ETA (the log has the ETA after each
-run); each row also holds its configuration's ``compile_s``, ``train_s`` and
+counts the whole grid's epochs; the output has one line per epoch of each
+configuration summarising its seeds (dev F1 mean ± std and min–max, loss,
+windows/s, the sweep's ETA; ``--per_seed_lines``: every seed's line too) and
+one line closing each configuration and the sweep; each row also holds its configuration's ``compile_s``, ``train_s`` and
 ``eval_s`` (seconds, all seeds together).
 
 More axes: ``--activations=tanh,relu``, ``--window_sizes=1,2,3``,
@@ -55,6 +57,7 @@ _COLLECT = flags.DEFINE_bool("collect", False, "Merge the shards' results and re
 cli.define_config_flags(defaults={"num_seeds": 5})
 # One machine per shard: a sweep's runs do not span processes.
 cli.define_device_flags(multi_process=False)
+cli.define_console_flags()
 flags.mark_flag_as_required("workdir")
 
 
@@ -100,16 +103,14 @@ def main(argv):
   from wincls import sweep  # here: bad flags exit before JAX loads
   try:
     runs = sweep.make_grid(base, axes)
-    mine = sweep.shard(runs, shard_index=_SHARD_INDEX.value, num_shards=_NUM_SHARDS.value)
+    # A bad shard is a usage error before anything runs.
+    sweep.shard(runs, shard_index=_SHARD_INDEX.value, num_shards=_NUM_SHARDS.value)
   except ValueError as e:
     raise cli.app.UsageError(str(e)) from None
   if _COLLECT.value:
     rows = sweep.collect(base, axes, _WORKDIR.value, num_shards=_NUM_SHARDS.value)
+    print(f"{len(rows)} result rows in {_WORKDIR.value}", flush=True)
   else:
-    shard_note = ("" if _NUM_SHARDS.value == 1 else
-                  f" (shard {_SHARD_INDEX.value} of {_NUM_SHARDS.value}: {len(mine)})")
-    print(f"{len(runs)} configurations{shard_note}: {', '.join(r.name for r in mine)}",
-          flush=True)
     train_fn = None
     from wincls.train import distributed
     layout = distributed.setup(**settings)
@@ -118,7 +119,6 @@ def main(argv):
       train_fn = functools.partial(train.train_and_evaluate, layout=layout)
     rows = sweep.run_sweep(base, axes, _WORKDIR.value, shard_index=_SHARD_INDEX.value,
                            num_shards=_NUM_SHARDS.value, train_fn=train_fn)
-  print(f"{len(rows)} result rows in {_WORKDIR.value}", flush=True)
   if _NUM_SHARDS.value == 1 or _COLLECT.value:
     print(sweep.markdown_report(runs, axes, rows, base), flush=True)
 

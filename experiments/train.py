@@ -7,8 +7,10 @@ Launch (CoNLL-2003 from ../shared/data/conll2003 or $WINCLS_CONLL2003_DIR)::
 Every field of ``wincls.config.Config`` is a flag of the same name with the same
 default (``--helpfull`` lists them), e.g. ``--window=average --loss=max_margin
 --num_seeds=5 --vectors=glove-6b-100d --freeze_vectors``. The config is printed
-and saved as ``<workdir>/config.json``; per-epoch metrics go to stdout and
-``<workdir>/metrics.jsonl``, the final ones to ``<workdir>/results.json``.
+and saved as ``<workdir>/config.json``; per epoch one line over the seeds goes
+to stdout (``--per_seed_lines``: each seed's too) and every seed's metrics to
+``<workdir>/metrics.jsonl`` and to TensorBoard events (``<workdir>/tensorboard/
+seed_<s>/``), the final ones to ``<workdir>/results.json``.
 Rerunning the same command after a kill resumes from the last epoch; rerunning
 it after the end prints the stored results. Exit status: 0 done; 2 bad flags
 or input, a damaged file of the workdir, an OS error (read-only, disk full) or
@@ -36,6 +38,7 @@ from wincls import cli
 _WORKDIR = flags.DEFINE_string("workdir", None, "Directory of the run (created).")
 cli.define_config_flags()
 cli.define_device_flags()
+cli.define_console_flags()
 flags.mark_flag_as_required("workdir")
 
 

@@ -57,6 +57,7 @@ _MIN_STEPS = flags.DEFINE_integer(
 cli.define_config_flags(
     defaults={**presets.VECTORS_STUDY, "num_seeds": 3, "vectors": "glove-6b-100d"},
     skip=("train_fraction", "freeze_vectors", "loss"))
+cli.define_console_flags()
 flags.mark_flag_as_required("workdir")
 
 

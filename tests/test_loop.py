@@ -4,6 +4,7 @@ import dataclasses
 import errno
 import json
 import logging
+import struct
 
 import jax
 import numpy as np
@@ -132,6 +133,12 @@ def test_resume_after_kill_equals_uninterrupted_run(runs, tmp_path, monkeypatch)
   resumed = train.train_and_evaluate(dataclasses.replace(BASE, seed=0), tmp_path)
   assert _rows(tmp_path) == _rows(workdir)  # epoch 2 redone, not duplicated
   assert _results(resumed) == _results(results)
+  # Two processes' event files; the second purges the first's epoch 2.
+  first, second = sorted((tmp_path / "tensorboard" / "seed_0").iterdir())
+  assert {e.step for e in _events(first) if e.summary.value} == {0, 1, 2}  # 0: config
+  assert [e.step for e in _events(second) if e.session_log.status] == [2]
+  assert {e.step for e in _events(second) if e.summary.value} == {2}
+  _assert_events_match_metrics(tmp_path, seeds=(0,))
 
 
 def _strict_json(text):
@@ -214,7 +221,7 @@ def test_damaged_latest_falls_back_and_a_lost_best_is_said(runs, tmp_path, monke
   config = dataclasses.replace(BASE, seed=0)
   finish = loop._finish
 
-  def die(*args):
+  def die(*args, **kwargs):
     raise _Killed
 
   monkeypatch.setattr(loop, "_finish", die)  # killed after epoch 2's checkpoints
@@ -330,3 +337,54 @@ def test_one_epoch_smoke(overrides, tmp_path):
   assert 0.0 <= results["seeds"][0]["dev_f1"] <= 1.0
   predicted = conll.read_conll(tmp_path / "run" / "predictions" / "dev.txt", tag_column=2)
   assert predicted.num_tokens == results["num_dev_windows"]
+
+
+def _events(path):
+  """The ``Event``s of an event file (TFRecord framing: uint64 length, uint32
+  masked crc, the ``Event``, uint32 crc)."""
+  from tensorboardX.proto import event_pb2  # pylint: disable=g-import-not-at-top
+  data, offset = path.read_bytes(), 0
+  while offset < len(data):
+    (length,) = struct.unpack_from("<Q", data, offset)
+    yield event_pb2.Event.FromString(data[offset + 12:offset + 12 + length])
+    offset += 12 + length + 4
+
+
+def _tensorboard_scalars(directory):
+  """``{tag: {step: value}}`` of a directory's event files as TensorBoard shows them.
+
+  A ``SessionLog.START`` at step k (``purge_step``) drops the points of steps >= k
+  read before it, as TensorBoard does.
+  """
+  scalars = {}
+  for path in sorted(directory.glob("events.out.tfevents.*")):
+    for event in _events(path):
+      if event.session_log.status == event.session_log.START:
+        scalars = {tag: {s: v for s, v in points.items() if s < event.step}
+                   for tag, points in scalars.items()}
+      for value in event.summary.value:
+        if value.HasField("simple_value"):
+          scalars.setdefault(value.tag, {})[event.step] = value.simple_value
+  return scalars
+
+
+def _assert_events_match_metrics(workdir, seeds):
+  rows = workdir_lib.read_jsonl(workdir / "metrics.jsonl")
+  for seed in seeds:
+    scalars = _tensorboard_scalars(workdir / "tensorboard" / f"seed_{seed}")
+    mine = [r for r in rows if r["seed"] == seed]
+    for key, tag in (("dev_f1", "dev/f1"), ("loss", "train/loss"),
+                     ("dev_precision", "dev/precision"), ("grad_norm", "train/grad_norm"),
+                     ("windows_per_sec", "time/windows_per_sec")):
+      assert scalars[tag] == {r["epoch"]: pytest.approx(r[key], rel=1e-6) for r in mine}, (
+          seed, tag)
+
+
+def test_tensorboard_events_per_seed_and_epoch_equal_metrics(runs):
+  workdir, _ = runs["vmapped"]
+  assert sorted(p.name for p in (workdir / "tensorboard").iterdir()) == ["seed_0", "seed_1"]
+  _assert_events_match_metrics(workdir, seeds=(0, 1))
+  texts = [v.tensor.string_val[0].decode() for e in _events(next(
+      (workdir / "tensorboard" / "seed_1").iterdir())) for v in e.summary.value
+           if v.tag.startswith("config")]
+  assert len(texts) == 1 and '"num_seeds": 2' in texts[0]

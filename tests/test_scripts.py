@@ -8,6 +8,7 @@ with one line on stderr and no traceback. Data: a slice of WNUT-2016 (bundled).
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -49,6 +50,10 @@ def compilation_cache(tmp_path_factory):
 def _env():
   env = dict(os.environ)
   env["JAX_PLATFORMS"] = "cpu"
+  # A script's sys.path starts with experiments/, not the repository: import
+  # this checkout's wincls, not another one installed in editable mode.
+  env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO), env.get("PYTHONPATH"))
+                                      if p)
   if "dir" in _CACHE:
     env["JAX_COMPILATION_CACHE_DIR"] = _CACHE["dir"]
     env["JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS"] = "0"
@@ -78,7 +83,8 @@ def runs(tmp_path_factory):
   sweep, and a 2-seed train.py run of the sweep's concat configuration."""
   root = tmp_path_factory.mktemp("runs")
   killed = _start("compare.py", f"--workdir={root / 'killed'}", *SWEEP)
-  single = _start("train.py", f"--workdir={root / 'train'}", *TINY, "--num_seeds=2")
+  single = _start("train.py", f"--workdir={root / 'train'}", *TINY, "--num_seeds=2",
+                  "--per_seed_lines")
   results = root / "killed" / "results.jsonl"
   deadline = time.time() + 240
   while not checkpoint.read_jsonl(results):
@@ -118,6 +124,23 @@ def test_killed_sweep_resumes_to_the_same_results(runs):
     assert (root / "killed" / name).is_file(), name
   assert "concat − average" in (root / "killed" / "results.md").read_text()
   assert "concat − average" in outputs["rerun"]
+  _assert_quiet_console(outputs["whole"], runs=2, epochs=2)
+
+
+def _assert_quiet_console(out, *, runs, epochs):
+  """One line per epoch of each run over its seeds, one closing each run; no
+  per-seed lines and no absl log prefixes."""
+  lines = out.splitlines()
+  assert not [l for l in lines if re.match(r"[IWEF]\d{4} ", l)], out  # absl's prefix
+  assert not [l for l in lines if re.match(r"epoch \d+ seed \d+:", l)], out
+  epoch_lines = [l for l in lines if re.match(r"epoch \d+/\d+: dev F1 ", l)]
+  assert len(epoch_lines) == runs * epochs, out
+  assert all(re.search(r"dev F1 [\d.]+ ± [\d.]+ \([\d.]+–[\d.]+\) \| loss [\d.]+ \| "
+                       r"\d+ windows/s \| sweep ETA \d\d:\d\d$", l)
+             for l in epoch_lines), epoch_lines
+  assert sum(l.startswith("Finished ") and "over 2 seeds" in l for l in lines) == runs
+  assert sum(l.startswith("Training ") and "(run " in l for l in lines) == runs
+  assert any(l.startswith("Sweep ") and f"{runs} runs trained" in l for l in lines)
 
 
 def _write_dev_files(directory):
@@ -168,8 +191,10 @@ def test_train_script_prints_config_and_metrics(runs):
   assert config["num_seeds"] == 2 and config["epochs"] == 2
   assert '"window": "concat"' in out  # the config is printed
   for epoch in (1, 2):
-    for seed in (0, 1):
-      assert f"epoch {epoch} seed {seed}: loss" in out  # metrics on stdout
+    assert re.search(rf"^epoch {epoch}/2: dev F1 .* \| run ETA", out, re.M)
+    for seed in (0, 1):  # asked for with --per_seed_lines
+      assert re.search(rf"^epoch {epoch} seed {seed}: loss", out, re.M)
+  assert "Finished " in out and "over 2 seeds" in out
   assert len(checkpoint.read_jsonl(workdir / "metrics.jsonl")) == 4
   assert '"dev_f1": [' in out
 

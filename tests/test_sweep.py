@@ -245,17 +245,20 @@ def test_plot_f1_vs_a_numeric_axis(tmp_path):
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
-def test_rows_carry_the_runs_times_and_one_bar_counts_the_grids_epochs(tmp_path,
-                                                                       monkeypatch):
+def test_rows_carry_the_runs_times_and_one_counter_counts_the_grids_epochs(tmp_path,
+                                                                           monkeypatch):
   from wincls.train import progress  # pylint: disable=g-import-not-at-top
   monkeypatch.setattr(progress, "on_terminal", lambda: True)  # draw the bar
   seen = []
 
   def timed_train(config, workdir):
     results = fake_train(config, workdir)
-    bar = progress._OUTER.get()  # the sweep's bar, as the training loop sees it
-    for epoch in progress.epochs(range(1, 3), desc="epochs"):
-      seen.append((workdir.name, epoch, bar.n))
+    # The sweep's counter, as the training loop sees it.
+    with progress.run_epochs(total=config.epochs, initial=0) as counter:
+      for epoch in (1, 2):
+        seen.append((counter.label, epoch, counter.done, counter.bar.n))
+        counter.update(1)
+      assert counter.desc == "sweep" and counter.eta() is not None
     workdir_lib.rewrite_jsonl(workdir / "metrics.jsonl", lambda r: False)
     workdir_lib.append_jsonl(workdir / "metrics.jsonl", [
         {"epoch": e, "seed": s["seed"], "dev_f1": 0.5, "epoch_time": 2.0 * e,
@@ -268,6 +271,8 @@ def test_rows_carry_the_runs_times_and_one_bar_counts_the_grids_epochs(tmp_path,
   for row in rows:  # per configuration (all its seeds), summed over epochs
     assert (row["compile_s"], row["train_s"], row["eval_s"]) == (3.0, 6.0, 1.0)
     assert "wall_time" in row
-  # One bar over the 4 runs x 2 epochs, advanced by each run's epochs.
-  assert [n for _, _, n in seen] == [0, 1, 2, 3, 4, 5, 6, 7]
+  # One count (and bar) over the 4 runs x 2 epochs, advanced by each run's epochs.
+  assert [done for _, _, done, _ in seen] == [0, 1, 2, 3, 4, 5, 6, 7]
+  assert [n for _, _, _, n in seen] == [0, 1, 2, 3, 4, 5, 6, 7]
+  assert [label for label, _, _, _ in seen[::2]] == [f"run {i}/4" for i in (1, 2, 3, 4)]
   assert set(sweep.TIMING_FIELDS) >= {"wall_time", "compile_s", "train_s", "eval_s"}

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import dataclasses
 import errno
+import logging as python_logging
 import os
 import shlex
 import signal
@@ -341,7 +342,6 @@ def run(main: Callable[[list[str]], Any]) -> None:
   143); other exceptions keep their traceback.
   """
   def wrapped(argv):
-    import logging as python_logging
     python_logging.getLogger("jax").setLevel(python_logging.WARNING)  # backend probing
     interrupts.raise_on_sigterm()
     try:
@@ -361,9 +361,39 @@ def run(main: Callable[[list[str]], Any]) -> None:
   app.run(wrapped, flags_parser=_parse_flags)
 
 
-def use_stdout_for_logging() -> None:
-  """Sends absl's log lines to stdout (the per-epoch metrics are logged)."""
+PER_SEED_HELP = ("Also print every seed's line per epoch (loss, dev P/R/F1, accuracy, "
+                 "windows/s, norms); by default one line per epoch summarises the "
+                 "seeds. metrics.jsonl has every seed's figures either way.")
+
+
+def define_console_flags(flag_values: flags.FlagValues = flags.FLAGS) -> None:
+  """Defines ``--per_seed_lines`` (read by ``use_stdout_for_logging``)."""
+  flags.DEFINE_bool("per_seed_lines", False, PER_SEED_HELP, flag_values=flag_values)
+
+
+class PlainFormatter(python_logging.Formatter):
+  """Log lines without absl's prefix: the message, ``warning: `` before a warning."""
+
+  def format(self, record: python_logging.LogRecord) -> str:
+    message = super().format(record)
+    if record.levelno >= python_logging.WARNING:
+      return f"{record.levelname.lower()}: {message}"
+    return message
+
+
+def use_stdout_for_logging(flag_values: flags.FlagValues = flags.FLAGS) -> None:
+  """Sends absl's log lines to stdout, plainly (the epoch lines are logged).
+
+  The lines go around a progress bar on the terminal
+  (``wincls.train.progress.AroundBars``); with ``--per_seed_lines`` (if the
+  script defines it) the per-seed lines of ``wincls.train.console`` show too.
+  """
   from absl import logging
+  from wincls.train import console  # pylint: disable=g-import-not-at-top
+  from wincls.train import progress  # pylint: disable=g-import-not-at-top
   logging.set_verbosity(logging.INFO)
   handler = logging.get_absl_handler()
-  handler.python_handler.stream = sys.stdout
+  handler.python_handler.stream = progress.AroundBars()
+  handler.python_handler.setFormatter(PlainFormatter())
+  if "per_seed_lines" in flag_values and flag_values["per_seed_lines"].value:
+    python_logging.getLogger(console.SEED_LOGGER).setLevel(python_logging.DEBUG)

@@ -16,10 +16,11 @@ training, ``eval_s``: the per-epoch dev evaluations, which include compiling
 the evaluation program once; each the run's, all its seeds together) and
 whatever a ``row_fields`` function adds.
 
-Progress: one tqdm bar for the whole grid (on a terminal), counted in epochs
-(a run's epochs are ``config.epochs``; a run that stops early or resumes
-jumps to its end), so its ETA covers the whole sweep; each finished run also
-logs the sweep's elapsed time and ETA.
+Progress: one ``progress.Counter`` for the whole grid, counted in epochs (a
+run's epochs are ``config.epochs``; a run that stops early or resumes jumps to
+its end): its bar (when stderr is a terminal) and the ETA that every epoch line
+of the runs shows cover the whole sweep. The runs' lines name them
+``run i/n``; a last line closes the sweep.
 """
 
 from __future__ import annotations
@@ -30,7 +31,6 @@ from pathlib import Path
 from typing import Any, Callable
 
 from absl import logging
-import tqdm
 
 from wincls.train import progress
 from wincls.train import workdir as workdir_lib
@@ -89,10 +89,6 @@ def run_times(run_dir: str | os.PathLike) -> dict[str, float]:
           "eval_s": float(sum(r.get("eval_time", 0.0) for r in rows))}
 
 
-def _eta(seconds: float) -> str:
-  return tqdm.tqdm.format_interval(max(seconds, 0.0))
-
-
 def run_sweep(base: config_lib.Config, axes: grid_lib.Axes, workdir: str | os.PathLike,
               *, shard_index: int = 0, num_shards: int = 1,
               train_fn: TrainFn | None = None, row_fields: RowFieldsFn | None = None,
@@ -122,41 +118,38 @@ def run_sweep(base: config_lib.Config, axes: grid_lib.Axes, workdir: str | os.Pa
   path = results_path(workdir, shard_index=shard_index, num_shards=num_shards)
   rows = workdir_lib.read_jsonl(path)
   done = {grid_lib.row_key(r) for r in rows}
-  logging.info("Sweep %s: %d runs (%d in this shard), %d rows already", workdir,
-               len(runs), len(mine), len(rows))
+  logging.info("Sweep %s: %d runs (%d in this shard: %s), %d rows already", workdir,
+               len(runs), len(mine), ", ".join(run.name for run in mine), len(rows))
   finished = lambda run: all((run.name, run.config.seed + i) in done
                              for i in range(run.config.num_seeds))
   total = sum(run.config.epochs for run in mine)
-  position = sum(run.config.epochs for run in mine if finished(run))
-  sweep_start, trained = time.perf_counter(), 0
-  bar = tqdm.tqdm(total=total, initial=position, desc="sweep", unit="epoch",
-                  disable=not progress.on_terminal())
-  with bar, progress.report_to(bar):
-    for run in mine:
-      if finished(run):
-        continue
-      logging.info("Run %d/%d: %s (%d epochs)", run.index + 1, len(runs), run.name,
-                   run.config.epochs)
-      bar.set_postfix_str(run.name)
-      start = time.perf_counter()
-      run_dir = workdir / grid_lib.RUNS_DIR / run.name
-      results = train_fn(run.config, run_dir)
-      extra = dict(run_times(run_dir))
-      if row_fields is not None:
-        extra.update(row_fields(run, results, run_dir))
-      new = [{**r, **extra} for r in result_rows(run, results)
-             if grid_lib.row_key(r) not in done]
-      workdir_lib.append_jsonl(path, new)
-      rows.extend(new)
-      done.update(grid_lib.row_key(r) for r in new)
-      # A run that stopped early or resumed moves the bar to its end.
-      position += run.config.epochs
-      trained += run.config.epochs
-      bar.update(position - bar.n)
-      elapsed = time.perf_counter() - sweep_start
-      logging.info("Run %s: dev F1 %s (%.1fs); sweep %s elapsed, ETA %s", run.name,
-                   [round(r["dev_f1"], 4) for r in new], time.perf_counter() - start,
-                   _eta(elapsed), _eta(elapsed / trained * (total - position)))
+  counter = progress.Counter(total=total, desc="sweep",
+                             initial=sum(run.config.epochs for run in mine if finished(run)))
+  trained = 0
+  try:
+    with progress.report_to(counter):
+      for run in mine:
+        if finished(run):
+          continue
+        counter.label, position = f"run {run.index + 1}/{len(runs)}", counter.done
+        counter.bar.set_postfix_str(run.name)
+        run_dir = workdir / grid_lib.RUNS_DIR / run.name
+        results = train_fn(run.config, run_dir)
+        extra = dict(run_times(run_dir))
+        if row_fields is not None:
+          extra.update(row_fields(run, results, run_dir))
+        new = [{**r, **extra} for r in result_rows(run, results)
+               if grid_lib.row_key(r) not in done]
+        workdir_lib.append_jsonl(path, new)
+        rows.extend(new)
+        done.update(grid_lib.row_key(r) for r in new)
+        # A run that stopped early or resumed moves the count to its end.
+        counter.jump_to(position + run.config.epochs)
+        trained += 1
+  finally:
+    counter.close()
+  logging.info("Sweep %s: %d runs trained in %s; %d result rows", workdir, trained,
+               progress.format_seconds(time.perf_counter() - counter.start), len(rows))
   if reports and num_shards == 1:
     report.write_reports(workdir, runs, axes, rows)
   return rows

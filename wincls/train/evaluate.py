@@ -34,6 +34,10 @@ Array = jax.Array
 
 EVAL_BATCH_SIZE = 2048  # windows per evaluation step (sentences: / T)
 
+# Keys of metrics.jsonl rows that measure time and differ between identical runs.
+TIMING_KEYS = ("windows_per_sec", "epoch_time", "eval_time", "compile_time",
+               "wall_time")
+
 
 def output_scheme(corpus_scheme: str) -> str:
   """The scheme predictions are written in: IOB1 for IOB1 input, else IOB2.

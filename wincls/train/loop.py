@@ -12,9 +12,11 @@ evaluates on dev and updates early stopping (``_evaluate_epoch``) and writes
 metrics and checkpoints (``_save_epoch``), and finally scores each seed's best
 parameters and writes predictions and ``results.json`` (``_finish``).
 
-**Per epoch** it logs loss, dev P/R/F1, windows/s, the L2 norms of the
-parameters and of the gradient (mean over steps) to absl logging and to
-``<workdir>/metrics.jsonl``; it keeps per seed the parameters of the best dev F1
+**Per epoch** it writes loss, dev P/R/F1, windows/s, the L2 norms of the
+parameters and of the gradient (mean over steps) to ``<workdir>/metrics.jsonl``
+and as TensorBoard events (``wincls.train.events``), and logs one line over the
+seeds (``wincls.train.console``; each seed's line at DEBUG on
+``console.SEED_LOGGER``); it keeps per seed the parameters of the best dev F1
 epoch (``checkpoints/best``) and stops when every seed has gone ``patience``
 epochs without improving (``patience=0``: never) or diverged. A number that is
 not finite is written as ``null`` (strict JSON); a diverged seed writes no
@@ -35,6 +37,7 @@ multi-process run process 0 alone reads and writes the workdir.
 
 from __future__ import annotations
 
+import logging as python_logging
 import os
 import time
 from pathlib import Path
@@ -47,9 +50,11 @@ import numpy as np
 
 from wincls import config as config_lib
 from wincls import interrupts
+from wincls.train import console
 from wincls.train import distributed
 from wincls.train import divergence
 from wincls.train import evaluate
+from wincls.train import events
 from wincls.train import files
 from wincls.train import lock as lock_lib
 from wincls.train import optim
@@ -60,14 +65,7 @@ from wincls.train import workdir as workdir_lib
 
 Array = jax.Array
 
-# Keys of metrics.jsonl rows that measure time and differ between identical runs.
-TIMING_KEYS = ("windows_per_sec", "epoch_time", "eval_time", "compile_time",
-               "wall_time")
-
-
-def _progress_bar(iterable, **kwargs):
-  # A sweep's one bar for its grid replaces the run's (wincls.train.progress).
-  return progress_lib.epochs(iterable, **kwargs)
+TIMING_KEYS = evaluate.TIMING_KEYS
 
 
 def _train_epoch(run: resume.Run, progress: resume.Progress, epoch: int
@@ -160,26 +158,23 @@ def _evaluate_epoch(run: resume.Run, progress: resume.Progress, epoch: int, sums
         jnp.asarray(improved), progress.state["params"], progress.best_params)
   for row in rows:
     row["best_dev_f1"] = float(early["best_f1"][run.seeds.index(row["seed"])])
-    logging.info(
-        "epoch %d seed %d: loss %.4f dev P/R/F1 %.4f/%.4f/%.4f acc %.4f | %.0f "
-        "windows/s, %.2fs/epoch | |params| %.3g |grad| %.3g", epoch, row["seed"],
-        row["loss"], row["dev_precision"], row["dev_recall"], row["dev_f1"],
-        row["dev_accuracy"], row["windows_per_sec"], row["epoch_time"],
-        row["param_norm"], row["grad_norm"])
   return rows, improved
 
 
 def _save_epoch(run: resume.Run, progress: resume.Progress, epoch: int, rows: list[dict],
-                improved: np.ndarray, epoch_start: float) -> None:
-  """Writes the epoch: metrics rows, then ``best`` (if improved), then ``latest``.
+                improved: np.ndarray, epoch_start: float,
+                event_writer: events.EpochWriter) -> None:
+  """Writes the epoch: metrics rows and their TensorBoard events, then ``best`` (if
+  improved), then ``latest``.
 
   A kill in between resumes from the previous ``latest`` and redoes this
   epoch identically. ``to_host`` runs in every process (it gathers a split
   word table).
   """
   if run.lead:
-    workdir_lib.append_jsonl(run.workdir / workdir_lib.METRICS_FILE,
-                             [divergence.finite_or_none(row) for row in rows])
+    finite_rows = [divergence.finite_or_none(row) for row in rows]
+    workdir_lib.append_jsonl(run.workdir / workdir_lib.METRICS_FILE, finite_rows)
+    event_writer.write(finite_rows)
   early = progress.early
   if improved.any():
     best_tree = distributed.to_host({"params": progress.best_params,
@@ -197,7 +192,8 @@ def _save_epoch(run: resume.Run, progress: resume.Progress, epoch: int, rows: li
   progress.epoch = epoch
 
 
-def _finish(run: resume.Run, progress: resume.Progress, start_time: float) -> dict[str, Any]:
+def _finish(run: resume.Run, progress: resume.Progress, start_time: float, *,
+            run_name: str) -> dict[str, Any]:
   """Scores each seed's best parameters, writes predictions and ``results.json``."""
   data, tagger, seeds = run.data, run.tagger, run.seeds
   num_seeds = len(seeds)
@@ -242,8 +238,7 @@ def _finish(run: resume.Run, progress: resume.Progress, start_time: float) -> di
   }
   if run.lead:
     workdir_lib.write_json(run.workdir / workdir_lib.RESULTS_FILE, results)
-  logging.info("Finished %s: dev F1 per seed %s (best seed %d)", run.workdir,
-               [round(float(f), 4) for f in f1s], seeds[best_index])
+  logging.info("%s", console.run_line(run_name, results))
   return results
 
 
@@ -312,30 +307,50 @@ def _train_and_finish(config: config_lib.Config, workdir: Path,
   data = resume.open_run(config, workdir, existed=existed, lead=lead)
   run = resume.build_run(config, workdir, data, layout)
   progress = resume.start(run)
-  logging.info("Training %s: %d train windows, %d dev windows, %d seeds, %d steps/epoch%s",
-               workdir, data.train.labels.shape[0], data.dev.labels.shape[0],
-               len(run.seeds), run.steps_per_epoch, "" if run.layout is None else
-               f", data-parallel over {run.layout.num_devices} devices")
-  num_train_windows = int(data.train.labels.shape[0])
-  finishing = False
-  try:
-    for epoch in _progress_bar(range(progress.epoch + 1, config.epochs + 1),
-                               desc="epochs", initial=progress.epoch, total=config.epochs):
-      if progress.stopped(config.patience).all():
-        break
-      epoch_start = time.perf_counter()
-      sums, compile_seconds = _train_epoch(run, progress, epoch)
-      train_time = time.perf_counter() - epoch_start - compile_seconds
-      timing = {"epoch_time": train_time, "eval_time": 0.0, "windows_per_sec":
-                num_train_windows * len(run.seeds) / max(train_time, 1e-9)}
-      if compile_seconds > 0.05:
-        timing["compile_time"] = compile_seconds
-      rows, improved = _evaluate_epoch(run, progress, epoch, sums, timing=timing)
-      _save_epoch(run, progress, epoch, rows, improved, epoch_start)
-    finishing = True
-    return _finish(run, progress, start_time)
-  except KeyboardInterrupt as e:
-    raise _interrupted(e, run, progress, finishing=finishing) from None
+  with progress_lib.run_epochs(total=config.epochs, initial=progress.epoch) as counter:
+    # In a sweep, its name of the run ("run 2/4") goes with the workdir.
+    name = f"{workdir} ({counter.label})" if counter.label else str(workdir)
+    logging.info("Training %s: %d train windows, %d dev windows, %d seeds, %d steps/epoch%s",
+                 name, data.train.labels.shape[0], data.dev.labels.shape[0],
+                 len(run.seeds), run.steps_per_epoch, "" if run.layout is None else
+                 f", data-parallel over {run.layout.num_devices} devices")
+    event_writer = events.EpochWriter(workdir, first_epoch=progress.epoch + 1,
+                                      config_json=config.to_json())
+    finishing = False
+    try:
+      for epoch in range(progress.epoch + 1, config.epochs + 1):
+        if progress.stopped(config.patience).all():
+          break
+        _run_epoch(run, progress, epoch, counter, event_writer)
+      finishing = True
+      return _finish(run, progress, start_time, run_name=name)
+    except KeyboardInterrupt as e:
+      raise _interrupted(e, run, progress, finishing=finishing) from None
+    finally:
+      event_writer.close()
+
+
+def _run_epoch(run: resume.Run, progress: resume.Progress, epoch: int,
+               counter: progress_lib.Counter, event_writer: events.EpochWriter) -> None:
+  """Trains, evaluates, writes and reports one epoch."""
+  epoch_start = time.perf_counter()
+  sums, compile_seconds = _train_epoch(run, progress, epoch)
+  train_time = time.perf_counter() - epoch_start - compile_seconds
+  num_train_windows = int(run.data.train.labels.shape[0])
+  timing = {"epoch_time": train_time, "eval_time": 0.0,
+            "windows_per_sec": num_train_windows * len(run.seeds) / max(train_time, 1e-9)}
+  if compile_seconds > 0.05:
+    timing["compile_time"] = compile_seconds
+  rows, improved = _evaluate_epoch(run, progress, epoch, sums, timing=timing)
+  _save_epoch(run, progress, epoch, rows, improved, epoch_start, event_writer)
+  counter.update(1)
+  seed_log = python_logging.getLogger(console.SEED_LOGGER)
+  for row in rows:
+    seed_log.debug("%s", console.seed_line(row))
+  if rows:
+    logging.info("%s", console.epoch_line(epoch, run.config.epochs, rows,
+                                          num_seeds=len(run.seeds), eta=counter.eta(),
+                                          eta_of=counter.desc))
 
 
 def _interrupted(error: KeyboardInterrupt, run: resume.Run, progress: resume.Progress, *,

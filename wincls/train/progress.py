@@ -1,9 +1,14 @@
-"""Epoch progress: the training loop's own bar, or a caller's bar over many runs.
+"""Epoch progress: a job's epoch count, its bar (on a terminal) and its ETA.
 
-``train_and_evaluate`` iterates its epochs through ``epochs(...)``: by default
-a tqdm bar of its own (on a terminal). Inside ``report_to(bar)`` it draws none
-and advances ``bar`` by one per finished epoch instead, so a sweep
-(``wincls.sweep.run``) shows one bar, with one ETA, for its whole grid.
+A job is one training run, or a sweep's whole grid. ``train_and_evaluate``
+counts its epochs with ``run_epochs(...)``: a ``Counter`` of its own, or,
+inside ``report_to(counter)``, the caller's, so that a sweep
+(``wincls.sweep.run``) has one bar and one ETA for its whole grid, and every
+epoch line of its runs shows the sweep's ETA.
+
+The bar (tqdm, on stderr) is drawn only when stderr is a terminal; the lines
+printed meanwhile go through ``AroundBars`` (``wincls.cli`` sends absl's log
+lines there), which lifts the bar off the terminal while a line is written.
 """
 
 from __future__ import annotations
@@ -11,39 +16,96 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import sys
-from typing import Any, Iterable, Iterator
+import time
+from typing import Any, Iterator
 
 import tqdm
 
-_OUTER: contextvars.ContextVar[Any] = contextvars.ContextVar("wincls_epoch_bar",
+_OUTER: contextvars.ContextVar[Any] = contextvars.ContextVar("wincls_epoch_counter",
                                                               default=None)
 
 
 def on_terminal() -> bool:
-  """Whether bars are drawn (stdout is a terminal, as the loop has always decided)."""
-  return sys.stdout.isatty()
+  """Whether bars are drawn: tqdm draws on stderr, so stderr is a terminal."""
+  return sys.stderr.isatty()
+
+
+def format_seconds(seconds: float) -> str:
+  """``[H:]MM:SS``, as tqdm writes times."""
+  return tqdm.tqdm.format_interval(max(seconds, 0.0))
+
+
+class Counter:
+  """The epochs of a job: how many are done, a bar, and the ETA of the rest.
+
+  Args:
+    total: the job's epochs.
+    initial: epochs done before this process (a resumed job).
+    desc: the bar's and the ETA's name ("run", "sweep").
+  """
+
+  def __init__(self, *, total: int, initial: int = 0, desc: str = "run"):
+    self.total, self.done, self.trained, self.desc = total, initial, 0, desc
+    self.label = ""  # what the job's caller calls the current run ("run 2/4")
+    self.start = time.perf_counter()
+    self.bar = tqdm.tqdm(total=total, initial=initial, desc=desc, unit="epoch",
+                         disable=not on_terminal())
+
+  def update(self, epochs: int = 1) -> None:
+    """Counts ``epochs`` trained now."""
+    self.trained += epochs
+    self.jump_to(self.done + epochs)
+
+  def jump_to(self, done: int) -> None:
+    """Counts the epochs up to ``done`` as done without training them (a run that
+    stopped early or was finished before)."""
+    self.bar.update(done - self.done)
+    self.done = done
+
+  def eta(self) -> float | None:
+    """Seconds left at the pace of the epochs trained so far (None: none yet)."""
+    if self.trained == 0:
+      return None
+    rate = (time.perf_counter() - self.start) / self.trained
+    return rate * max(self.total - self.done, 0)
+
+  def close(self) -> None:
+    self.bar.close()
 
 
 @contextlib.contextmanager
-def report_to(bar: Any) -> Iterator[Any]:
-  """Within this block, training loops advance ``bar`` (``bar.update(1)`` per epoch)."""
-  token = _OUTER.set(bar)
+def report_to(counter: Counter) -> Iterator[Counter]:
+  """Within this block, training loops count their epochs on ``counter``."""
+  token = _OUTER.set(counter)
   try:
-    yield bar
+    yield counter
   finally:
     _OUTER.reset(token)
 
 
-def epochs(iterable: Iterable[int], **kwargs) -> Iterator[int]:
-  """The loop's epochs: under its own bar (``kwargs`` go to tqdm) or ``report_to``'s.
-
-  The outer bar advances when the loop asks for the next epoch, i.e. after an
-  epoch's body has run; an epoch left by ``break`` is not counted.
-  """
-  bar = _OUTER.get()
-  if bar is None:
-    yield from tqdm.tqdm(iterable, disable=not on_terminal(), **kwargs)
+@contextlib.contextmanager
+def run_epochs(*, total: int, initial: int) -> Iterator[Counter]:
+  """A training run's counter: ``report_to``'s, or its own (closed at the end)."""
+  outer = _OUTER.get()
+  if outer is not None:
+    yield outer
     return
-  for item in iterable:
-    yield item
-    bar.update(1)
+  counter = Counter(total=total, initial=initial, desc="run")
+  try:
+    yield counter
+  finally:
+    counter.close()
+
+
+class AroundBars:
+  """A text stream writing to ``sys.stdout`` with tqdm's bars lifted meanwhile."""
+
+  def write(self, text: str) -> int:
+    with tqdm.tqdm.external_write_mode(file=sys.stdout):
+      return sys.stdout.write(text)
+
+  def flush(self) -> None:
+    sys.stdout.flush()
+
+  def close(self) -> None:
+    """Nothing: absl's handler closes its stream at exit, and stdout is not ours."""

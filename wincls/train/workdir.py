@@ -6,6 +6,7 @@ Layout of a workdir (written by ``wincls.train.loop.train_and_evaluate``)::
     vocab.json           the word vocabulary; labels.json the label vocabulary
     vectors_coverage.json  with pre-trained vectors: their coverage report
     metrics.jsonl        one JSON object per epoch (and seed)
+    tensorboard/seed_<s>/  the same numbers as TensorBoard events (``events.py``)
     checkpoints/latest   state after the last finished epoch (for resume)
     checkpoints/latest.prev  the one before (the fallback of a damaged latest)
     checkpoints/best     per seed, the parameters of its best dev-F1 epoch
