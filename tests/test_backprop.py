@@ -191,7 +191,9 @@ def _cases():
 def _may_be_zero(path: str, case) -> bool:
   """Leaves whose gradient is legitimately exactly zero in this case.
 
-  Unused CRF parameters (as with jax.grad); and, for a loss over corrupted
+  Unused CRF parameters (as with jax.grad); a window's own parameters at
+  half-width 0 (any normalised weighting of one position is that position);
+  and, for a loss over corrupted
   windows, what the true and the corrupted window share (the feature tables:
   a corrupted window keeps the true window's features; the biases): their
   contributions to ``s - s_c`` cancel wherever both windows are on the same
@@ -199,6 +201,8 @@ def _may_be_zero(path: str, case) -> bool:
   """
   if path.startswith("['crf']"):
     return case.loss != "crf"
+  if path.startswith("['window']") and case.config.window_size == 0:
+    return True  # one position: a normalised weighting of it cannot depend on its weights
   corrupted = losses.get(case.loss, case.config.output).kind == "corrupted"
   return corrupted and (path.startswith("['embed']['features']")
                         or path.endswith("['b']"))
