@@ -18,6 +18,7 @@ import jax
 import jax.numpy as jnp
 import pytest
 
+from wincls.model import features
 from wincls.model import layers
 from wincls.model import losses
 from wincls.model import windows
@@ -163,6 +164,7 @@ def test_every_registry_entry_has_a_component():
   names = set(components.components())
   expected = (set(layers.ACTIVATIONS) | set(losses.LOSSES)
               | {f"window_{name}" for name in windows.WINDOWS}
+              | {f"feature_{name}" for name in features.choices()}
               | {f"window_{name}_params" for name, spec in windows.WINDOWS.items()
                  if spec.init is not None})
   assert expected <= names, sorted(expected - names)

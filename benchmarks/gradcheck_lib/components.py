@@ -8,6 +8,8 @@
 * per ``windows.WINDOWS`` entry ``window_<name>`` (``spec.jacobian``, w.r.t. the
   position vectors) and, for a window with parameters (``spec.init``),
   ``window_<name>_params`` (``spec.jacobian_params``);
+* per ``features.FEATURES`` entry ``feature_<name>`` (``spec.jacobian`` w.r.t.
+  its parameters, one word; ``chars``: the character CNN);
 * ``embed`` (``windows.embed_jacobian_words``/``_features``);
 * one per ``losses.LOSSES`` entry, named after it: a ``token`` or ``corrupted``
   loss against ``spec.gradient``, the ``sentence`` loss (the CRF NLL) w.r.t.
@@ -19,7 +21,7 @@
   (``jacobians.model_jacobians`` on ``network.apply``, from word ids) with a
   point per window and for the score output.
 
-So a new activation, window or loss is checked with no edit here. Every forward
+So a new activation, window, loss or feature is checked with no edit here. Every forward
 differentiated is the library's own; nothing here re-implements one.
 """
 
@@ -34,8 +36,10 @@ import numpy as np
 from benchmarks.gradcheck_lib import cases
 from benchmarks.gradcheck_lib import network_cases
 from wincls.model import crf
+from wincls.model import features
 from wincls.model import layers
 from wincls.model import losses
+from wincls.model import settings
 from wincls.model import windows
 
 Component = cases.Component
@@ -139,6 +143,28 @@ def _embed_case(s, rng, dtype):
             "features": [windows.embed_jacobian_features(v, ids, fids, 0)]}
   return cases.Case(fn=lambda v, c: windows.embed(v, c["window_ids"], c["feature_ids"]),
                     hand=hand, wrt=cases.cast(tables, dtype), const=const)
+
+
+# A word per casing class, a long one and a non-Latin-1 one: each feature's
+# inputs are its own spec's (``spec.inputs``), as in training.
+_FEATURE_WORDS = ("Bundesverfassungsgericht", "Peter", "EU", "1996-08-22", "Zürich")
+
+
+def _feature_case(name: str):
+  """``feature_<name>``: ``spec.jacobian`` w.r.t. its parameters, one word."""
+  spec = features.FEATURES[name]
+
+  def build(s, rng, dtype):
+    config = settings.ModelConfig(vocab_size=8, feature_dim=s["feature_dim"])
+    inputs = np.asarray(spec.inputs(list(_FEATURE_WORDS), config))
+    word = jnp.asarray(inputs[rng.integers(0, len(inputs))])
+    shapes = jax.eval_shape(lambda: spec.init(jax.random.key(0), spec.size, config,
+                                              jnp.float32))
+    p = jax.tree.map(lambda x: 0.5 * rng.normal(size=x.shape), shapes)
+    return cases.Case(fn=lambda v, c: spec.forward(v, c["inputs"], config),
+                      hand=lambda v, c: spec.jacobian(v, c["inputs"], config),
+                      wrt=cases.cast(p, dtype), const={"inputs": word})
+  return build
 
 
 def _crf_params(rng, num_tags: int) -> dict[str, np.ndarray]:
@@ -282,6 +308,8 @@ def components() -> dict[str, Component]:
        "log_softmax": Component(_softmax_case(True), ("num_classes",))},
       {name: loss_component(name, spec) for name, spec in losses.LOSSES.items()},
       *(window_components(name, spec) for name, spec in windows.WINDOWS.items()),
+      {f"feature_{name}": Component(_feature_case(name), ("feature_dim",))
+       for name in features.choices()},
       {"embed": Component(_embed_case, _WINDOW_AXES, ("feature_dim", "vocab_size")),
        "crf_log_partition": Component(_crf_log_partition_case,
                                       ("seq_len", "num_classes"))},
