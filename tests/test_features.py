@@ -82,7 +82,7 @@ def test_feature_inputs_sit_side_by_side_and_every_word_gets_a_vector():
   assert inputs[:, 0].tolist() == vocab_lib.casing_ids(["Peter", "xqzv"]).tolist()
   model = config.model_config(vocab_size=6, feature_sizes=features.sizes(config.features),
                               num_classes=3)
-  assert model.word_dim == config.embed_dim + config.feature_dim + config.char_filters
+  assert features.word_dim(model) == config.embed_dim + config.feature_dim + config.char_filters
   params = network.init_params(jax.random.key(0), config=model)
   assert set(params["embed"]["features"][1]) == {"embed", "W", "b"}
   window_ids = jnp.full((2, model.window_len), vocab_lib.UNK)  # unknown words

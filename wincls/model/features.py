@@ -258,6 +258,11 @@ def columns(config) -> list[tuple[FeatureSpec, slice]]:
   return out
 
 
+def word_dim(config) -> int:
+  """d: one position's vector, the word vector and every feature's (``ModelConfig``)."""
+  return config.embed_dim + sum(get(name).dim(config) for name in config.feature_names)
+
+
 def input_width(config) -> int:
   """``feature_ids``' last axis: the features' widths summed."""
   return sum(spec.width(config) for spec, _ in columns(config)) if config else 0

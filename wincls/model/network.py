@@ -89,7 +89,7 @@ def hidden_sizes(config: config_lib.ModelConfig) -> tuple[int, ...]:
 
 def input_dim(config: config_lib.ModelConfig) -> int:
   """D, the size of the window vector x."""
-  return windows.get(config.window).out_dim(config.window_len, config.word_dim)
+  return windows.get(config.window).out_dim(config.window_len, features.word_dim(config))
 
 
 def _glorot(key: Array, shape: tuple[int, int], dtype) -> Array:
@@ -138,7 +138,7 @@ def init_params(key: Array, *, config: config_lib.ModelConfig,
   spec = windows.get(config.window)
   if spec.init is not None:
     params["window"] = spec.init(jax.random.fold_in(key, _KEY_WINDOW),
-                                 config.window_len, config.word_dim, dtype)
+                                 config.window_len, features.word_dim(config), dtype)
   fan_in = input_dim(config)
   for name, key_id, width in zip(HIDDEN, (_KEY_HIDDEN, _KEY_HIDDEN2),
                                  hidden_sizes(config)):

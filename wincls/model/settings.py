@@ -84,10 +84,3 @@ class ModelConfig:
   @property
   def window_len(self) -> int:
     return 2 * self.window_size + 1
-
-  @property
-  def word_dim(self) -> int:
-    """d: dimension of one position's vector (word vector + feature vectors)."""
-    from wincls.model import features  # the registry reads this module's class
-    return self.embed_dim + sum(features.get(name).dim(self)
-                                for name in self.feature_names)
