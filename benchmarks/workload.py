@@ -1,5 +1,8 @@
 """The benchmarked run: CoNLL-2003 train as windows, in the default ``Config``'s shapes.
 
+``dataset="wnut16"`` (``benchmarks/devices.py``'s default) reads the WNUT-2016
+training set instead, which needs no files (the default ``Config``'s data).
+
 Shared by ``throughput.py`` and ``epoch_profile.py`` (no flags here): the two
 shapes (``CONFIGS``), the ``Config`` of each (``base_config``, with
 ``--model_overrides`` parsed by ``parse_overrides``), the data and model sizes
@@ -24,13 +27,14 @@ CONFIGS = {
 }
 
 
-def base_config(config_name: str, overrides: dict | None = None) -> config_lib.Config:
-  """The default ``Config`` on CoNLL-2003 with the shape of ``config_name``.
+def base_config(config_name: str, overrides: dict | None = None, *,
+                dataset: str = "conll2003") -> config_lib.Config:
+  """The default ``Config`` on ``dataset`` with the shape of ``config_name``.
 
   ``overrides`` (``--model_overrides``) replace fields the peers share
   (``OVERRIDABLE``), for every impl alike.
   """
-  return config_lib.Config(dataset="conll2003", **CONFIGS[config_name], **(overrides or {}))
+  return config_lib.Config(dataset=dataset, **CONFIGS[config_name], **(overrides or {}))
 
 
 OVERRIDABLE = {"dropout": float, "word_dropout": float, "activation": str}
@@ -49,13 +53,14 @@ def parse_overrides(items: list[str]) -> dict:
 
 
 def load_data(config_name: str, *, data_dir: str | None, max_windows: int | None = None,
-              overrides: dict | None = None) -> tuple[peers.Data, peers.Spec]:
-  """CoNLL-2003 train as windows for ``config_name``, and the model's settings."""
-  config = base_config(config_name, overrides)
+              overrides: dict | None = None, dataset: str = "conll2003"
+              ) -> tuple[peers.Data, peers.Spec]:
+  """``dataset``'s train split as windows for ``config_name``, and the model's settings."""
+  config = base_config(config_name, overrides, dataset=dataset)
   if config.features != ("casing",) or config.window != "concat":
     raise ValueError("the peers model concat windows of words and casing features; "
                      f"Config has window={config.window}, features={config.features}")
-  corpus = datasets.load_splits("conll2003", data_dir=data_dir)["train"]
+  corpus = datasets.load_splits(dataset, data_dir=data_dir)["train"]
   vocab = vocab_lib.Vocab.build(corpus.words, min_count=config.min_count,
                                 lowercase=config.lowercase,
                                 normalize_digits=config.normalize_digits)
