@@ -46,7 +46,7 @@ class Config:
   (concat window, m=2, 50-d word vectors + 5-d casing, hidden 300 relu,
   dropout 0.3, word dropout 0.1, Adam 1e-3, batch 256, 12 epochs, best epoch
   on dev). Tuning runs: tanh/dropout 0.3/word dropout 0.1 0.874, tanh/0.5/0.2
-  0.874, tanh/m=3 0.878, relu 0.883 (README, "Tuning").
+  0.874, tanh/m=3 0.878, relu 0.883 (docs/results.md, "Tuning").
   """
 
   # Data.

@@ -1,7 +1,7 @@
 """Measured best settings, as ``Config`` field -> value (flags not given).
 
 ``RANDOM_INIT``: the best configuration with randomly initialised word vectors
-(``Config``'s defaults; tuned on CoNLL-2003 testa, README "Tuning"), 5 seeds:
+(``Config``'s defaults; tuned on CoNLL-2003 testa, docs/results.md "Tuning"), 5 seeds:
 dev entity F1 0.883 ± 0.002::
 
   python experiments/train.py --dataset=conll2003 --num_seeds=5 --workdir=W

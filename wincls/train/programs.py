@@ -15,7 +15,7 @@ How the seeds are looped over is ``Static.seed_loop`` (``default_seed_loop``):
 on the CPU, N > 1 seeds are N calls of the one-seed program per epoch
 (``"calls"``: one executable, compiled once), because one seed's steps
 already keep the cores busy and both one-program forms lost to N sequential
-runs on a quiet 2-core CPU (README, "Training throughput": ``vmap``'s batched
+runs on a quiet 2-core CPU (docs/benchmarks.md, "Training throughput": ``vmap``'s batched
 steps 0.75-0.88×, a ``lax.map`` over the seeds 0.71-0.96×, its word-table
 passes running several times slower inside the outer loop); N calls do the
 work of N sequential runs, and replica i is bit for bit the one-seed run with
