@@ -8,6 +8,7 @@ A derivative off by a factor is rejected by each checker.
 """
 
 import dataclasses
+import importlib
 import json
 import os
 import subprocess
@@ -29,8 +30,27 @@ from wincls.model import windows
 
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLES = REPO / "docs" / "examples"
-sys.path.insert(0, str(EXAMPLES))
-import wincls_plugin_example as example  # noqa: E402  (registers its parts)
+PARTS = ((windows.WINDOWS, "maxpool"), (losses.LOSSES, "squared_hinge"),
+         (layers.ACTIVATIONS, "softplus"))
+example = None  # the plugin module, imported for this module's tests only
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _plugin():
+  """Imports the example (registering its parts) and takes them away afterwards,
+  so that test files sharing this process (their grids read the registries) do
+  not see them."""
+  global example
+  sys.path.insert(0, str(EXAMPLES))
+  try:
+    example = importlib.import_module("wincls_plugin_example")
+    yield
+  finally:
+    for registry, name in PARTS:
+      if name in registry:
+        registry.unregister(name)
+    sys.modules.pop("wincls_plugin_example", None)
+    sys.path.remove(str(EXAMPLES))
 
 TINY = dict(train_fraction=0.05, hidden_size=8, embed_dim=8, epochs=2,
             learning_rate=0.01, batch_size=64)
@@ -62,18 +82,19 @@ def _scaled(fn, factor=1.01):
   return wrong
 
 
-@pytest.mark.parametrize("check,spec,part", [
-    (testing.check_window, example.MAXPOOL, "vjp"),
-    (testing.check_window, example.MAXPOOL, "jacobian"),
-    (testing.check_window, windows.get("weighted"), "jacobian_params"),
-    (testing.check_loss, example.SQUARED_HINGE, "gradient"),
-    (testing.check_loss, losses.LOSSES["crf"], "gradient"),
-    (testing.check_activation, example.SOFTPLUS, "derivative"),
-    (testing.check_feature, features.get("chars"), "vjp"),
-    (testing.check_feature, features.get("chars"), "jacobian"),
-    (testing.check_feature, features.get("casing"), "jacobian"),
+@pytest.mark.parametrize("check,registry,name,part", [
+    (testing.check_window, windows.WINDOWS, "maxpool", "vjp"),
+    (testing.check_window, windows.WINDOWS, "maxpool", "jacobian"),
+    (testing.check_window, windows.WINDOWS, "weighted", "jacobian_params"),
+    (testing.check_loss, losses.LOSSES, "squared_hinge", "gradient"),
+    (testing.check_loss, losses.LOSSES, "crf", "gradient"),
+    (testing.check_activation, layers.ACTIVATIONS, "softplus", "derivative"),
+    (testing.check_feature, features.FEATURES, "chars", "vjp"),
+    (testing.check_feature, features.FEATURES, "chars", "jacobian"),
+    (testing.check_feature, features.FEATURES, "casing", "jacobian"),
 ])
-def test_a_derivative_off_by_one_percent_is_rejected(check, spec, part):
+def test_a_derivative_off_by_one_percent_is_rejected(check, registry, name, part):
+  spec = registry[name]
   wrong = dataclasses.replace(spec, **{part: _scaled(getattr(spec, part))})
   with pytest.raises(AssertionError, match=r"wrong_\w+.*worst relative error"):
     check(wrong)

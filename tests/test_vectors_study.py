@@ -135,7 +135,7 @@ def test_writes_one_row_per_configuration_and_the_reports(study):
            for f in FRACTIONS}
   assert all(len(s) == 1 for s in sizes.values()), sizes  # one vocabulary per fraction
   # The rerun trains nothing and duplicates no row.
-  assert "Run 1/6" in outputs["main"][1] and "Run " not in outputs["rerun"][1]
+  assert "(run 1/6)" in outputs["main"][1] and "(run " not in outputs["rerun"][1]
   assert f"{len(expected)} result rows" in outputs["rerun"][1]
 
 

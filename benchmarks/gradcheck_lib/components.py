@@ -155,7 +155,10 @@ def _feature_case(name: str):
   spec = features.FEATURES[name]
 
   def build(s, rng, dtype):
-    config = settings.ModelConfig(vocab_size=8, feature_dim=s["feature_dim"])
+    # Small character settings: jacfwd's identity basis grows with the square of
+    # the parameter count (the [512, c] character table).
+    config = settings.ModelConfig(vocab_size=8, feature_dim=s["feature_dim"],
+                                  char_dim=3, char_filters=4, char_max_len=8)
     inputs = np.asarray(spec.inputs(list(_FEATURE_WORDS), config))
     word = jnp.asarray(inputs[rng.integers(0, len(inputs))])
     shapes = jax.eval_shape(lambda: spec.init(jax.random.key(0), spec.size, config,
