@@ -10,9 +10,12 @@ as ``experiments/train.py --dataset=conll2003`` encodes it with the default
 ``Config`` (IOBES labels: 17 classes; lowercased words with digits mapped to 0,
 V = 17,496; 50-d word vectors + 5-d casing vectors; relu hidden layer;
 dropout 0.3 on the window vector and the hidden layer; word dropout 0.1; mean
-softmax cross-entropy; Adam lr 1e-3; float32). Two shapes (``CONFIGS``):
-``cs224n`` (half-width m = 1, H = 200) and ``cw`` (Collobert & Weston, m = 2,
-H = 300: the default ``Config``). Every peer trains the same configuration
+softmax cross-entropy; Adam lr 1e-3; float32). Shapes (``CONFIGS``):
+``cs224n`` (half-width m = 1, H = 200), ``cw`` (Collobert & Weston, m = 2,
+H = 300: the default ``Config``) and ``cw_chars`` (``cw`` with
+``--features=casing,chars``: each position also gets the character CNN of
+``wincls.model.features``, 16-d char vectors, 32 width-3 filters, max over the
+first 16 chars; ``numpy_hand`` has no char CNN and its row says so). Every peer trains the same configuration
 (``peers.Spec`` carries the activation, dropout, word dropout and label count).
 
 Impls (``--impls``); ``optimizer_semantics`` in each row says whether Adam
@@ -60,7 +63,8 @@ and is dropped; the median of the others is reported.
 
 Roofline (``benchmarks/roofline.py``): ``roofline_fraction = windows_per_s ·
 flops_per_window / peak_flops_per_s`` with ``flops_per_window = 6·(D·H + H·C)``
-(forward + backward matmuls, ``D = (2m+1)(E + Fd)``) and the best measured
+(forward + backward matmuls, ``D = (2m+1)(E + Fd)``; with chars ``D``
+adds ``(2m+1)·Fc`` and the convolution adds ``6·(2m+1)·L·k·c·Fc``) and the best measured
 float32 FLOP/s of a jitted 2048² matmul; ``model_matmul_fraction`` the same
 against the model's own hidden-layer matmuls at the batch size.
 

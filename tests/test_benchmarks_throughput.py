@@ -49,15 +49,35 @@ def _tiny_data(n=16, seed=0):
       labels=rng.integers(0, SPEC.num_classes, n).astype(np.int32))
 
 
+CHAR_SPEC = SPEC._replace(chars=True, char_dim=3, char_filters=4, char_width=3,
+                          char_max_len=5)
+
+
+def _tiny_char_data(n=16, seed=0):
+  """Words of 0..L chars (ids over the whole alphabet); window padding has none."""
+  data = _tiny_data(n, seed)
+  rng = np.random.default_rng(seed + 7)
+  shape = (n, CHAR_SPEC.window_len, CHAR_SPEC.char_max_len)
+  ids = rng.integers(1, peers.NUM_CHARS, shape).astype(np.int32)
+  lengths = rng.integers(0, CHAR_SPEC.char_max_len + 1, shape[:2])
+  ids[np.arange(CHAR_SPEC.char_max_len) >= lengths[..., None]] = 0
+  ids[0, 0] = 0  # a position with no chars
+  ids[1, 1, :2] = 7  # a repeated char
+  return data._replace(char_ids=ids)
+
+
 def _wincls_params(p):
-  return {"embed": {"words": p["words"], "features": [p["features"]]},
+  features = [p["features"]]
+  if "char_embed" in p:
+    features.append({"embed": p["char_embed"], "W": p["char_W"], "b": p["char_b"]})
+  return {"embed": {"words": p["words"], "features": features},
           "hidden": {"W": p["W"], "b": p["b"]},
           "output": {"W": p["U"], "b": p["c"]}}
 
 
 def _wincls_batch(data):
   return {"window_ids": jnp.asarray(data.window_ids),
-          "feature_ids": jnp.asarray(data.feature_ids[..., None]),
+          "feature_ids": jnp.asarray(wincls_train.feature_ids(data)),
           "labels": jnp.asarray(data.labels)}
 
 
@@ -123,6 +143,56 @@ def test_torch_peers_are_the_same_model(activation):
 
 
 @pytest.mark.skipif(not HAVE_TORCH, reason="torch not installed (pip install torch==2.13.0)")
+@pytest.mark.parametrize("activation", ["tanh", "relu"])
+def test_torch_char_peer_is_the_same_model(activation):
+  """cw_chars: nn.Embedding + nn.Conv1d + max give wincls's loss and gradients."""
+  import torch  # pylint: disable=g-import-not-at-top
+  from benchmarks.peers import torch_window  # pylint: disable=g-import-not-at-top
+  spec = CHAR_SPEC._replace(activation=activation, dropout=0.3, word_dropout=0.1)
+  data = _tiny_char_data()
+  init = peers.init_numpy_params(spec, seed=3)
+  init["char_b"] = np.linspace(-0.2, 0.2, spec.char_filters).astype(np.float32)
+  params = jax.tree.map(jnp.asarray, _wincls_params(init))
+  config = wincls_train.model_config(spec)
+  assert config.features == ("casing", "chars") and config.char_filters == 4
+  (ref, _), ref_grads = jax.value_and_grad(objective.loss_fn, has_aux=True)(
+      params, _wincls_batch(data), config=config, loss="cross_entropy", key=None,
+      train=False)
+  for sparse in (False, True):
+    loss = torch_window.batch_loss(data, spec, init, sparse=sparse)
+    np.testing.assert_allclose(loss, ref, rtol=1e-5)
+  # The char CNN's gradients (masking, zero padding, max over real chars).
+  model = torch_window.WindowNet(spec, init)
+  model.eval()
+  scores = model(*(torch.from_numpy(a.astype(np.int64)) for a in
+                   (data.window_ids, data.feature_ids, data.char_ids)))
+  torch.nn.functional.cross_entropy(
+      scores, torch.from_numpy(data.labels.astype(np.int64))).backward()
+  want = ref_grads["embed"]["features"][1]
+  np.testing.assert_allclose(model.chars.embed.weight.grad.numpy(), want["embed"],
+                             rtol=1e-4, atol=1e-7)
+  w = model.chars.conv.weight.grad.numpy().transpose(0, 2, 1).reshape(spec.char_filters, -1)
+  np.testing.assert_allclose(w, want["W"], rtol=1e-4, atol=1e-7)
+  np.testing.assert_allclose(model.chars.conv.bias.grad.numpy(), want["b"],
+                             rtol=1e-4, atol=1e-7)
+  # Training runs (dropouts on) and counts whole batches.
+  runner = torch_window.make_runner(data, spec, batch_size=8, seed=0,
+                                    variant="torch_eager_fused")
+  assert runner.run_epoch() == 16
+
+
+def test_char_config_rows_build():
+  """cw_chars: wincls_train trains on the char columns; numpy_hand refuses."""
+  data = _tiny_char_data(n=20)
+  runner = throughput.make_runner("wincls_train", data, CHAR_SPEC, batch_size=8, seed=0,
+                                  num_seeds=1, peer_max_windows=0, torch_window=None)
+  assert runner.data["feature_ids"].shape == (20, 3, 1 + CHAR_SPEC.char_max_len)
+  assert runner.run_epoch() == 20
+  with pytest.raises(ValueError, match="numpy_hand: no character CNN"):
+    numpy_hand.make_runner(data, CHAR_SPEC, batch_size=8, seed=0)
+
+
+@pytest.mark.skipif(not HAVE_TORCH, reason="torch not installed (pip install torch==2.13.0)")
 def test_torch_word_dropout_keeps_reserved_ids():
   import torch  # pylint: disable=g-import-not-at-top
   from benchmarks.peers import torch_window  # pylint: disable=g-import-not-at-top
@@ -148,12 +218,17 @@ def test_benchmark_config_is_the_default_run():
                       feature_dim=base.feature_dim, window_len=2 * base.window_size + 1,
                       hidden_size=base.hidden_size, num_classes=17,
                       activation=base.activation, dropout=base.dropout,
-                      word_dropout=base.word_dropout)
+                      word_dropout=base.word_dropout, chars="chars" in base.features,
+                      char_dim=base.char_dim, char_filters=base.char_filters,
+                      char_width=base.char_width, char_max_len=base.char_max_len)
     config = wincls_train.train_config(spec)
     differ = {f.name for f in dataclasses.fields(config)
               if getattr(config, f.name) != getattr(default, f.name)}
     assert differ <= set(shape), (name, differ)
+    assert config.features == base.features, name
   assert workload.base_config("cw") == default
+  assert workload.base_config("cw_chars") == dataclasses.replace(
+      default, features=("casing", "chars"))
 
 
 def test_model_overrides_change_every_impls_model_alike():
@@ -169,6 +244,26 @@ def test_model_overrides_change_every_impls_model_alike():
 def test_flops_per_window_formula():
   # D = 3 * (4 + 2) = 18: 6 * (18 * 6 + 6 * 5).
   assert workload.flops_per_window(SPEC) == 6 * (18 * 6 + 6 * 5)
+  # D = 3 * (4 + 2 + 4) = 30; the char convolution 6 * W * L * k * c * Fc.
+  assert workload.flops_per_window(CHAR_SPEC) == (6 * (30 * 6 + 6 * 5)
+                                                  + 6 * 3 * 5 * 3 * 3 * 4)
+
+
+def test_load_data_carries_the_char_columns():
+  """cw_chars reads the windows experiments/train.py makes (features.word_inputs)."""
+  from wincls.model import features  # pylint: disable=g-import-not-at-top
+  data_dir = _conll_dir()
+  data, spec = workload.load_data("cw_chars", data_dir=data_dir, max_windows=50)
+  plain, plain_spec = workload.load_data("cw", data_dir=data_dir, max_windows=50)
+  assert spec == plain_spec._replace(chars=True) and spec.char_max_len == 16
+  assert plain.char_ids is None and data.char_ids.shape == (50, 5, 16)
+  np.testing.assert_array_equal(data.window_ids, plain.window_ids)
+  np.testing.assert_array_equal(data.feature_ids, plain.feature_ids)
+  from wincls.data import datasets  # pylint: disable=g-import-not-at-top
+  words = datasets.load_splits("conll2003", data_dir=data_dir)["train"].sentences[0].words
+  centre = data.char_ids[:len(words), 2]
+  np.testing.assert_array_equal(centre, features.char_ids(words, 16))
+  assert (data.char_ids[0, :2] == 0).all()  # the sentence start's padding
 
 
 def test_smoke_run_writes_rows(tmp_path):

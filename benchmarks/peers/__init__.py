@@ -2,8 +2,12 @@
 
 Every peer trains the same model on the same arrays (``Spec``, ``Data``) as
 the wincls row it is compared with: per position the word vector (``[V, E]``
-table) and the casing vector (``[F, Fd]`` table) concatenated, the 2m+1
-positions concatenated into ``x [B, D]``, ``h = f(W x + b)`` (``spec.activation``),
+table), the casing vector (``[F, Fd]`` table) and, with ``spec.chars``, the
+character CNN of ``wincls.model.features`` (``chars``: ``[512, c]`` char
+vectors, 0 at padding chars; a width-k convolution over each char's window,
+zero vectors beyond the word, left padding ``(k-1)//2``; ``Fc`` filters plus
+bias; max over the word's real chars; 0 for a position with no chars)
+concatenated, the 2m+1 positions concatenated into ``x [B, D]``, ``h = f(W x + b)`` (``spec.activation``),
 ``scores = U h + c``, mean softmax cross-entropy over ``spec.num_classes``
 labels, Adam (lr 1e-3, b1 0.9, b2 0.999, eps 1e-8), float32. In training, as
 in ``wincls.train.step``: word dropout (each word id that is not a reserved id
@@ -39,6 +43,7 @@ EMBED_INIT_STDDEV = 0.1
 # the other ids to <unk>.
 UNK_ID = 1
 NUM_RESERVED = 4
+NUM_CHARS = 512  # wincls.model.features.NUM_CHARS: 0 padding
 ACTIVATIONS = ("tanh", "relu")
 
 
@@ -57,6 +62,11 @@ class Spec(NamedTuple):
     dropout: inverted-dropout rate on x and h in training.
     word_dropout: probability that a (non-reserved) word id becomes ``UNK_ID``
       in training.
+    chars: whether positions carry the character CNN (``Data.char_ids``).
+    char_dim: c, the char vectors' size.
+    char_filters: Fc, the CNN's filters (its output size).
+    char_width: k, the convolution's width.
+    char_max_len: L, chars per word.
   """
 
   vocab_size: int
@@ -69,11 +79,21 @@ class Spec(NamedTuple):
   activation: str = "tanh"
   dropout: float = 0.0
   word_dropout: float = 0.0
+  chars: bool = False
+  char_dim: int = 16
+  char_filters: int = 32
+  char_width: int = 3
+  char_max_len: int = 16
+
+  @property
+  def position_dim(self) -> int:
+    """E + Fd (+ Fc with chars)."""
+    return self.embed_dim + self.feature_dim + (self.char_filters if self.chars else 0)
 
   @property
   def input_dim(self) -> int:
-    """D = W (E + Fd)."""
-    return self.window_len * (self.embed_dim + self.feature_dim)
+    """D = W (E + Fd (+ Fc))."""
+    return self.window_len * self.position_dim
 
 
 class Data(NamedTuple):
@@ -83,11 +103,14 @@ class Data(NamedTuple):
     window_ids: int32 ``[N, W]`` word ids.
     feature_ids: int32 ``[N, W]`` casing ids.
     labels: int32 ``[N]`` class ids.
+    char_ids: int32 ``[N, W, L]`` char ids (``features.char_ids``; 0 padding),
+      or None (``spec.chars`` off).
   """
 
   window_ids: np.ndarray
   feature_ids: np.ndarray
   labels: np.ndarray
+  char_ids: np.ndarray | None = None
 
   @property
   def num_windows(self) -> int:
@@ -112,7 +135,9 @@ def num_batches(data: Data, batch_size: int) -> int:
 
 def init_numpy_params(spec: Spec, seed: int) -> dict[str, np.ndarray]:
   """float32 parameters with wincls's scheme (models.py): N(0, 0.1²) tables with
-  a zero padding row, Glorot-uniform weights ``[out, in]``, zero biases."""
+  a zero padding row, Glorot-uniform weights ``[out, in]``, zero biases; with
+  ``spec.chars`` also ``char_embed [512, c]``, ``char_W [Fc, k·c]`` (the blocks
+  of X_t in window order, as ``features.chars_init``) and ``char_b [Fc]``."""
   rng = np.random.default_rng(seed)
 
   def table(rows, cols):
@@ -124,7 +149,7 @@ def init_numpy_params(spec: Spec, seed: int) -> dict[str, np.ndarray]:
     limit = np.sqrt(6.0 / (in_dim + out_dim))
     return rng.uniform(-limit, limit, (out_dim, in_dim)).astype(np.float32)
 
-  return {
+  params = {
       "words": table(spec.vocab_size, spec.embed_dim),
       "features": table(spec.feature_size, spec.feature_dim),
       "W": glorot(spec.hidden_size, spec.input_dim),
@@ -132,6 +157,11 @@ def init_numpy_params(spec: Spec, seed: int) -> dict[str, np.ndarray]:
       "U": glorot(spec.num_classes, spec.hidden_size),
       "c": np.zeros(spec.num_classes, np.float32),
   }
+  if spec.chars:
+    params.update(char_embed=table(NUM_CHARS, spec.char_dim),
+                  char_W=glorot(spec.char_filters, spec.char_width * spec.char_dim),
+                  char_b=np.zeros(spec.char_filters, np.float32))
+  return params
 
 
 def limit_threads(threads: int) -> str:

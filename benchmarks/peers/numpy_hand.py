@@ -17,6 +17,8 @@ cross-entropy averaged over the batch, with the word dropout and dropout of
 
 then dense Adam on every parameter (the word table's gradient is a dense
 ``[V, E]`` array, as ``nn.Embedding`` and ``jax.grad`` give), updated in place.
+No character CNN: a ``spec.chars`` model (``cw_chars``) is refused
+(``make_runner`` raises ValueError, so its row carries the message).
 """
 
 from __future__ import annotations
@@ -134,4 +136,7 @@ def make_runner(data: peers.Data, spec: peers.Spec, *, batch_size: int, seed: in
   """A NumPy runner; ``max_windows`` caps the windows of one timed epoch."""
   if variant not in VARIANTS:
     raise ValueError(f"numpy_hand: variant {variant!r} is not one of {VARIANTS}")
+  if spec.chars:
+    raise ValueError("numpy_hand: no character CNN by hand (the chars feature of "
+                     "cw_chars); compare wincls_train with the torch rows there")
   return _Runner(data, spec, batch_size=batch_size, seed=seed, max_windows=max_windows)

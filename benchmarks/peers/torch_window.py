@@ -19,6 +19,12 @@ activation, dropout and word dropout of the wincls row it is compared with):
   (lazy Adam: only touched rows and their moments change, as wincls's
   ``--embedding_update=sparse``); the other parameters by ``Adam(fused=True)``.
 
+With ``spec.chars`` (``cw_chars``) each position also gets ``CharCNN``:
+``nn.Embedding`` of the chars (padding chars masked to 0), ``nn.Conv1d``
+over them zero-padded ``(k-1)//2`` on the left and ``k-1-(k-1)//2`` on the
+right (zeros beyond the word), the max over the word's real chars (padding
+chars at -inf) and 0 for a position with no chars (window padding).
+
 The dense variants' ``nn.Embedding`` gives a dense ``[V, E]`` gradient
 (``sparse=False``, the default), so Adam updates the whole table every step,
 as optax does on the dense wincls path. torch is an optional dependency
@@ -41,6 +47,34 @@ VARIANTS = ("torch_eager", "torch_eager_fused", "torch_compile", "torch_sparse")
 COMPILE_MODE = "default"
 
 
+class CharCNN(nn.Module):
+  """``[..., L]`` char ids -> ``[..., Fc]``: ``wincls.model.features.chars_forward``."""
+
+  def __init__(self, spec: peers.Spec, init: dict[str, np.ndarray]):
+    super().__init__()
+    self.width = spec.char_width
+    self.embed = nn.Embedding(peers.NUM_CHARS, spec.char_dim)
+    self.conv = nn.Conv1d(spec.char_dim, spec.char_filters, spec.char_width)
+    with torch.no_grad():
+      self.embed.weight.copy_(torch.from_numpy(init["char_embed"]))
+      # wincls's W [Fc, k·c] reads X_t = [c_{t-left}; ...]: block s is tap s.
+      w = init["char_W"].reshape(spec.char_filters, spec.char_width, spec.char_dim)
+      self.conv.weight.copy_(torch.from_numpy(np.ascontiguousarray(w.transpose(0, 2, 1))))
+      self.conv.bias.copy_(torch.from_numpy(init["char_b"]))
+
+  def forward(self, char_ids: torch.Tensor) -> torch.Tensor:
+    lead, length = char_ids.shape[:-1], char_ids.shape[-1]
+    ids = char_ids.reshape(-1, length)
+    mask = ids > 0  # [N, L]
+    vectors = self.embed(ids) * mask[..., None]  # [N, L, c]
+    left = (self.width - 1) // 2
+    padded = F.pad(vectors.transpose(1, 2), (left, self.width - 1 - left))  # [N, c, L+k-1]
+    z = self.conv(padded)  # [N, Fc, L]
+    pooled = z.masked_fill(~mask[:, None, :], float("-inf")).max(dim=-1).values
+    pooled = torch.where(mask.any(dim=-1, keepdim=True), pooled, 0.0)
+    return pooled.reshape(*lead, -1)
+
+
 class WindowNet(nn.Module):
   """Word dropout, embeddings, concat window, dropout, hidden layer, linear scores."""
 
@@ -55,6 +89,7 @@ class WindowNet(nn.Module):
     self.features = nn.Embedding(spec.feature_size, spec.feature_dim)
     self.hidden = nn.Linear(spec.input_dim, spec.hidden_size)
     self.output = nn.Linear(spec.hidden_size, spec.num_classes)
+    self.chars = CharCNN(spec, init) if spec.chars else None
     with torch.no_grad():
       self.words.weight.copy_(torch.from_numpy(init["words"]))
       self.features.weight.copy_(torch.from_numpy(init["features"]))
@@ -63,8 +98,10 @@ class WindowNet(nn.Module):
       self.output.weight.copy_(torch.from_numpy(init["U"]))
       self.output.bias.copy_(torch.from_numpy(init["c"]))
 
-  def forward(self, window_ids: torch.Tensor, feature_ids: torch.Tensor) -> torch.Tensor:
-    """``[B, W]`` word ids, ``[B, W]`` casing ids -> ``[B, C]`` scores.
+  def forward(self, window_ids: torch.Tensor, feature_ids: torch.Tensor,
+              char_ids: torch.Tensor | None = None) -> torch.Tensor:
+    """``[B, W]`` word ids, ``[B, W]`` casing ids (``[B, W, L]`` char ids with
+    ``spec.chars``) -> ``[B, C]`` scores.
 
     In training mode (``self.training``) with word dropout and dropout.
     """
@@ -73,11 +110,22 @@ class WindowNet(nn.Module):
       drop = ((torch.rand(window_ids.shape) < spec.word_dropout)
               & (window_ids >= peers.NUM_RESERVED))
       window_ids = torch.where(drop, peers.UNK_ID, window_ids)
-    e = torch.cat([self.words(window_ids), self.features(feature_ids)], dim=-1)
+    parts = [self.words(window_ids), self.features(feature_ids)]
+    if self.chars is not None:
+      parts.append(self.chars(char_ids))
+    e = torch.cat(parts, dim=-1)
     x = F.dropout(e.reshape(e.shape[0], -1), spec.dropout, self.training)
     z = self.hidden(x)
     h = torch.relu(z) if spec.activation == "relu" else torch.tanh(z)
     return self.output(F.dropout(h, spec.dropout, self.training))
+
+
+def _char_tensor(data: peers.Data, spec: peers.Spec) -> torch.Tensor | None:
+  if not spec.chars:
+    return None
+  if data.char_ids is None:
+    raise ValueError("torch_window: spec.chars needs Data.char_ids")
+  return torch.from_numpy(data.char_ids.astype(np.int64))
 
 
 def _optimizers(model: WindowNet, variant: str) -> list[torch.optim.Optimizer]:
@@ -102,6 +150,7 @@ class _Runner:
     self.window_ids = torch.from_numpy(data.window_ids.astype(np.int64))
     self.feature_ids = torch.from_numpy(data.feature_ids.astype(np.int64))
     self.labels = torch.from_numpy(data.labels.astype(np.int64))
+    self.char_ids = _char_tensor(data, spec)
     self.num_windows = data.num_windows
     self.generator = torch.Generator().manual_seed(seed + 1)
     self.model = WindowNet(spec, peers.init_numpy_params(spec, seed),
@@ -117,7 +166,8 @@ class _Runner:
       self.compile_s = time.perf_counter() - start
 
   def _step(self, idx: torch.Tensor) -> None:
-    scores = self.forward(self.window_ids[idx], self.feature_ids[idx])
+    scores = self.forward(self.window_ids[idx], self.feature_ids[idx],
+                          None if self.char_ids is None else self.char_ids[idx])
     loss = F.cross_entropy(scores, self.labels[idx])
     for optimizer in self.optimizers:
       optimizer.zero_grad(set_to_none=True)
@@ -150,5 +200,6 @@ def batch_loss(data: peers.Data, spec: peers.Spec, init: dict[str, np.ndarray], 
   model.eval()
   with torch.no_grad():
     scores = model(torch.from_numpy(data.window_ids.astype(np.int64)),
-                   torch.from_numpy(data.feature_ids.astype(np.int64)))
+                   torch.from_numpy(data.feature_ids.astype(np.int64)),
+                   _char_tensor(data, spec))
     return float(F.cross_entropy(scores, torch.from_numpy(data.labels.astype(np.int64))))

@@ -15,9 +15,11 @@ import time
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from benchmarks import peers
 from wincls import config as config_lib
+from wincls.model import features as features_lib
 from wincls.train import programs
 
 SEED_MODES = {"wincls_seeds": "program", "wincls_vmap_seeds": "vmap",
@@ -34,7 +36,9 @@ def train_config(spec: peers.Spec, *, batch_size: int = 256, seed: int = 0,
   ``benchmarks/epoch_profile.py``) reads the same ids into another model.
   """
   return config_lib.Config(
-      dataset="conll2003", features=("casing",), window=window,
+      dataset="conll2003", features=("casing", "chars") if spec.chars else ("casing",),
+      char_dim=spec.char_dim, char_filters=spec.char_filters,
+      char_width=spec.char_width, char_max_len=spec.char_max_len, window=window,
       window_size=spec.window_len // 2, embed_dim=spec.embed_dim,
       feature_dim=spec.feature_dim, classifier="hidden", hidden_size=spec.hidden_size,
       activation=spec.activation, output="multiclass", dropout=spec.dropout,
@@ -45,9 +49,19 @@ def train_config(spec: peers.Spec, *, batch_size: int = 256, seed: int = 0,
 
 
 def model_config(spec: peers.Spec, window: str = "concat") -> config_lib.ModelConfig:
-  return train_config(spec, window=window).model_config(
-      vocab_size=spec.vocab_size, feature_sizes=(spec.feature_size,),
+  config = train_config(spec, window=window)
+  return config.model_config(
+      vocab_size=spec.vocab_size,
+      feature_sizes=(spec.feature_size,) + features_lib.sizes(config.features[1:]),
       num_classes=spec.num_classes)
+
+
+def feature_ids(data: peers.Data) -> np.ndarray:
+  """``feature_ids [N, W, 1 (+ L)]`` as wincls's windows carry them: casing, then chars."""
+  parts = [data.feature_ids[..., None]]
+  if data.char_ids is not None:
+    parts.append(data.char_ids)
+  return np.concatenate(parts, axis=-1).astype(np.int32)
 
 
 class TrainRunner:
@@ -74,7 +88,7 @@ class TrainRunner:
       static = dataclasses.replace(static, seed_loop="vmap")
     self.seed_loop = static.seed_loop if together else None
     self.data = jax.tree.map(jnp.asarray, {
-        "window_ids": data.window_ids, "feature_ids": data.feature_ids[..., None],
+        "window_ids": data.window_ids, "feature_ids": feature_ids(data),
         "labels": data.labels})
     self.windows = data.num_windows * num_seeds
     self.epoch = 0
