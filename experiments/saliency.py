@@ -45,7 +45,7 @@ def main(argv):
   import matplotlib.pyplot as plt
   from wincls.model import jacobians as saliency
   from wincls import train
-  from wincls.data import windows as windows_lib
+  from wincls.train import prepare
 
   out = Path(_OUTPUT_DIR.value)
   out.mkdir(parents=True, exist_ok=True)
@@ -55,9 +55,7 @@ def main(argv):
     seed_index = int((results or {}).get("best_seed_index", 0))
     params = jax.tree.map(lambda x: x[seed_index], best["params"])
     dev = train.load_splits(config)["dev"]
-    data = windows_lib.encode_corpus(dev, vocab, window_size=config.window_size,
-                                     features=config.features, label_vocab=label_vocab,
-                                     label_scheme=config.label_scheme)
+    data = prepare.encode(dev, config, vocab=vocab, label_vocab=label_vocab)
     n = min(_MAX_WINDOWS.value, len(data.window_ids))
     norms = saliency.position_norms(params, data.window_ids[:n], data.feature_ids[:n],
                                     config=model_config)
