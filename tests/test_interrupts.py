@@ -25,7 +25,7 @@ from wincls import interrupts
 REPO = Path(__file__).resolve().parents[1]
 # ~0.1-0.3 s per epoch on one CPU core: the run is still training when polled.
 TINY = ["--dataset=wnut16", "--train_fraction=1.0", "--hidden_size=64", "--embed_dim=16",
-        "--epochs=12", "--learning_rate=0.01", "--batch_size=256", "--num_seeds=2"]
+        "--epochs=6", "--learning_rate=0.01", "--batch_size=256", "--num_seeds=2"]
 
 
 def _command(workdir):
@@ -62,12 +62,12 @@ def test_sigint_ends_train_py_in_one_line_and_the_rerun_finishes_the_run(tmp_pat
   assert process.returncode == 130, err
   assert "Traceback" not in err and err.count("\n") == 1, err
   line = err.rstrip("\n")
-  found = re.fullmatch(r"interrupted \(SIGINT\) at epoch (\d+) of 12 \(2 seeds\): "
+  found = re.fullmatch(r"interrupted \(SIGINT\) at epoch (\d+) of 6 \(2 seeds\): "
                        r"(?:.*checkpoints/latest holds epoch (\d+)|no epoch was saved "
                        r"yet); resume with: (.*)", line)
   assert found, line
   running, saved = int(found.group(1)), int(found.group(2) or 0)
-  assert 1 <= running <= 12 and saved == running - 1, line
+  assert 1 <= running <= 6 and saved == running - 1, line
   assert found.group(3) == shlex.join(_command(workdir))
   assert not (workdir / "results.json").exists()
 
@@ -78,8 +78,8 @@ def test_sigint_ends_train_py_in_one_line_and_the_rerun_finishes_the_run(tmp_pat
   assert reference.returncode == 0
   assert _dev_f1(workdir) == _dev_f1(tmp_path / "reference")
   epochs = [json.loads(row)["epoch"] for row in metrics.read_text().splitlines()]
-  assert epochs == sorted(epochs) and epochs[-1] == 12  # each epoch's rows once
-  assert len(epochs) == 2 * 12
+  assert epochs == sorted(epochs) and epochs[-1] == 6  # each epoch's rows once
+  assert len(epochs) == 2 * 6
 
 
 @pytest.fixture
