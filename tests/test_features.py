@@ -87,7 +87,8 @@ def test_feature_inputs_sit_side_by_side_and_every_word_gets_a_vector():
   assert set(params["embed"]["features"][1]) == {"embed", "W", "b"}
   window_ids = jnp.full((2, model.window_len), vocab_lib.UNK)  # unknown words
   feature_ids = jnp.broadcast_to(jnp.asarray(inputs)[:, None], (2, model.window_len, 5))
-  vectors = windows.embed(params["embed"], window_ids, feature_ids, model)
+  vectors = jax.jit(windows.embed, static_argnums=3)(params["embed"], window_ids,
+                                                     feature_ids, model)
   assert not np.allclose(vectors[0, :, -config.char_filters:],
                          vectors[1, :, -config.char_filters:])  # told apart by chars
 

@@ -19,6 +19,7 @@ import jax
 import jax.numpy as jnp
 import pytest
 
+from wincls import cli
 from wincls import config as config_lib
 from wincls import plugins
 from wincls import testing
@@ -161,9 +162,11 @@ def test_predict_py_tags_without_being_told_the_plugin(trained, tmp_path):
   assert row["tokens"] == ["Peter", "lives", "in", "Paris"]
 
 
-def test_a_plugin_that_fails_to_import_is_one_line_and_exit_2(tmp_path):
-  done = _script("train.py", f"--workdir={tmp_path / 'w'}", "--plugins=no_such_module_here")
-  assert done.returncode == 2
-  assert done.stderr.strip().splitlines() == [
+def test_a_plugin_that_fails_to_import_is_one_line_and_exit_2(capsys):
+  """train.py's flag parsing (``cli._parse_flags``, what ``cli.run`` uses)."""
+  with pytest.raises(SystemExit) as exit_info:
+    cli._parse_flags(["train.py", "--plugins=no_such_module_here"])
+  assert exit_info.value.code == 2
+  assert capsys.readouterr().err.strip().splitlines() == [
       "error: --plugins: cannot import 'no_such_module_here': ModuleNotFoundError: "
       "No module named 'no_such_module_here'"]
