@@ -343,12 +343,13 @@ def run(main: Callable[[list[str]], Any]) -> None:
   """
   def wrapped(argv):
     python_logging.getLogger("jax").setLevel(python_logging.WARNING)  # backend probing
-    interrupts.raise_on_sigterm()
+    interrupts.raise_on_signals()
     try:
       return main(argv)
     except KeyboardInterrupt as e:
       for signum in (signal.SIGINT, signal.SIGTERM):  # a second one while exiting
         signal.signal(signum, signal.SIG_IGN)
+      interrupts.clear()
       fail(interrupts.message(e, shlex.join(sys.orig_argv)),
            status=interrupts.exit_status(e), prefix="")
     except app.UsageError as e:

@@ -28,14 +28,40 @@ class Interrupted(KeyboardInterrupt):
     self.where = where
 
 
+# The signal last received and not yet reported: a signal's exception raised
+# inside a finaliser or a garbage-collector callback (JAX has one) is printed
+# and dropped by Python, so the loop also asks ``check`` between epochs.
+_pending: int | None = None
+
+
 def _raise_interrupted(signum, frame):
+  global _pending
   del frame
+  _pending = signum
   raise Interrupted(signum)
 
 
-def raise_on_sigterm() -> None:
-  """Makes SIGTERM raise ``Interrupted(SIGTERM)`` in the main thread."""
-  signal.signal(signal.SIGTERM, _raise_interrupted)
+def raise_on_signals() -> None:
+  """Makes SIGINT and SIGTERM raise ``Interrupted`` in the main thread."""
+  for signum in (signal.SIGINT, signal.SIGTERM):
+    signal.signal(signum, _raise_interrupted)
+
+
+raise_on_sigterm = raise_on_signals  # the name cli.run used first
+
+
+def check() -> None:
+  """Raises the ``Interrupted`` of a signal whose exception was swallowed."""
+  global _pending
+  if _pending is not None:
+    signum, _pending = _pending, None
+    raise Interrupted(signum)
+
+
+def clear() -> None:
+  """Forgets a received signal (once its interruption has been reported)."""
+  global _pending
+  _pending = None
 
 
 def signum_of(error: BaseException) -> int:

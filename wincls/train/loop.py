@@ -319,6 +319,7 @@ def _train_and_finish(config: config_lib.Config, workdir: Path,
     finishing = False
     try:
       for epoch in range(progress.epoch + 1, config.epochs + 1):
+        interrupts.check()  # a signal whose exception Python dropped (a gc callback)
         if progress.stopped(config.patience).all():
           break
         _run_epoch(run, progress, epoch, counter, event_writer)
