@@ -12,6 +12,7 @@ loads.
 from __future__ import annotations
 
 import signal
+import sys
 
 
 class Interrupted(KeyboardInterrupt):
@@ -41,10 +42,18 @@ def _raise_interrupted(signum, frame):
   raise Interrupted(signum)
 
 
+def _unraisable(info) -> None:
+  """Python's hook for exceptions it drops: an ``Interrupted`` is not printed
+  (``check`` raises it again); any other goes to the default hook."""
+  if not isinstance(info.exc_value, Interrupted):
+    sys.__unraisablehook__(info)
+
+
 def raise_on_signals() -> None:
   """Makes SIGINT and SIGTERM raise ``Interrupted`` in the main thread."""
   for signum in (signal.SIGINT, signal.SIGTERM):
     signal.signal(signum, _raise_interrupted)
+  sys.unraisablehook = _unraisable
 
 
 raise_on_sigterm = raise_on_signals  # the name cli.run used first
