@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 from wincls import config as config_lib
+from wincls.model import chars
 from wincls.model import objective
 
 REPO = Path(__file__).resolve().parents[1]
@@ -262,7 +263,7 @@ def test_load_data_carries_the_char_columns():
   from wincls.data import datasets  # pylint: disable=g-import-not-at-top
   words = datasets.load_splits("conll2003", data_dir=data_dir)["train"].sentences[0].words
   centre = data.char_ids[:len(words), 2]
-  np.testing.assert_array_equal(centre, features.char_ids(words, 16))
+  np.testing.assert_array_equal(centre, chars.char_ids(words, 16))
   assert (data.char_ids[0, :2] == 0).all()  # the sentence start's padding
 
 

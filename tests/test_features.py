@@ -10,6 +10,7 @@ import pytest
 from wincls import config as config_lib
 from wincls import testing
 from wincls.data import vocab as vocab_lib
+from wincls.model import chars
 from wincls.model import features
 from wincls.model import network
 from wincls.model import objective
@@ -43,15 +44,15 @@ def _numpy_chars(p, ids, width):
 def test_chars_values_and_inputs():
   config = testing.FEATURE_CONFIG
   words = ["Peter", "EU", "", "Zürich", "東京", "Bundesverfassungsgericht"]
-  ids = features.char_ids(words, config.char_max_len)
+  ids = chars.char_ids(words, config.char_max_len)
   assert ids[0].tolist() == [ord(c) for c in "Peter"] + [0]
   assert ids[3, 1] == ord("ü") and ids[4, 0] == 256 + ord("東") % 256
   assert ids[5].tolist() == [ord(c) for c in "Bundes"]  # the first char_max_len
   assert not ids[2].any()
   with jax.enable_x64(True):
-    p = features.chars_init(jax.random.key(0), features.NUM_CHARS, config, jnp.float64)
+    p = chars.init(jax.random.key(0), chars.NUM_CHARS, config, jnp.float64)
     p = jax.tree.map(lambda x: x + 0.3 * jax.random.normal(jax.random.key(1), x.shape), p)
-    out = features.chars_forward(p, jnp.asarray(ids), config)
+    out = chars.forward(p, jnp.asarray(ids), config)
     np.testing.assert_allclose(out, _numpy_chars(jax.tree.map(np.asarray, p), ids,
                                                  config.char_width), rtol=1e-12)
     np.testing.assert_array_equal(out[2], 0.0)  # no characters: window padding
@@ -59,15 +60,15 @@ def test_chars_values_and_inputs():
 
 def test_chars_ties_go_to_the_first_position_in_hand_and_autodiff():
   config = testing.FEATURE_CONFIG
-  ids = jnp.asarray(features.char_ids(["abab"], config.char_max_len))
+  ids = jnp.asarray(chars.char_ids(["abab"], config.char_max_len))
   with jax.enable_x64(True):
-    p = features.chars_init(jax.random.key(0), features.NUM_CHARS, config, jnp.float64)
+    p = chars.init(jax.random.key(0), chars.NUM_CHARS, config, jnp.float64)
     p["W"] = jnp.zeros_like(p["W"]).at[:, :config.char_dim].set(1.0)  # reads c_{t-1} only
     p["embed"] = p["embed"].at[ord("a")].set(1.0).at[ord("b")].set(-1.0)
     # Z_t = Σ c_{t-1}: positions 1 and 3 (after an "a") tie at the maximum.
     g = jnp.ones((1, config.char_filters))
-    hand = features.chars_vjp(p, ids, g, config)
-    _, pullback = jax.vjp(lambda q: features.chars_forward(q, ids, config), p)
+    hand = chars.vjp(p, ids, g, config)
+    _, pullback = jax.vjp(lambda q: chars.forward(q, ids, config), p)
     auto = pullback(g)[0]
     np.testing.assert_array_equal(hand["embed"], auto["embed"])
     # All of g went to position 1's window (its left character, the first "a").

@@ -43,7 +43,7 @@ EMBED_INIT_STDDEV = 0.1
 # the other ids to <unk>.
 UNK_ID = 1
 NUM_RESERVED = 4
-NUM_CHARS = 512  # wincls.model.features.NUM_CHARS: 0 padding
+NUM_CHARS = 512  # wincls.model.chars.NUM_CHARS: 0 padding
 ACTIVATIONS = ("tanh", "relu")
 
 
@@ -103,7 +103,7 @@ class Data(NamedTuple):
     window_ids: int32 ``[N, W]`` word ids.
     feature_ids: int32 ``[N, W]`` casing ids.
     labels: int32 ``[N]`` class ids.
-    char_ids: int32 ``[N, W, L]`` char ids (``features.char_ids``; 0 padding),
+    char_ids: int32 ``[N, W, L]`` char ids (``wincls.model.chars.char_ids``; 0 padding),
       or None (``spec.chars`` off).
   """
 
@@ -137,7 +137,7 @@ def init_numpy_params(spec: Spec, seed: int) -> dict[str, np.ndarray]:
   """float32 parameters with wincls's scheme (models.py): N(0, 0.1²) tables with
   a zero padding row, Glorot-uniform weights ``[out, in]``, zero biases; with
   ``spec.chars`` also ``char_embed [512, c]``, ``char_W [Fc, k·c]`` (the blocks
-  of X_t in window order, as ``features.chars_init``) and ``char_b [Fc]``."""
+  of X_t in window order, as ``wincls.model.chars.init``) and ``char_b [Fc]``."""
   rng = np.random.default_rng(seed)
 
   def table(rows, cols):

@@ -48,7 +48,7 @@ COMPILE_MODE = "default"
 
 
 class CharCNN(nn.Module):
-  """``[..., L]`` char ids -> ``[..., Fc]``: ``wincls.model.features.chars_forward``."""
+  """``[..., L]`` char ids -> ``[..., Fc]``: ``wincls.model.chars.pool``, per position."""
 
   def __init__(self, spec: peers.Spec, init: dict[str, np.ndarray]):
     super().__init__()

@@ -45,7 +45,7 @@ from wincls.model import windows
 Array = jax.Array
 Params = dict[str, Any]
 
-EMBED_INIT_STDDEV = 0.1
+EMBED_INIT_STDDEV = features.EMBED_INIT_STDDEV
 PAD_ID = vocab_lib.PAD
 HIDDEN = ("hidden", "hidden2")
 DROPOUT_WINDOW, DROPOUT_HIDDEN, DROPOUT_HIDDEN2 = 0, 1, 2
