@@ -176,3 +176,15 @@ def test_average_precision_by_hand_and_against_its_definition():
   assert metrics.average_precision(gold, scores) == pytest.approx(expected)
   out = metrics.detection_scores(gold, scores > 0, scores=scores)
   assert out["average_precision"] == pytest.approx(expected)
+
+
+def test_recall_by_known_splits_gold_entities_by_their_words():
+  words = [["John", "Smithers", "visited", "New", "York"], ["Acme", "Corp", "won"]]
+  gold = [["B-PER", "I-PER", "O", "B-LOC", "I-LOC"], ["B-ORG", "I-ORG", "O"]]
+  pred = [["B-PER", "I-PER", "O", "B-LOC", "O"], ["B-ORG", "I-ORG", "O"]]
+  known = {"John", "visited", "New", "York", "Acme", "Corp", "won"}.__contains__
+  out = metrics.recall_by_known(words, gold, pred, known)
+  # "Smithers" is unknown: John Smithers (found) is the one unknown entity;
+  # New York (missed) and Acme Corp (found) are known.
+  assert out["unknown"] == {"num_gold": 1, "num_correct": 1, "recall": 1.0}
+  assert out["known"] == {"num_gold": 2, "num_correct": 1, "recall": 0.5}

@@ -102,6 +102,31 @@ def entity_scores(gold_tags: Sequence[Sequence[str]],
   return result
 
 
+def recall_by_known(words: Sequence[Sequence[str]], gold_tags: Sequence[Sequence[str]],
+                    pred_tags: Sequence[Sequence[str]], known) -> dict[str, dict[str, Any]]:
+  """Entity recall of the gold entities whose words are all ``known`` and of the rest.
+
+  Args:
+    words: per-sentence words.
+    gold_tags, pred_tags: per-sentence tags, any scheme (same lengths).
+    known: ``word -> bool`` (e.g. the word is in the training vocabulary).
+
+  Returns:
+    ``{"known": {...}, "unknown": {...}}``, each ``{"num_gold", "num_correct",
+    "recall"}``; an entity is ``unknown`` when any of its words is not known.
+  """
+  _check_lengths(gold_tags, pred_tags)
+  counts = {"known": [0, 0], "unknown": [0, 0]}  # gold, correct
+  for sentence, gold, pred in zip(words, gold_tags, pred_tags):
+    pred_spans = _chunks(pred)
+    for span in _chunks(gold):
+      side = "known" if all(known(w) for w in sentence[span[1]:span[2]]) else "unknown"
+      counts[side][0] += 1
+      counts[side][1] += span in pred_spans
+  return {side: {"num_gold": g, "num_correct": c, "recall": c / g if g else 0.0}
+          for side, (g, c) in counts.items()}
+
+
 def token_accuracy(gold: Sequence[Sequence[Any]], pred: Sequence[Sequence[Any]]) -> float:
   """Fraction of tokens whose predicted label equals the gold one."""
   _check_lengths(gold, pred)

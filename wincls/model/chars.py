@@ -204,6 +204,7 @@ class _Groups(NamedTuple):
 
 
 def _slots(rows: int, fraction: float) -> int:
+  """A tier's slots for ``fraction`` of a call's rows: a multiple of 8, at most all."""
   return min(rows, 8 * -(-int(np.ceil(fraction * rows)) // 8))
 
 
