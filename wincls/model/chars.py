@@ -25,7 +25,7 @@ hand ``pool_vjp`` writes the same out: ``G_s = Σ g 1[A_s = v]``,
 positions but far fewer distinct words, and most are short. On CoNLL-2003's
 shuffled training windows at B = 256, 54% of the rows are distinct (58% at most
 over two epochs) and 7.6% are distinct and longer than 8 characters (10% at
-most); sentence batches and dev's windows in order hold at most a fifth plus
+most; ``python benchmarks/char_batches.py``); sentence batches and dev's windows in order hold at most a fifth plus
 one (each token sits in 2m+1 windows). ``forward`` and ``vjp`` run the CNN once
 per distinct row, and rows with no character past ``L // 2`` at that length:
 exact, since positions past a word are masked out of the max and read as zeros.
