@@ -174,19 +174,28 @@ def align_vectors(vocab_words: Sequence[str], vec_words: Sequence[str],
   table, found, rules, misses = _matched_rows(
       vocab_words, lookup, matrix, surface_forms=surface_forms,
       reserved=reserved, count_of=count_of)
-  if found.sum() >= 2:
-    std = table[found].std(axis=0)
-  else:
-    std = np.asarray(matrix, np.float32).std(axis=0) if len(matrix) else np.ones(dim)
-  zeros = set(zero_ids)
-  random_ids = [i for i in range(vocab_size) if not found[i] and i not in zeros]
-  table[random_ids] = rng.normal(size=(len(random_ids), dim)) * std
-  table[list(zero_ids)] = 0.0
+  std = _fill_unmatched(table, found, matrix, zero_ids=zero_ids, rng=rng)
   report = _report(vocab_size=vocab_size, reserved=reserved, num_vectors=len(vec_words),
                    dim=dim, found=found, count_of=count_of, rules=rules,
                    misses=misses, num_misses=num_misses, std=std,
                    duplicates=lookup.duplicates)
   return table, report
+
+
+def _fill_unmatched(table: np.ndarray, found: np.ndarray, matrix: Matrix, *,
+                    zero_ids: Sequence[int], rng: np.random.Generator) -> np.ndarray:
+  """Zeroes ``zero_ids``' rows and draws the other unfound rows from N(0, sigma_d^2)
+  in place; returns sigma_d (the found rows', or all vectors' below two found)."""
+  dim = table.shape[1]
+  if found.sum() >= 2:
+    std = table[found].std(axis=0)
+  else:
+    std = np.asarray(matrix, np.float32).std(axis=0) if len(matrix) else np.ones(dim)
+  zeros = set(zero_ids)
+  random_ids = [i for i in range(len(table)) if not found[i] and i not in zeros]
+  table[random_ids] = rng.normal(size=(len(random_ids), dim)) * std
+  table[list(zero_ids)] = 0.0
+  return std
 
 
 def _row(matrix: Matrix, hit) -> np.ndarray:
