@@ -127,20 +127,25 @@ def test_numpy_peer_relu_gradient_equals_wincls_autodiff():
       np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-14)
 
 
+def _assert_torch_losses(data, spec, init, ref):
+  """The dense and the sparse torch models give ``ref`` from the same parameters."""
+  from benchmarks.peers import torch_window  # pylint: disable=g-import-not-at-top
+  for sparse in (False, True):
+    loss = torch_window.batch_loss(data, spec, init, sparse=sparse)
+    np.testing.assert_allclose(loss, ref, rtol=1e-5)
+
+
 @pytest.mark.skipif(not HAVE_TORCH, reason="torch not installed (pip install torch==2.13.0)")
 @pytest.mark.parametrize("activation", ["tanh", "relu"])
 def test_torch_peers_are_the_same_model(activation):
   """Dense and sparse torch models: wincls's loss from the same parameters."""
-  from benchmarks.peers import torch_window  # pylint: disable=g-import-not-at-top
   spec = SPEC._replace(activation=activation, dropout=0.3, word_dropout=0.1)
   data = _tiny_data()
   init = peers.init_numpy_params(spec, seed=3)
   ref, _ = objective.loss_fn(jax.tree.map(jnp.asarray, _wincls_params(init)),
                               _wincls_batch(data), config=wincls_train.model_config(spec),
                               loss="cross_entropy", key=None, train=False)
-  for sparse in (False, True):
-    loss = torch_window.batch_loss(data, spec, init, sparse=sparse)
-    np.testing.assert_allclose(loss, ref, rtol=1e-5)
+  _assert_torch_losses(data, spec, init, ref)
 
 
 @pytest.mark.skipif(not HAVE_TORCH, reason="torch not installed (pip install torch==2.13.0)")
@@ -159,9 +164,7 @@ def test_torch_char_peer_is_the_same_model(activation):
   (ref, _), ref_grads = jax.value_and_grad(objective.loss_fn, has_aux=True)(
       params, _wincls_batch(data), config=config, loss="cross_entropy", key=None,
       train=False)
-  for sparse in (False, True):
-    loss = torch_window.batch_loss(data, spec, init, sparse=sparse)
-    np.testing.assert_allclose(loss, ref, rtol=1e-5)
+  _assert_torch_losses(data, spec, init, ref)
   # The char CNN's gradients (masking, zero padding, max over real chars).
   model = torch_window.WindowNet(spec, init)
   model.eval()
