@@ -43,10 +43,8 @@ def main(argv):
   @jax.jit
   def count(rows):
     """(distinct rows, distinct long rows, branch) of one call."""
-    short = chars._short(rows)
-    groups = chars._groups(rows, short)
-    long = rows[groups.order, short] > 0
-    return groups.sorted_group[-1] + 1, (groups.first & long).sum(), groups.index
+    groups = chars._groups(rows)
+    return groups.count, groups.long_count, groups.index
 
   rng = np.random.default_rng(0)
   print(f"{_DATASET.value}: {len(data.labels)} windows of {spec.window_len}, "

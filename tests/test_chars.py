@@ -61,7 +61,7 @@ def _every_path(p, inputs, g):
   rows = inputs.reshape(-1, inputs.shape[-1])
   out, pullback = jax.vjp(lambda q: chars.forward(q, inputs, CONFIG), p)
   _, dense_pullback = jax.vjp(lambda q: _dense_pool(q, inputs), p)
-  return (chars._groups(rows, chars._short(rows)).index, out,
+  return (chars._groups(rows).index, out,
           chars.pool(p, inputs, CONFIG), pullback(g)[0],
           chars.vjp(p, inputs, g, CONFIG), dense_pullback(g)[0])
 
@@ -91,7 +91,7 @@ def test_each_branch_equals_pool_and_the_dense_gradient(case):
 def test_under_vmap_every_member_runs_the_largest_tier_any_needs():
   small = _rows(_words(25, 5, seed=1), seed=2)  # tier 0 alone
   large = _rows(_words(90, 25, seed=4), seed=5)  # tier 2
-  index = lambda r: chars._groups(r, chars._short(r)).index
+  index = lambda r: chars._groups(r).index
   assert (int(jit(index)(small)), int(jit(index)(large))) == (0, 2)
   assert jit(jax.vmap(index))(jnp.stack([small, large])).tolist() == [2, 2]
   with jax.enable_x64(True):
@@ -112,8 +112,8 @@ def test_equal_hashes_cost_slots_not_correctness(monkeypatch):
   order = sorted(words * 4) + words[:4] * 5
   inputs = jnp.asarray(chars.char_ids(order + words[:1] * (ROWS - len(order)),
                                       CONFIG.char_max_len))
-  groups = jit(lambda r: chars._groups(r, chars._short(r)))(inputs)
-  assert len(words) < int(groups.sorted_group[-1]) + 1 and int(groups.index) < 3
+  groups = jit(chars._groups)(inputs)
+  assert len(words) < int(groups.count) and int(groups.index) < 3
   with jax.enable_x64(True):
     p = _params()
     g = jax.random.normal(jax.random.key(3), (ROWS, CONFIG.char_filters), jnp.float64)

@@ -1,7 +1,7 @@
 """Ctrl-C (SIGINT) and SIGTERM as one exception, reported in one line.
 
-``cli.run`` installs ``raise_on_sigterm`` (SIGTERM raises ``Interrupted``, as
-SIGINT raises ``KeyboardInterrupt``); the training loop re-raises either as an
+``cli.run`` installs ``raise_on_signals`` (SIGINT and SIGTERM raise ``Interrupted``, a
+``KeyboardInterrupt``); the training loop re-raises either as an
 ``Interrupted`` whose ``where`` says which epoch was running and which one
 ``checkpoints/latest`` holds; ``cli.run`` prints ``message(...)`` and exits
 with ``exit_status(...)`` (128 + the signal's number: 130 for SIGINT, 143 for
@@ -55,8 +55,6 @@ def raise_on_signals() -> None:
     signal.signal(signum, _raise_interrupted)
   sys.unraisablehook = _unraisable
 
-
-raise_on_sigterm = raise_on_signals  # the name cli.run used first
 
 
 def check() -> None:

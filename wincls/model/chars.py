@@ -164,7 +164,7 @@ def pool_vjp(p, inputs: Array, g: Array, config) -> dict[str, Array]:
   (words with characters)."""
   _, best, has_chars = _argmax(p, inputs, config)
   g = jnp.where(has_chars[..., None], g, 0.0)
-  size, (filters, width) = p["embed"].shape[0], best.shape[-1:] + (config.char_width,)
+  size, filters, width = p["embed"].shape[0], best.shape[-1], config.char_width
   index = _table_index(_best_chars(inputs, best, width), size)
   G = jnp.zeros((width * size * filters,), g.dtype).at[index.reshape(-1)].add(
       jnp.broadcast_to(g[..., None], index.shape).reshape(-1))
@@ -200,6 +200,8 @@ class _Groups(NamedTuple):
   first: Array   # [n_rows] bool, sorted: the row opens a group
   sorted_group: Array  # [n_rows] sorted: its group
   group: Array   # [n_rows] each row's group, in the rows' order
+  count: Array   # int32 scalar: the groups (distinct rows, up to equal hashes)
+  long_count: Array  # int32 scalar: the groups of rows longer than ``_short``
   index: Array   # int32 scalar: the branch to run (a tier, or len(TIERS))
 
 
@@ -219,14 +221,14 @@ def _shared_tier_vmap(axis_size, in_batched, index):
   return (jnp.max(index) if in_batched[0] else index), False
 
 
-def _groups(rows: Array, short: int) -> _Groups:
+def _groups(rows: Array) -> _Groups:
   """Sorts ``rows [n, L]`` by a hash (long rows first) and groups equal neighbours.
 
   Rows with equal hashes but different characters may form several groups (a
   row computed twice); equal rows always share a hash, so every group holds
   equal rows only.
   """
-  n_rows = rows.shape[0]
+  n_rows, short = rows.shape[0], _short(rows)
   bits = max(1, int(n_rows - 1).bit_length())  # the row index, in the key's low bits
   if bits > 24:
     raise ValueError(f"wincls/model/chars.py: {n_rows} rows in one call; at most 2**24")
@@ -246,7 +248,7 @@ def _groups(rows: Array, short: int) -> _Groups:
   index = jnp.argmax(jnp.stack(fits + [jnp.asarray(True)])).astype(jnp.int32)
   return _Groups(order, first, sorted_group,
                  jnp.zeros((n_rows,), jnp.int32).at[order].set(sorted_group),
-                 _shared_tier(index))
+                 n, n_long, _shared_tier(index))
 
 
 def _distinct(rows: Array, groups: _Groups, slots: int) -> Array:
@@ -285,7 +287,7 @@ def forward(p, inputs: Array, config) -> Array:
   rows = inputs.reshape(-1, inputs.shape[-1])
   if rows.shape[0] < MIN_ROWS:
     return pool(p, inputs, config)
-  groups = _groups(rows, _short(rows))
+  groups = _groups(rows)
 
   def per_tier(parts, slots, p):
     del slots
@@ -303,7 +305,7 @@ def vjp(p, inputs: Array, g: Array, config) -> dict[str, Array]:
   if rows.shape[0] < MIN_ROWS:
     return pool_vjp(p, inputs, g, config)
   g = g.reshape(rows.shape[0], -1)
-  groups = _groups(rows, _short(rows))
+  groups = _groups(rows)
 
   def per_tier(parts, slots, p, g):
     summed = jnp.zeros((slots, g.shape[1]), g.dtype).at[groups.group].add(g)
