@@ -14,7 +14,7 @@ softmax cross-entropy; Adam lr 1e-3; float32). Shapes (``CONFIGS``):
 ``cs224n`` (half-width m = 1, H = 200), ``cw`` (Collobert & Weston, m = 2,
 H = 300: the default ``Config``) and ``cw_chars`` (``cw`` with
 ``--features=casing,chars``: each position also gets the character CNN of
-``wincls.model.features``, 16-d char vectors, 32 width-3 filters, max over the
+``wincls.model.chars``, 16-d char vectors, 32 width-3 filters, max over the
 first 16 chars; ``numpy_hand`` has no char CNN and its row says so). Every peer trains the same configuration
 (``peers.Spec`` carries the activation, dropout, word dropout and label count).
 

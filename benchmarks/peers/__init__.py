@@ -3,7 +3,7 @@
 Every peer trains the same model on the same arrays (``Spec``, ``Data``) as
 the wincls row it is compared with: per position the word vector (``[V, E]``
 table), the casing vector (``[F, Fd]`` table) and, with ``spec.chars``, the
-character CNN of ``wincls.model.features`` (``chars``: ``[512, c]`` char
+character CNN of ``wincls.model.chars`` (``chars``: ``[512, c]`` char
 vectors, 0 at padding chars; a width-k convolution over each char's window,
 zero vectors beyond the word, left padding ``(k-1)//2``; ``Fc`` filters plus
 bias; max over the word's real chars; 0 for a position with no chars)
