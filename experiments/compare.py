@@ -57,6 +57,7 @@ _COLLECT = flags.DEFINE_bool("collect", False, "Merge the shards' results and re
 cli.define_config_flags(defaults={"num_seeds": 5})
 # One machine per shard: a sweep's runs do not span processes.
 cli.define_device_flags(multi_process=False)
+cli.define_preset_flag()
 cli.define_console_flags()
 flags.mark_flag_as_required("workdir")
 

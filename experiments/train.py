@@ -38,6 +38,7 @@ from wincls import cli
 _WORKDIR = flags.DEFINE_string("workdir", None, "Directory of the run (created).")
 cli.define_config_flags()
 cli.define_device_flags()
+cli.define_preset_flag()
 cli.define_console_flags()
 flags.mark_flag_as_required("workdir")
 

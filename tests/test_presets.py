@@ -1,4 +1,4 @@
-"""The pre-trained preset fills the flags not given when --vectors is set."""
+"""The presets fill the flags not given: ``--preset``, and ``--vectors`` alone."""
 
 from absl import flags
 
@@ -10,12 +10,18 @@ from wincls import presets
 def _config(argv):
   flag_values = flags.FlagValues()
   cli.define_config_flags(flag_values)
+  cli.define_preset_flag(flag_values)
   flag_values(["prog", "--dataset=wnut16", *argv])
   return cli.config_from_flags(flag_values)
 
 
+def test_the_defaults_are_the_defaults_preset():
+  assert config_lib.Config(**presets.DEFAULTS) == config_lib.Config()
+
+
 def test_random_vectors_keep_the_defaults():
   assert _config([]) == config_lib.Config(dataset="wnut16")
+  assert _config(["--preset=none"]) == config_lib.Config(dataset="wnut16")
 
 
 def test_pretrained_vectors_take_the_preset_for_flags_not_given():
@@ -25,3 +31,14 @@ def test_pretrained_vectors_take_the_preset_for_flags_not_given():
     if name != "hidden_size":
       assert getattr(config, name) == value, name
   assert config.embed_dim == 100
+  assert _config(["--vectors=glove-6b-100d", "--preset=none"]) == config_lib.Config(
+      dataset="wnut16", vectors="glove-6b-100d")
+
+
+def test_random_init_preset_is_the_measured_command():
+  # docs/results.md measured it as --loss=crf --features=casing,chars.
+  measured = config_lib.Config(dataset="wnut16", loss="crf", features=("casing", "chars"))
+  assert _config(["--preset=random_init"]) == measured
+  given = _config(["--preset=random_init", "--loss=cross_entropy", "--char_filters=8"])
+  assert (given.loss, given.char_filters, given.features) == (
+      "cross_entropy", 8, ("casing", "chars"))

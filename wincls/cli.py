@@ -3,7 +3,9 @@
 ``define_config_flags()`` defines, for every field of ``Config``, a flag of the
 same name with the field's default (or an override) and a short help text;
 tuple fields are comma lists (``--features=casing,caps``, ``--features=`` for
-none). ``config_from_flags(FLAGS)`` builds the ``Config`` and validates it.
+none). ``define_preset_flag()`` defines ``--preset``, a measured configuration
+(``wincls/presets.py``) that fills the flags not given.
+``config_from_flags(FLAGS)`` builds the ``Config`` and validates it.
 ``define_device_flags()`` defines the flags of where a run computes
 (``--num_devices``, ``--shard_word_table``, and the multi-process
 ``--distributed``, ``--coordinator_address``, ``--num_processes``,
@@ -198,26 +200,38 @@ def check_paths(config: config_lib.Config) -> None:
     raise ValueError("--vectors=file needs --vectors_path")
 
 
+def define_preset_flag(flag_values: flags.FlagValues = flags.FLAGS) -> None:
+  """Defines ``--preset`` (``presets.PRESETS``), which ``config_from_flags`` reads."""
+  from wincls import presets
+  flags.DEFINE_enum(
+      "preset", "auto", ["auto", "none", *presets.PRESETS],
+      "Fill every Config flag not given from a measured configuration "
+      "(wincls/presets.py): random_init = the defaults with the CRF and the "
+      "character CNN (the best with random word vectors); pretrained = fine-tuned "
+      "100-d vectors with the CRF (needs --vectors); auto: pretrained when "
+      "--vectors is given, else none (Config's defaults).", flag_values=flag_values)
+
+
 def config_from_flags(flag_values: flags.FlagValues = flags.FLAGS,
                       **overrides) -> config_lib.Config:
   """The validated ``Config`` of the flags (with ``overrides`` applied).
 
-  With ``--vectors`` other than ``random``, every field of
-  ``presets.PRETRAINED`` not given on the command line takes the preset's value.
+  Every field of the preset ``--preset`` picks (``presets.chosen``; without the
+  flag, ``auto``: ``presets.PRETRAINED`` when ``--vectors`` is not ``random``)
+  that is not given on the command line or in ``overrides`` takes the preset's
+  value.
 
   Raises:
     app.UsageError: a flag value is invalid (one line naming the flag).
   """
+  from wincls import presets
   values = config_values(flag_values)
   values.update(overrides)
-  if values.get("vectors", "random") != "random":
-    # Pre-trained vectors: the recommended pre-trained configuration
-    # (wincls/presets.py, docs/vectors.md) for every flag not given.
-    from wincls import presets
-    for name, value in presets.PRETRAINED.items():
-      given = name in overrides or (name in flag_values and flag_values[name].present)
-      if not given:
-        values[name] = value
+  name = flag_values["preset"].value if "preset" in flag_values else "auto"
+  for field, value in presets.chosen(name, values.get("vectors", "random")).items():
+    given = field in overrides or (field in flag_values and flag_values[field].present)
+    if not given:
+      values[field] = value
   try:
     config = config_lib.Config(**values).validate()
     check_paths(config)
