@@ -33,10 +33,6 @@ from wincls.model import objective
 from wincls.model import windows
 
 RTOL = 1e-10
-# The compiled programs here run once: skipping LLVM's optimisation passes halves
-# their compile time, which is most of these tests' time.
-FAST_COMPILE = {"xla_backend_optimization_level": 0,
-                "xla_llvm_disable_expensive_passes": True}
 VOCAB = 9
 FEATURE_SIZES = (3,)
 NUM_CLASSES = 3
@@ -130,7 +126,7 @@ def _static(case):
   return (case.config, case.loss, case.margin, case.num_corruptions, case.train)
 
 
-@functools.partial(jax.jit, static_argnames="static", compiler_options=FAST_COMPILE)
+@functools.partial(jax.jit, static_argnames="static")
 def _evaluate(params, batches, keys, static):
   """``(hand_grad, value_and_grad(loss_fn))`` of every case, in one compiled program.
 
@@ -239,7 +235,7 @@ def _run(cases):
             [jax.random.key(case.seed + 10) for case in chosen])
     lowered.append((args, _evaluate.lower(*args, static=tuple(map(_static, chosen)))))
   with concurrent.futures.ThreadPoolExecutor(len(lowered)) as pool:
-    compiled = list(pool.map(lambda item: item[1].compile(FAST_COMPILE), lowered))
+    compiled = list(pool.map(lambda item: item[1].compile(), lowered))
   results = {}
   for half, (args, _), program in zip(halves, lowered, compiled):
     for name, out in zip(half, program(*args)):
@@ -361,8 +357,7 @@ def test_training_with_hand_gradients_matches_autodiff():
     (params, _), losses = jax.lax.scan(step, (params0, tx.init(params0)), jnp.arange(20))
     return params, losses
 
-  run = jax.jit(lambda: (train(objective.hand_grad), train(_autodiff)),
-                compiler_options=FAST_COMPILE)
+  run = jax.jit(lambda: (train(objective.hand_grad), train(_autodiff)))
   (hand_params, hand_losses), (ref_params, ref_losses) = run()
   np.testing.assert_allclose(hand_losses, ref_losses, rtol=1e-9)
   assert hand_losses[-1] < hand_losses[0]

@@ -2,8 +2,6 @@
 rows, the per-row path and the vmapped tier give ``pool``'s values and gradients,
 and the sparse backward equals jax.grad of the dense formulation."""
 
-import functools
-
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -14,10 +12,6 @@ from wincls.model import chars
 
 CONFIG = testing.FEATURE_CONFIG  # 6 characters read; short rows have at most 3
 ROWS = 160  # >= chars.MIN_ROWS
-# Each program here runs once: without LLVM's optimisation passes it compiles in
-# half the time (as tests/test_backprop.py).
-jit = functools.partial(jax.jit, compiler_options={
-    "xla_backend_optimization_level": 0, "xla_llvm_disable_expensive_passes": True})
 
 
 def _words(n_short: int, n_long: int, seed: int) -> list[str]:
@@ -54,7 +48,7 @@ def _dense_pool(p, inputs):
   return jnp.where(jnp.any(mask, -1)[..., None], value, 0.0)
 
 
-@jit
+@jax.jit
 def _every_path(p, inputs, g):
   """One program for every case (same shapes): the branch taken, forward and
   pool, and the gradients: autodiff, hand, and autodiff of ``_dense_pool``."""
@@ -92,11 +86,11 @@ def test_under_vmap_every_member_runs_the_largest_tier_any_needs():
   small = _rows(_words(25, 5, seed=1), seed=2)  # tier 0 alone
   large = _rows(_words(90, 25, seed=4), seed=5)  # tier 2
   index = lambda r: chars._groups(r).index
-  assert (int(jit(index)(small)), int(jit(index)(large))) == (0, 2)
-  assert jit(jax.vmap(index))(jnp.stack([small, large])).tolist() == [2, 2]
+  assert (int(jax.jit(index)(small)), int(jax.jit(index)(large))) == (0, 2)
+  assert jax.jit(jax.vmap(index))(jnp.stack([small, large])).tolist() == [2, 2]
   with jax.enable_x64(True):
     p = _params()
-    both = jit(jax.vmap(lambda r: chars.forward(p, r, CONFIG)))(
+    both = jax.jit(jax.vmap(lambda r: chars.forward(p, r, CONFIG)))(
         jnp.stack([small, large]))
     testing.assert_close("vmapped forward", both,
                          jnp.stack([chars.pool(p, small, CONFIG),
@@ -112,12 +106,12 @@ def test_equal_hashes_cost_slots_not_correctness(monkeypatch):
   order = sorted(words * 4) + words[:4] * 5
   inputs = jnp.asarray(chars.char_ids(order + words[:1] * (ROWS - len(order)),
                                       CONFIG.char_max_len))
-  groups = jit(chars._groups)(inputs)
+  groups = jax.jit(chars._groups)(inputs)
   assert len(words) < int(groups.count) and int(groups.index) < 3
   with jax.enable_x64(True):
     p = _params()
     g = jax.random.normal(jax.random.key(3), (ROWS, CONFIG.char_filters), jnp.float64)
-    out, hand = jit(lambda p, x, g: (chars.forward(p, x, CONFIG),
+    out, hand = jax.jit(lambda p, x, g: (chars.forward(p, x, CONFIG),
                                          chars.vjp(p, x, g, CONFIG)))(p, inputs, g)
     testing.assert_close("forward", out, chars.pool(p, inputs, CONFIG), rtol=1e-12)
     testing.assert_close("vjp", hand, chars.pool_vjp(p, inputs, g, CONFIG), rtol=1e-10)

@@ -6,7 +6,9 @@ met it in jacfwd): wrong numbers, no error, and only at some shapes. Every
 other test compares two compiled programs; this one compares the program the
 trainer compiles (the loss gradient, seeds vmapped over shared data, the
 default C&W sizes and batch) with ``jax.disable_jit()``'s primitive-by-primitive
-evaluation, so a miscompile at these shapes fails here.
+evaluation, so a miscompile at these shapes fails here. The program is compiled
+with XLA's full pipeline (``FULL_PIPELINE``, XLA's defaults), as the trainer
+compiles it, not the suite's fast one (tests/conftest.py).
 """
 
 import jax
@@ -16,6 +18,10 @@ import numpy as np
 from wincls import config as config_lib
 from wincls.model import network
 from wincls.model import objective
+
+# XLA's own defaults, which tests/conftest.py turns down for the rest of the suite.
+FULL_PIPELINE = {"xla_backend_optimization_level": 3,
+                 "xla_llvm_disable_expensive_passes": False}
 
 
 def test_jitted_gradient_equals_op_by_op_at_the_default_shapes():
@@ -41,7 +47,7 @@ def test_jitted_gradient_equals_op_by_op_at_the_default_shapes():
         p, batch, config=model_config, loss=loss, key=key)[0])(p)
 
   step_keys = jax.random.split(jax.random.key(1), num_seeds)
-  compiled = jax.jit(jax.vmap(grad))(params, step_keys)
+  compiled = jax.jit(jax.vmap(grad), compiler_options=FULL_PIPELINE)(params, step_keys)
   with jax.disable_jit():
     eager = jax.vmap(grad)(params, step_keys)
   for (path, a), b in zip(jax.tree_util.tree_leaves_with_path(compiled),

@@ -190,9 +190,12 @@ else:
 def _env(num_devices=None):
   env = dict(os.environ)
   env["JAX_PLATFORMS"] = "cpu"
-  env.pop("XLA_FLAGS", None)
+  # The suite's own XLA flags (tests/conftest.py) stay; the device count is ours.
+  flags = [f for f in env.get("XLA_FLAGS", "").split()
+           if not f.startswith("--xla_force_host_platform_device_count")]
   if num_devices is not None:
-    env["XLA_FLAGS"] = f"--xla_force_host_platform_device_count={num_devices}"
+    flags.append(f"--xla_force_host_platform_device_count={num_devices}")
+  env["XLA_FLAGS"] = " ".join(flags)
   return env
 
 

@@ -11,7 +11,6 @@ computes both sides in one jitted function (one compile rather than one per
 primitive in eager mode).
 """
 
-import functools
 import itertools
 
 import chex
@@ -32,11 +31,6 @@ from wincls.model import windows
 
 RTOL = 1e-10
 
-# Every jitted check below compiles once and runs once: skipping LLVM's
-# optimisation passes halves the compile time, which is most of these tests' time.
-FAST_COMPILE = {"xla_backend_optimization_level": 0,
-                "xla_llvm_disable_expensive_passes": True}
-jit = functools.partial(jax.jit, compiler_options=FAST_COMPILE)
 
 
 @pytest.fixture(autouse=True)
@@ -90,7 +84,7 @@ def jit_map(check):
   Each test builds its hand and autodiff values in one such program: one XLA
   compile per test rather than one per shape, or one per primitive in eager mode.
   """
-  return jit(lambda arg_tuples: [check(*args) for args in arg_tuples])
+  return jax.jit(lambda arg_tuples: [check(*args) for args in arg_tuples])
 
 
 def _normal(rng, *shape):
@@ -225,7 +219,7 @@ def _hinge_args(seed, batch=6, num_classes=4):
   return scores, labels
 
 
-@jit
+@jax.jit
 def _loss_check(scores, labels, margin, s, y, c):
   """name -> (hand Jacobian of the [B] losses, [jacfwd, jacrev]) for every loss spec."""
   results = {}
@@ -329,7 +323,7 @@ def test_check_grads_of_the_hand_loss_gradients():
   single = [hand(spec, y, "scores") for spec in SCORE.values()]
   corrupted = [hand(spec, y, "scores", "corrupted_scores") for spec in CORRUPTED.values()]
 
-  @jax.jit  # check_grads transforms it: compiler_options only work on a top-level jit
+  @jax.jit
   def all_losses(scores, s, c):
     return jnp.concatenate([f(scores) for f in multiclass] + [f(s) for f in single]
                            + [f(s, c) for f in corrupted])
@@ -413,7 +407,7 @@ def _crf_problem(seed, batch=4, length=4, num_tags=3):
   return emissions, mask, crf_params, tags
 
 
-@jit
+@jax.jit
 def _log_partition_check(e, m, crf_params):
   f = lambda e, p: crf.crf_log_partition(e, m, p)
   hand = crf.crf_log_partition_jacobian(e, m, crf_params)
@@ -434,7 +428,7 @@ def test_crf_log_partition_jacobian_is_the_marginals():
     np.testing.assert_allclose(np.sum(hand["transitions"]), np.sum(m) - 1, atol=1e-12)
 
 
-@jit
+@jax.jit
 def _nll_check(emissions, tags, mask, crf_params):
   f = lambda e, p: crf.crf_nll(emissions=e, labels=tags, mask=mask, crf_params=p)
   hand = crf.crf_nll_gradient(emissions=emissions, labels=tags, mask=mask,
@@ -510,7 +504,7 @@ def network_results():
       params.pop("embed")
       args.append((params, _normal(np.random.default_rng(i), network.input_dim(config))))
     # The configs are static: the program closes over them.
-    results = jit(lambda args: [_network_check(p, x, c) for (p, x), c in zip(args, configs)])(
+    results = jax.jit(lambda args: [_network_check(p, x, c) for (p, x), c in zip(args, configs)])(
         args)
     return list(zip(configs, [x for _, x in args], results))
 
@@ -554,7 +548,7 @@ def model_results():
                               rng.integers(0, 2, window_len)], -1).astype(np.int32)
       configs.append(config)
       args.append((_random_params(config, seed=half_width), window_ids, feature_ids))
-    results = jit(lambda args: [_model_check(*a, c) for a, c in zip(args, configs)])(args)
+    results = jax.jit(lambda args: [_model_check(*a, c) for a, c in zip(args, configs)])(args)
     return dict(zip(MODELS, results))
 
 

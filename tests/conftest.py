@@ -1,0 +1,25 @@
+"""Settings of the whole suite, read before any test module imports JAX.
+
+Most of the suite's time is XLA compiling small programs that then run once or
+a few times on tiny shapes, and most of a compile is LLVM's optimisation
+pipeline. The suite (and the scripts it starts as subprocesses, which inherit
+the environment) compiles without it: ``XLA_FLAGS`` gains
+``--xla_backend_optimization_level=0 --xla_llvm_disable_expensive_passes=true``
+(3:50 instead of 5:05 for the suite on the 2-core CPU). What a test checks is
+numbers, which do not depend on the pipeline beyond float rounding, and the
+tolerances hold either way. The program the trainer runs is also compiled with
+the full pipeline, in tests/test_compiled.py (``FULL_PIPELINE``), where a
+miscompile at the trainer's shapes would show. To run everything with the full
+pipeline, give ``--xla_backend_optimization_level`` yourself::
+
+  XLA_FLAGS=--xla_backend_optimization_level=3 python -m pytest -q
+"""
+
+import os
+
+FAST_COMPILE_FLAGS = ("--xla_backend_optimization_level=0",
+                      "--xla_llvm_disable_expensive_passes=true")
+
+_flags = os.environ.get("XLA_FLAGS", "")
+if "xla_backend_optimization_level" not in _flags:
+  os.environ["XLA_FLAGS"] = " ".join([_flags, *FAST_COMPILE_FLAGS]).strip()
