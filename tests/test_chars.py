@@ -115,3 +115,16 @@ def test_equal_hashes_cost_slots_not_correctness(monkeypatch):
                                          chars.vjp(p, x, g, CONFIG)))(p, inputs, g)
     testing.assert_close("forward", out, chars.pool(p, inputs, CONFIG), rtol=1e-12)
     testing.assert_close("vjp", hand, chars.pool_vjp(p, inputs, g, CONFIG), rtol=1e-10)
+
+
+def test_char_ids_are_code_points_cut_and_padded():
+  ids = chars.char_ids(["Paris", "", "日本", "Paris", "🙂" * 5, "caf\u00e9!"], 4)
+  np.testing.assert_array_equal(ids, [
+      [80, 97, 114, 105],  # the first 4 characters' code points
+      [0, 0, 0, 0],  # 0 after the word
+      [256 + ord("日") % 256, 256 + ord("本") % 256, 0, 0],  # >= 256: 256 + ord % 256
+      [80, 97, 114, 105],
+      [256 + ord("🙂") % 256] * 4,  # one id per code point, beyond the BMP too
+      [99, 97, 102, 0xE9]])
+  assert ids.dtype == np.int32 and ids.max() < chars.NUM_CHARS
+  assert chars.char_ids([], 3).shape == (0, 3)

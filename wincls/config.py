@@ -115,9 +115,14 @@ class Config:
   char_width: int = 3
   char_max_len: int = 16
 
-  def model_config(self, *, vocab_size: int, feature_sizes: tuple[int, ...],
-                   num_classes: int) -> ModelConfig:
-    """The model part of this config, with the sizes that come from the data."""
+  def model_config(self, *, vocab_size: int, num_classes: int,
+                   feature_sizes: tuple[int, ...] | None = None) -> ModelConfig:
+    """The model part of this config, with the sizes that come from the data.
+
+    ``feature_sizes`` defaults to the registered features' (``features.sizes``).
+    """
+    if feature_sizes is None:
+      feature_sizes = features_lib.sizes(self.features)
     return ModelConfig(
         vocab_size=vocab_size,
         feature_sizes=tuple(feature_sizes),

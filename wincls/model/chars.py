@@ -60,11 +60,14 @@ FNV_PRIME = 0x01000193  # the rows' hash (FNV-1a); equal hashes only cost slots
 
 def char_ids(words: Sequence[str], max_len: int) -> np.ndarray:
   """int32 ``[n, max_len]``: each word's first ``max_len`` characters' ids, 0 after."""
-  out = np.zeros((len(words), max_len), np.int32)
-  for i, word in enumerate(words):
-    codes = [ord(ch) for ch in word[:max_len]]
-    out[i, :len(codes)] = [c if c < 256 else 256 + c % 256 for c in codes]
-  return out
+  index: dict[str, int] = {}
+  rows = np.fromiter((index.setdefault(word, len(index)) for word in words), np.int64,
+                     count=len(words))
+  # Each distinct word once, cut or padded with NUL (id 0) to max_len, as UTF-32.
+  text = "".join(word[:max_len].ljust(max_len, "\0") for word in index)
+  codes = np.frombuffer(text.encode("utf-32-le"), np.uint32).reshape(len(index), max_len)
+  codes = np.where(codes < 256, codes, 256 + codes % 256).astype(np.int32)
+  return codes[rows]
 
 
 def init(key: Array, size: int, config, dtype) -> dict[str, Array]:

@@ -235,10 +235,7 @@ def prepare_data(config: config_lib.Config, workdir: str | os.PathLike | None = 
   train = encode(train_corpus, config, vocab=vocab, label_vocab=label_vocab)
   dev = encode(dev_corpus, config, vocab=vocab, label_vocab=label_vocab,
                extender=extender)
-  model_config = config.model_config(
-      vocab_size=len(vocab),
-      feature_sizes=features_lib.sizes(config.features),
-      num_classes=len(label_vocab))
+  model_config = config.model_config(vocab_size=len(vocab), num_classes=len(label_vocab))
   return RunData(vocab=vocab, label_vocab=label_vocab, model_config=model_config,
                  train_corpus=train_corpus, dev_corpus=dev_corpus, train=train,
                  dev=dev, pretrained=pretrained, vectors_report=report,

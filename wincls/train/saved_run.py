@@ -18,7 +18,6 @@ import numpy as np
 
 from wincls import config as config_lib
 from wincls.data import vocab as vocab_lib
-from wincls.model import features as features_lib
 from wincls.model import network
 from wincls.train import workdir as workdir_lib
 
@@ -47,10 +46,7 @@ def load_run(workdir: str | os.PathLike):
       workdir_lib.read_json(workdir / workdir_lib.CONFIG_FILE))
   vocab = vocab_lib.Vocab.load(workdir / workdir_lib.VOCAB_FILE)
   label_vocab = vocab_lib.LabelVocab.load(workdir / workdir_lib.LABELS_FILE)
-  model_config = config.model_config(
-      vocab_size=len(vocab),
-      feature_sizes=features_lib.sizes(config.features),
-      num_classes=len(label_vocab))
+  model_config = config.model_config(vocab_size=len(vocab), num_classes=len(label_vocab))
   params = jax.eval_shape(lambda: network.init_params(jax.random.key(0),
                                                       config=model_config))
   params = jax.tree.map(lambda x: np.zeros((config.num_seeds,) + x.shape, x.dtype), params)
