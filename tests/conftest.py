@@ -5,7 +5,7 @@ a few times on tiny shapes, and most of a compile is LLVM's optimisation
 pipeline. The suite (and the scripts it starts as subprocesses, which inherit
 the environment) compiles without it: ``XLA_FLAGS`` gains
 ``--xla_backend_optimization_level=0 --xla_llvm_disable_expensive_passes=true``
-(3:50 instead of 5:05 for the suite on the 2-core CPU). What a test checks is
+(the suite: 3:50-4:46 over four runs on the 2-core CPU, 5:05 without it). What a test checks is
 numbers, which do not depend on the pipeline beyond float rounding, and the
 tolerances hold either way. The program the trainer runs is also compiled with
 the full pipeline, in tests/test_compiled.py (``FULL_PIPELINE``), where a
