@@ -40,6 +40,7 @@ import functools
 from absl import flags
 
 from wincls import cli
+from wincls import device_flags
 
 _WORKDIR = flags.DEFINE_string("workdir", None, "Directory of the sweep (created).")
 _WINDOWS = flags.DEFINE_list("windows", ["average", "concat"], "Window representations.")
@@ -56,7 +57,7 @@ _NUM_SHARDS = flags.DEFINE_integer("num_shards", 1, "Number of shards of the gri
 _COLLECT = flags.DEFINE_bool("collect", False, "Merge the shards' results and report.")
 cli.define_config_flags(defaults={"num_seeds": 5})
 # One machine per shard: a sweep's runs do not span processes.
-cli.define_device_flags(multi_process=False)
+device_flags.define_device_flags(multi_process=False)
 cli.define_preset_flag()
 cli.define_console_flags()
 flags.mark_flag_as_required("workdir")
@@ -100,7 +101,7 @@ def main(argv):
     firsts = {name: grid.parse_value(name, values[0]) for name, values in axes
               if name in cli.config_values(flags.FLAGS)}
     base = cli.config_from_flags(flags.FLAGS, **firsts)
-  settings = cli.device_settings(flags.FLAGS)
+  settings = device_flags.device_settings(flags.FLAGS)
   from wincls import sweep  # here: bad flags exit before JAX loads
   try:
     runs = sweep.make_grid(base, axes)

@@ -34,10 +34,11 @@ import json
 from absl import flags
 
 from wincls import cli
+from wincls import device_flags
 
 _WORKDIR = flags.DEFINE_string("workdir", None, "Directory of the run (created).")
 cli.define_config_flags()
-cli.define_device_flags()
+device_flags.define_device_flags()
 cli.define_preset_flag()
 cli.define_console_flags()
 flags.mark_flag_as_required("workdir")
@@ -48,7 +49,7 @@ def main(argv):
     raise cli.app.UsageError(f"unexpected arguments {argv[1:]}")
   cli.use_stdout_for_logging()
   config = cli.config_from_flags(flags.FLAGS)
-  settings = cli.device_settings(flags.FLAGS)
+  settings = device_flags.device_settings(flags.FLAGS)
   from wincls.train import distributed  # here: bad flags exit before JAX loads
   from wincls import train
   layout = distributed.setup(**settings)

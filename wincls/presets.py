@@ -145,6 +145,7 @@ def check_preset(preset: dict[str, object]) -> None:
 
 PRESETS: dict[str, dict[str, object]] = {"random_init": RANDOM_INIT,
                                           "pretrained": PRETRAINED}
+CHOICES = ("auto", "none", *PRESETS)  # the values of --preset
 
 
 def chosen(name: str, vectors: str) -> dict[str, object]:

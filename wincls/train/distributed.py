@@ -145,7 +145,7 @@ def setup(*, num_devices: int | None = None, shard_word_table: bool = False,
           ) -> Layout | None:
   """Joins the processes (when asked) and returns the run's layout.
 
-  The keyword arguments are the flags of ``cli.define_device_flags``.
+  The keyword arguments are the flags of ``wincls.device_flags.define_device_flags``.
 
   Args:
     num_devices, shard_word_table: see ``make_layout``.
