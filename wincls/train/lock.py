@@ -16,6 +16,12 @@ not both win. A lock of another host cannot be checked from here: the error
 says so and names the file to delete once that process is known to be gone.
 A reused pid makes a stale lock look held; the message names the pid to check.
 
+A sweep holds a lock of its own workdir too (``wincls.sweep.run``): the same
+``<workdir>/lock`` when it is unsharded (so a run and a sweep never write one
+directory at once), ``lock.shard-<i>-of-<n>`` for a shard (the shards of one
+grid share the workdir); the file records what holds it (``"what"``), which the
+refusal names.
+
 Reading a finished run (its stored ``results.json``) takes no lock, so a
 finished run in a read-only directory still answers.
 """
@@ -65,10 +71,15 @@ class WorkdirLock:
 
   Args:
     workdir: the run's directory (must exist).
+    name: the lock file's name in ``workdir``.
+    what: what holds it, as the refusal of another process names it (e.g.
+      ``"a sweep"``); None: a training run.
   """
 
-  def __init__(self, workdir: str | os.PathLike):
-    self.path = Path(workdir) / LOCK_FILE
+  def __init__(self, workdir: str | os.PathLike, *, name: str = LOCK_FILE,
+               what: str | None = None):
+    self.path = Path(workdir) / name
+    self.what = what
     self.token = uuid.uuid4().hex
     self.held = False
 
@@ -105,7 +116,7 @@ class WorkdirLock:
 
   def _take_over(self, holder: dict[str, Any] | None) -> bool:
     """Removes the stale lock ``holder``; False if another process changed it."""
-    aside = self.path.with_name(f"{LOCK_FILE}.stale.{self.token}")
+    aside = self.path.with_name(f"{self.path.name}.stale.{self.token}")
     try:
       os.replace(self.path, aside)
     except FileNotFoundError:
@@ -123,6 +134,32 @@ class WorkdirLock:
                     self.path.parent, self._describe(holder))
     return True
 
+  def _refusal(self, holder: dict[str, Any] | None) -> WorkdirLockedError:
+    """The error that names ``holder``, the live holder of the lock."""
+    where = ("" if holder is None or holder.get("host") == socket.gethostname()
+             else "; it runs on another host: if it is gone, delete the lock file")
+    doing = "another run is training"
+    if holder is not None and isinstance(holder.get("what"), str):
+      doing = f"{holder['what']} is running"
+    return WorkdirLockedError(
+        f"{self.path.parent}: {doing} in this workdir: {self._describe(holder)}"
+        f"{where}; wait for it to end or use another --workdir")
+
+  def check_free(self) -> None:
+    """Raises ``WorkdirLockedError`` if a live process holds this lock (a stale
+    lock, or none, passes; nothing is taken).
+
+    A sweep holding its own lock calls this for the locks it excludes (an
+    unsharded sweep: every shard's; a shard: the workdir's ``lock``). Each
+    process takes its lock before it looks at the other's, so of two that
+    start together at least one sees the other.
+    """
+    if not self.path.exists():
+      return
+    holder = self._read(self.path)
+    if not self._is_stale(holder):
+      raise self._refusal(holder)
+
   def acquire(self) -> None:
     """Creates the lock file, taking over a stale one.
 
@@ -130,10 +167,12 @@ class WorkdirLock:
       WorkdirLockedError: a live process (or one of another host) holds it.
       OSError: the workdir cannot be written (read-only, full), its path named.
     """
-    content = json.dumps({
+    content = {
         "pid": os.getpid(), "host": socket.gethostname(), "token": self.token,
-        "started": datetime.datetime.now().astimezone().isoformat(timespec="seconds")},
-        allow_nan=False)
+        "started": datetime.datetime.now().astimezone().isoformat(timespec="seconds")}
+    if self.what is not None:
+      content["what"] = self.what
+    content = json.dumps(content, allow_nan=False)
     for _ in range(3):
       try:
         fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
@@ -143,12 +182,7 @@ class WorkdirLock:
           if self._take_over(holder):
             continue
           holder = self._read(self.path)
-        where = ("" if holder is None or holder.get("host") == socket.gethostname()
-                 else "; it runs on another host: if it is gone, delete the lock file")
-        raise WorkdirLockedError(
-            f"{self.path.parent}: another run is training in this workdir: "
-            f"{self._describe(holder)}{where}; wait for it to end or use another "
-            "--workdir") from None
+        raise self._refusal(holder) from None
       try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
           f.write(content + "\n")
