@@ -50,6 +50,7 @@ import numpy as np
 
 from wincls import config as config_lib
 from wincls import interrupts
+from wincls.train import checks
 from wincls.train import console
 from wincls.train import distributed
 from wincls.train import divergence
@@ -57,7 +58,6 @@ from wincls.train import evaluate
 from wincls.train import events
 from wincls.train import files
 from wincls.train import lock as lock_lib
-from wincls.train import optim
 from wincls.train import progress as progress_lib
 from wincls.train import resume
 from wincls.train import programs
@@ -273,10 +273,7 @@ def train_and_evaluate(config: config_lib.Config, workdir: str | os.PathLike, *,
     OSError: the workdir cannot be written (read-only, disk full), the file
       named; what was written before stays as it was.
   """
-  config.validate()
-  optim.check_supported(config)
-  if config.loss != "crf":  # sentence batches (batch_size // T) may split unevenly
-    distributed.check_batch_size(config.batch_size, layout)
+  checks.check_run(config, layout)  # everything a run refuses up front
   workdir = Path(workdir)
   inspect = lambda: workdir_lib.inspect_run(workdir, config)
   # A finished run answers without the lock (its workdir may be read-only).
@@ -314,10 +311,11 @@ def _train_and_finish(config: config_lib.Config, workdir: Path,
                  name, data.train.labels.shape[0], data.dev.labels.shape[0],
                  len(run.seeds), run.steps_per_epoch, "" if run.layout is None else
                  f", data-parallel over {run.layout.num_devices} devices")
-    event_writer = events.EpochWriter(workdir, first_epoch=progress.epoch + 1,
-                                      config_json=config.to_json())
+    event_writer = events.EpochWriter(workdir, config_json=config.to_json())
     finishing = False
     try:
+      if run.lead:  # the events of the epochs metrics.jsonl holds, and no others
+        event_writer.rebuild(run.seeds, through_epoch=progress.epoch)
       for epoch in range(progress.epoch + 1, config.epochs + 1):
         interrupts.check()  # a signal whose exception Python dropped (a gc callback)
         if progress.stopped(config.patience).all():
