@@ -23,7 +23,16 @@ and ``--axis=FIELD=v1,v2`` for any ``Config`` field (repeatable; it replaces the
 built-in axis of that field), e.g. ``--axis=window=average,weighted,concat`` or
 ``--axis=vectors=random,glove-6b-100d --axis=freeze_vectors=false,true``. Every
 ``Config`` field is also a flag setting the base of all runs (quick runs:
-``--epochs=2 --train_fraction=0.1``).
+``--epochs=2 --train_fraction=0.1``); a field that an axis sweeps cannot be
+one too: ``--loss=hinge_ww`` drops the default ``--losses`` axis (a line says
+so; ``results.md`` lists the base fields that differ from the defaults), and
+with ``--losses=...`` or ``--axis=loss=...`` it is an error naming both.
+
+Every run of the grid is checked (its flags, paths, sparse support, named
+vectors) before the first trains; an impossible one stops the sweep with one
+line naming it. One sweep at a time per ``--workdir``: a second one (or a
+train.py run there) is refused with a line naming the holder, except shards of
+the same grid (a different grid is refused by ``grid.json``).
 
 Splitting over machines: ``--num_shards=3 --shard_index=i`` runs every third
 configuration from i (rows to ``results.shard-i-of-3.jsonl``); then the same
@@ -34,8 +43,6 @@ so a SLURM array job (``--shard_index=$SLURM_ARRAY_TASK_ID``) can be
 resubmitted; see docs/scaling.md. ``--num_devices=N`` trains each
 configuration data-parallel over N devices of this machine.
 """
-
-import functools
 
 from absl import flags
 
@@ -63,27 +70,48 @@ cli.define_console_flags()
 flags.mark_flag_as_required("workdir")
 
 
+def _cell(value):
+  """A flag's value as the user would type it."""
+  from wincls.sweep import grid  # pylint: disable=g-import-not-at-top
+  if isinstance(value, (tuple, list)):
+    return ",".join(map(str, value))
+  return grid.format_value(value)
+
+
 def axes_from_flags():
-  axes = [("window", _WINDOWS.value), ("loss", _LOSSES.value)]
-  named = [("activation", _ACTIVATIONS.value), ("window_size", _WINDOW_SIZES.value),
-           ("hidden_size", _HIDDEN_SIZES.value),
-           ("train_fraction", _TRAIN_FRACTIONS.value),
-           ("learning_rate", _LEARNING_RATES.value)]
-  axes += [(name, values) for name, values in named if values]
+  """The sweep's axes; a base flag that an axis would replace is settled
+  (``sweep.grid.settle_axes``: a default axis gives way, a given one is an error)."""
+  from wincls.sweep import grid  # pylint: disable=g-import-not-at-top
+  axes = [grid.AxisFlag("window", _WINDOWS.value, "--windows", _WINDOWS.present),
+          grid.AxisFlag("loss", _LOSSES.value, "--losses", _LOSSES.present)]
+  named = [("activation", _ACTIVATIONS), ("window_size", _WINDOW_SIZES),
+           ("hidden_size", _HIDDEN_SIZES), ("train_fraction", _TRAIN_FRACTIONS),
+           ("learning_rate", _LEARNING_RATES)]
+  axes += [grid.AxisFlag(name, flag.value, f"--{flag.name}", True)
+           for name, flag in named if flag.value]
   for spec in _AXIS.value:
     name, sep, values = spec.partition("=")
     if not sep or not values:
       raise cli.app.UsageError(f"--axis={spec!r}: expected FIELD=v1,v2")
-    axis = (name.strip(), [v for v in values.split(",") if v])
+    axis = grid.AxisFlag(name.strip(), [v for v in values.split(",") if v],
+                         f"--axis={name.strip()}", True)
     # --axis=window=... replaces the --windows axis (likewise every named axis).
-    same = [i for i, (field, _) in enumerate(axes) if field == axis[0]]
+    same = [i for i, a in enumerate(axes) if a.name == axis.name]
     if same:
       axes[same[0]] = axis
     else:
       axes.append(axis)
-  for name, values in axes:
-    if not values:
-      raise cli.app.UsageError(f"the {name} axis is empty")
+  for axis in axes:
+    if not axis.values:
+      raise cli.app.UsageError(f"the {axis.name} axis is empty")
+  given = {name: _cell(value) for name, value in cli.config_values(flags.FLAGS).items()
+           if flags.FLAGS[name].present}
+  try:
+    axes, notes = grid.settle_axes(axes, given)
+  except ValueError as e:
+    raise cli.app.UsageError(str(e)) from None
+  for note in notes:
+    print(note, flush=True)
   return axes
 
 
@@ -113,14 +141,10 @@ def main(argv):
     rows = sweep.collect(base, axes, _WORKDIR.value, num_shards=_NUM_SHARDS.value)
     print(f"{len(rows)} result rows in {_WORKDIR.value}", flush=True)
   else:
-    train_fn = None
     from wincls.train import distributed
     layout = distributed.setup(**settings)
-    if layout is not None:
-      from wincls import train
-      train_fn = functools.partial(train.train_and_evaluate, layout=layout)
     rows = sweep.run_sweep(base, axes, _WORKDIR.value, shard_index=_SHARD_INDEX.value,
-                           num_shards=_NUM_SHARDS.value, train_fn=train_fn)
+                           num_shards=_NUM_SHARDS.value, layout=layout)
   if _NUM_SHARDS.value == 1 or _COLLECT.value:
     print(sweep.markdown_report(runs, axes, rows, base), flush=True)
 

@@ -7,6 +7,9 @@ config and seed, no training); tests/test_scripts.py runs real sweeps.
 import dataclasses
 import hashlib
 import math
+import os
+import re
+import threading
 
 import numpy as np
 import pytest
@@ -169,6 +172,14 @@ ARMS = {"random": {"vectors": "random"},
         "fine_tuned": {"vectors": "file", "vectors_path": "v.txt"}}
 
 
+@pytest.fixture
+def vector_files(tmp_path, monkeypatch):
+  """ARMS's vectors files (a sweep checks every run's inputs before training)."""
+  monkeypatch.chdir(tmp_path)
+  for name in ("v.txt", "w.txt"):
+    (tmp_path / name).write_text("the 0.1 0.2\n")
+
+
 def test_arms_set_several_fields_and_name_the_runs():
   runs = sweep.make_grid(BASE, [("setting", ARMS), ("window", ["average", "concat"])])
   assert [r.name for r in runs[:3]] == ["setting=random,window=average",
@@ -196,7 +207,7 @@ def test_arms_reject_unknown_fields_and_two_axes_setting_one_field():
     sweep.make_grid(BASE, [("setting", ["random"])])
 
 
-def test_arms_sweep_rows_reports_and_grid_file(tmp_path):
+def test_arms_sweep_rows_reports_and_grid_file(tmp_path, vector_files):
   axes = [("setting", ARMS), ("loss", ["cross_entropy", "max_margin"])]
   rows = sweep.run_sweep(BASE, axes, tmp_path, train_fn=fake_train)
   assert len(rows) == 6 * 3
@@ -218,7 +229,7 @@ def test_arms_sweep_rows_reports_and_grid_file(tmp_path):
     sweep.run_sweep(BASE, [("setting", changed), axes[1]], tmp_path, train_fn=fake_train)
 
 
-def test_paired_differences_all_pairs_of_one_axis(tmp_path):
+def test_paired_differences_all_pairs_of_one_axis(tmp_path, vector_files):
   axes = [("setting", ARMS), ("loss", ["cross_entropy", "max_margin"])]
   rows = sweep.run_sweep(BASE, axes, tmp_path, train_fn=fake_train, reports=False)
   runs = sweep.make_grid(BASE, axes)
@@ -235,7 +246,7 @@ def test_paired_differences_all_pairs_of_one_axis(tmp_path):
   assert d["mean"] == pytest.approx(np.mean(expected))
 
 
-def test_plot_f1_vs_a_numeric_axis(tmp_path):
+def test_plot_f1_vs_a_numeric_axis(tmp_path, vector_files):
   axes = [("learning_rate", ["0.01", "0.1"]), ("setting", ARMS)]
   rows = sweep.run_sweep(BASE, axes, tmp_path, train_fn=fake_train, reports=False)
   runs = sweep.make_grid(BASE, axes)
@@ -276,3 +287,130 @@ def test_rows_carry_the_runs_times_and_one_counter_counts_the_grids_epochs(tmp_p
   assert [n for _, _, _, n in seen] == [0, 1, 2, 3, 4, 5, 6, 7]
   assert [label for label, _, _, _ in seen[::2]] == [f"run {i}/4" for i in (1, 2, 3, 4)]
   assert set(sweep.TIMING_FIELDS) >= {"wall_time", "compile_s", "train_s", "eval_s"}
+
+
+def test_a_second_sweep_on_a_workdir_in_use_is_refused_naming_the_holder(tmp_path):
+  from wincls.train import lock as lock_lib  # pylint: disable=g-import-not-at-top
+  workdir, axes, refusals = tmp_path / "s", AXES[:2], {}
+
+  def train_and_intrude(config, run_dir):
+    if not refusals:  # while the sweep trains its first run
+      others = {"same grid": dict(axes=axes), "other grid": dict(axes=AXES[:1]),
+                "a shard": dict(axes=axes, shard_index=1, num_shards=2)}
+      for what, kwargs in others.items():
+        with pytest.raises(lock_lib.WorkdirLockedError) as error:
+          sweep.run_sweep(BASE, workdir=workdir, train_fn=fake_train, **kwargs)
+        refusals[what] = str(error.value)
+      with pytest.raises(lock_lib.WorkdirLockedError) as error:  # a run on the workdir
+        lock_lib.WorkdirLock(workdir).acquire()
+      refusals["a run"] = str(error.value)
+    return fake_train(config, run_dir)
+
+  rows = sweep.run_sweep(BASE, axes, workdir, train_fn=train_and_intrude)
+  for what, message in refusals.items():
+    assert f"a sweep is running in this workdir: pid {os.getpid()} on host" in message, what
+    assert len(message.splitlines()) == 1
+  assert len(rows) == 4 * 3 and not (workdir / "lock").exists()
+  calls = []  # the finished sweep answers again, training nothing
+  assert sweep.run_sweep(BASE, axes, workdir,
+                         train_fn=lambda c, w: fake_train(c, w, calls)) == rows
+  assert calls == []
+  with pytest.raises(workdir_lib.ConfigMismatchError, match="sweep with other axes"):
+    sweep.run_sweep(BASE, AXES[:1], workdir, train_fn=fake_train)
+
+
+def test_shards_of_one_grid_share_a_workdir_and_another_grid_is_refused(tmp_path):
+  from wincls.train import lock as lock_lib  # pylint: disable=g-import-not-at-top
+  workdir, axes, seen = tmp_path / "s", AXES[:2], []
+
+  def train_and_intrude(config, run_dir):
+    if not seen:  # shard 0 trains; shard 1 of the same grid runs beside it
+      seen.append(sweep.run_sweep(BASE, axes, workdir, shard_index=1, num_shards=2,
+                                  train_fn=fake_train))
+      with pytest.raises(lock_lib.WorkdirLockedError,
+                         match="shard 0 of 2 of a sweep is running in this workdir"):
+        sweep.run_sweep(BASE, axes, workdir, shard_index=0, num_shards=2,
+                        train_fn=fake_train)
+      with pytest.raises(workdir_lib.ConfigMismatchError, match="sweep with other axes"):
+        sweep.run_sweep(BASE, AXES[:1], workdir, shard_index=1, num_shards=2,
+                        train_fn=fake_train)
+    return fake_train(config, run_dir)
+
+  sweep.run_sweep(BASE, axes, workdir, shard_index=0, num_shards=2,
+                  train_fn=train_and_intrude)
+  assert len(seen[0]) == 2 * 3
+  assert sweep.collect(BASE, axes, workdir, num_shards=2) == sweep.run_sweep(
+      BASE, axes, tmp_path / "whole", train_fn=fake_train)
+  assert sorted(p.name for p in workdir.glob("lock*")) == []
+
+
+def test_racing_sweeps_create_the_grid_file_once(tmp_path):
+  """Two grids checked at once on a new workdir: one writes grid.json, the other
+  is refused (never both accepted, as a check followed by a write allows)."""
+  grids = [(AXES[:1], sweep.make_grid(BASE, AXES[:1])),
+           (AXES[1:2], sweep.make_grid(BASE, AXES[1:2]))]
+  for attempt in range(20):
+    workdir = tmp_path / str(attempt)
+    workdir.mkdir()
+    barrier, outcomes = threading.Barrier(2), []
+
+    def check(axes, runs):
+      barrier.wait()
+      try:
+        sweep.check_grid_file(workdir, BASE, runs, axes)
+        outcomes.append("written")
+      except workdir_lib.ConfigMismatchError:
+        outcomes.append("refused")
+
+    threads = [threading.Thread(target=check, args=grid) for grid in grids]
+    for thread in threads:
+      thread.start()
+    for thread in threads:
+      thread.join()
+    assert sorted(outcomes) == ["refused", "written"], attempt
+    stored = workdir_lib.read_json(workdir / "grid.json")
+    assert stored["axes"][0][0] in ("window", "loss")
+    assert [p.name for p in workdir.iterdir()] == ["grid.json"]  # no temporary left
+
+
+def test_every_run_is_checked_before_the_first_trains(tmp_path):
+  cases = {
+      # sparse updates refuse frozen vectors: the second run of the grid
+      "run embedding_update=sparse: --embedding_update=sparse": (
+          dataclasses.replace(BASE, freeze_vectors=True),
+          [("embedding_update", ["dense", "sparse"])]),
+      # the named vectors' size is not --embed_dim
+      "run vectors=glove-6b-100d: --vectors=glove-6b-100d has dimension 100; "
+      "--embed_dim=50": (BASE, [("vectors", ["random", "glove-6b-100d"])]),
+      "run train_path=-no-such-file: --train_path=/no/such/file: no such file": (
+          BASE, [("train_path", ["", "/no/such/file"])]),
+  }
+  for message, (base, axes) in cases.items():
+    calls = []
+    with pytest.raises(ValueError, match=re.escape(message)):
+      sweep.run_sweep(base, axes, tmp_path / "s",
+                      train_fn=lambda c, w: fake_train(c, w, calls))
+    assert calls == [], message
+    assert not (tmp_path / "s").exists()  # nothing written
+
+
+def test_a_flag_an_axis_would_replace_is_an_error_naming_both():
+  window = sweep.AxisFlag("window", ["average", "concat"], "--windows", given=False)
+  loss = sweep.AxisFlag("loss", ["cross_entropy", "max_margin"], "--losses", given=False)
+  # The script's default axis gives way to the flag the user gave, and says so.
+  axes, notes = sweep.settle_axes([window, loss], {"loss": "hinge_ww"})
+  assert axes == [("window", ["average", "concat"])]
+  assert notes == ["--loss=hinge_ww: the sweep's default axis "
+                   "--losses=cross_entropy,max_margin is dropped"]
+  assert sweep.settle_axes([window, loss], {}) == (
+      [("window", ["average", "concat"]), ("loss", ["cross_entropy", "max_margin"])], [])
+  given = dataclasses.replace(loss, given=True)
+  with pytest.raises(ValueError, match=re.escape(
+      "--loss=hinge_ww is replaced by the sweep's axis --losses=cross_entropy,"
+      "max_margin: give --losses=hinge_ww (or drop --loss)")):
+    sweep.settle_axes([window, given], {"loss": "hinge_ww"})
+  rates = sweep.AxisFlag("learning_rate", ["0.1", "0.01"], "--axis=learning_rate",
+                         given=True)
+  with pytest.raises(ValueError, match=re.escape(
+      "--learning_rate=0.5 is replaced by the sweep's axis --axis=learning_rate=0.1,0.01")):
+    sweep.settle_axes([rates], {"learning_rate": "0.5"})

@@ -3,9 +3,11 @@
 - ``grid``: a base ``Config`` and axes, over ``Config`` fields or named arms
   (an arm sets several fields: ``("setting", {"frozen": {"vectors":
   "glove-6b-100d", "freeze_vectors": True}, ...})``); run names and order,
-  shards, ``grid.json``.
-- ``run``: ``run_sweep`` (one resumable training run per configuration, one
-  row per seed in ``results.jsonl``) and ``collect`` (merges shards).
+  shards, ``grid.json``; ``settle_axes``: a script's axes against the base
+  flags the user gave.
+- ``run``: ``run_sweep`` (every run checked up front, the workdir's lock, one
+  resumable training run per configuration, one row per seed in
+  ``results.jsonl``) and ``collect`` (merges shards).
 - ``stats``: Student's t, ``mean_interval``, ``summarize``,
   ``paired_differences`` (over whatever axes the grid has).
 - ``report``: ``results.csv``, ``results.md``, plots.
@@ -20,6 +22,7 @@ from wincls.sweep.grid import GRID_FILE
 from wincls.sweep.grid import RESULTS_FILE
 from wincls.sweep.grid import RUNS_DIR
 from wincls.sweep.grid import Arm
+from wincls.sweep.grid import AxisFlag
 from wincls.sweep.grid import Axes
 from wincls.sweep.grid import Axis
 from wincls.sweep.grid import Run
@@ -30,6 +33,7 @@ from wincls.sweep.grid import make_grid
 from wincls.sweep.grid import order_rows
 from wincls.sweep.grid import parse_value
 from wincls.sweep.grid import run_name
+from wincls.sweep.grid import settle_axes
 from wincls.sweep.grid import shard
 from wincls.sweep.report import ROW_COLUMNS
 from wincls.sweep.report import ReportOptions
@@ -40,10 +44,12 @@ from wincls.sweep.report import plot_f1_vs
 from wincls.sweep.report import write_csv
 from wincls.sweep.report import write_reports
 from wincls.sweep.run import TIMING_FIELDS
+from wincls.sweep.run import check_runs
 from wincls.sweep.run import collect
 from wincls.sweep.run import result_rows
 from wincls.sweep.run import results_path
 from wincls.sweep.run import run_sweep
+from wincls.sweep.run import sweep_lock
 from wincls.sweep.stats import betainc
 from wincls.sweep.stats import mean_interval
 from wincls.sweep.stats import paired_differences

@@ -19,7 +19,9 @@ A run is named after its axis values in axis order, e.g.
 depend only on the axes, so a sweep can be split (``shard``: run i goes to
 shard ``i % num_shards``) and its pieces collected. Two axes may not set the
 same field in one run. ``check_grid_file`` records the grid in
-``grid.json`` and refuses a workdir that holds another one.
+``grid.json`` (created atomically) and refuses a workdir that holds another
+one. ``settle_axes`` reconciles a script's axes with the base flags the user
+gave (an axis would replace them: never silently).
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ import itertools
 import json
 import os
 import re
+import tempfile
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
@@ -273,26 +276,110 @@ def describe(base: config_lib.Config, runs: Sequence[Run], axes: Axes) -> dict[s
           "runs": [r.name for r in runs]}
 
 
+def _create(path: Path, text: str) -> bool:
+  """Creates ``path`` holding ``text`` unless it exists (then False).
+
+  The text is written to a temporary file that is then linked to ``path``:
+  the link fails if ``path`` exists, so of two processes only one creates it,
+  and a reader never sees half a file.
+  """
+  fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+  try:
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+      f.write(text)
+      f.flush()
+      os.fsync(f.fileno())
+    os.chmod(tmp, 0o644)
+    try:
+      os.link(tmp, path)
+    except FileExistsError:
+      return False
+    return True
+  finally:
+    os.unlink(tmp)
+
+
 def check_grid_file(workdir: str | os.PathLike, base: config_lib.Config,
                     runs: Sequence[Run], axes: Axes) -> None:
-  """Writes ``grid.json``, or checks that an existing one describes this grid.
+  """Creates ``grid.json``, or checks that the existing one describes this grid.
+
+  The file is created atomically (``_create``): of two sweeps that start
+  together on one workdir, one writes it and the other compares with it.
 
   Raises:
-    workdir_lib.ConfigMismatchError: the workdir holds another grid.
+    workdir_lib.ConfigMismatchError: the workdir holds another grid, or a
+      training run (its ``config.json``), not a sweep.
   """
-  path = Path(workdir) / GRID_FILE
+  workdir = Path(workdir)
+  path = workdir / GRID_FILE
   wanted = describe(base, runs, axes)
-  if path.exists():
-    stored = workdir_lib.read_json(path)
-    if stored != wanted:
-      diffs = [k for k in wanted if stored.get(k) != wanted[k]]
-      detail = ""
-      if "base" in diffs:
-        fields = sorted(k for k in wanted["base"]
-                        if stored.get("base", {}).get(k) != wanted["base"][k])
-        detail = f" (base fields {fields})"
-      raise workdir_lib.ConfigMismatchError(
-          f"{path}: the workdir holds a sweep with other {', '.join(diffs)}{detail}; "
-          "use a new --workdir, or delete this one to start over")
+  if not path.exists() and (workdir / workdir_lib.CONFIG_FILE).exists():
+    raise workdir_lib.ConfigMismatchError(
+        f"{workdir} holds a training run ({workdir_lib.CONFIG_FILE}), not a sweep; "
+        "use another --workdir")
+  if _create(path, workdir_lib.json_dumps(wanted, path, indent=2) + "\n"):
     return
-  workdir_lib.write_json(path, wanted)
+  stored = workdir_lib.read_json(path)
+  if stored != wanted:
+    diffs = [k for k in wanted if stored.get(k) != wanted[k]]
+    detail = ""
+    if "base" in diffs:
+      fields = sorted(k for k in wanted["base"]
+                      if stored.get("base", {}).get(k) != wanted["base"][k])
+      detail = f" (base fields {fields})"
+    raise workdir_lib.ConfigMismatchError(
+        f"{path}: the workdir holds a sweep with other {', '.join(diffs)}{detail}; "
+        "use a new --workdir, or delete this one to start over")
+
+
+@dataclasses.dataclass(frozen=True)
+class AxisFlag:
+  """An axis as a script's flags give it.
+
+  Attributes:
+    name: the ``Config`` field it sweeps.
+    values: its values, as given.
+    flag: the flag that gives it (``--losses``, ``--axis=loss``).
+    given: on the command line (False: the script's default axis).
+  """
+
+  name: str
+  values: Sequence[str]
+  flag: str
+  given: bool
+
+
+def settle_axes(axis_flags: Sequence[AxisFlag], given: Mapping[str, str]
+                ) -> tuple[list[tuple[str, list[str]]], list[str]]:
+  """The axes of a sweep whose base fields ``given`` were set by the user.
+
+  An axis replaces its field in every run, so a base flag of the same field
+  would be ignored: a default axis of the script gives way to the flag (it is
+  dropped, with a note), and an axis the user gave is an error naming both.
+
+  Args:
+    axis_flags: the axes, in order.
+    given: ``{field: value as given}`` of the ``Config`` flags on the
+      command line.
+
+  Returns:
+    ``([(name, values), ...], notes)``: the axes kept, and one line per
+    dropped axis.
+
+  Raises:
+    ValueError: an axis given on the command line sets a field the user also
+      gave as a flag.
+  """
+  axes, notes = [], []
+  for axis in axis_flags:
+    values = ",".join(axis.values)
+    if axis.name not in given:
+      axes.append((axis.name, list(axis.values)))
+    elif axis.given:
+      flag = f"--{axis.name}={given[axis.name]}"
+      raise ValueError(f"{flag} is replaced by the sweep's axis {axis.flag}={values}: "
+                       f"give {axis.flag}={given[axis.name]} (or drop --{axis.name})")
+    else:
+      notes.append(f"--{axis.name}={given[axis.name]}: the sweep's default axis "
+                   f"{axis.flag}={values} is dropped")
+  return axes, notes

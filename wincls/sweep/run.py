@@ -25,13 +25,18 @@ of the runs shows cover the whole sweep. The runs' lines name them
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import os
 import time
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 from absl import logging
 
+from wincls.train import checks
+from wincls.train import distributed
+from wincls.train import lock as lock_lib
 from wincls.train import progress
 from wincls.train import workdir as workdir_lib
 from wincls import config as config_lib
@@ -89,11 +94,61 @@ def run_times(run_dir: str | os.PathLike) -> dict[str, float]:
           "eval_s": float(sum(r.get("eval_time", 0.0) for r in rows))}
 
 
+def check_runs(runs: Sequence[grid_lib.Run],
+               layout: distributed.Layout | None = None) -> None:
+  """Every check a run of the grid would make before training
+  (``checks.check_run``), for all of them before the first trains.
+
+  Raises:
+    ValueError: ``run <name>: <the run's one-line error>``.
+  """
+  for run in runs:
+    try:
+      checks.check_run(run.config, layout)
+    except ValueError as e:
+      raise ValueError(f"run {run.name}: {e}") from None
+
+
+def sweep_lock(workdir: Path, *, shard_index: int = 0,
+               num_shards: int = 1) -> contextlib.AbstractContextManager:
+  """The sweep's hold on ``workdir`` while it runs (a context manager).
+
+  An unsharded sweep (and ``collect``) holds ``<workdir>/lock``, the lock a
+  training run of that directory would take, and refuses while a shard runs;
+  a shard holds ``lock.shard-<i>-of-<n>`` (shards of one grid share the
+  workdir; ``grid.json`` refuses another grid) and refuses while the workdir's
+  ``lock`` is held. The error names the holder (``lock.WorkdirLockedError``).
+  """
+  if num_shards == 1:
+    lock = lock_lib.WorkdirLock(workdir, what="a sweep")
+    others = sorted(p.name for p in workdir.glob(f"{lock_lib.LOCK_FILE}.shard-*")
+                    if ".stale." not in p.name)
+  else:
+    lock = lock_lib.WorkdirLock(
+        workdir, name=f"{lock_lib.LOCK_FILE}.shard-{shard_index}-of-{num_shards}",
+        what=f"shard {shard_index} of {num_shards} of a sweep")
+    others = [lock_lib.LOCK_FILE]
+
+  @contextlib.contextmanager
+  def held():
+    with lock:  # ours first, then theirs: of two at once, one sees the other
+      for name in others:
+        lock_lib.WorkdirLock(workdir, name=name).check_free()
+      yield
+
+  return held()
+
+
 def run_sweep(base: config_lib.Config, axes: grid_lib.Axes, workdir: str | os.PathLike,
               *, shard_index: int = 0, num_shards: int = 1,
               train_fn: TrainFn | None = None, row_fields: RowFieldsFn | None = None,
-              reports: bool = True) -> list[dict[str, Any]]:
+              reports: bool = True,
+              layout: distributed.Layout | None = None) -> list[dict[str, Any]]:
   """Runs (this shard of) the grid; returns the rows of the results file.
+
+  Every run of the grid is checked (``check_runs``) before anything is
+  written; the sweep then holds its lock of ``workdir`` (``sweep_lock``) and
+  creates or checks ``grid.json``.
 
   Args:
     base: the config every run starts from.
@@ -106,16 +161,35 @@ def run_sweep(base: config_lib.Config, axes: grid_lib.Axes, workdir: str | os.Pa
       its results and its directory (None: none).
     reports: write the CSV, markdown and plots when the whole grid is done
       (unsharded sweeps only).
+    layout: the devices each run trains on (``distributed.make_layout``);
+      None: one. With ``train_fn`` None, ``train_and_evaluate`` gets it.
+
+  Raises:
+    ValueError: a run of the grid would refuse to train (named), or a bad shard.
+    lock.WorkdirLockedError: another sweep (or run) holds ``workdir``.
+    workdir.ConfigMismatchError: ``workdir`` holds another grid or a run.
   """
   if train_fn is None:
     from wincls import train  # pylint: disable=g-import-not-at-top
-    train_fn = train.train_and_evaluate
+    train_fn = functools.partial(train.train_and_evaluate, layout=layout)
   workdir = Path(workdir)
-  workdir.mkdir(parents=True, exist_ok=True)
   runs = grid_lib.make_grid(base, axes)
-  grid_lib.check_grid_file(workdir, base, runs, axes)
   mine = grid_lib.shard(runs, shard_index=shard_index, num_shards=num_shards)
-  path = results_path(workdir, shard_index=shard_index, num_shards=num_shards)
+  check_runs(runs, layout)
+  workdir.mkdir(parents=True, exist_ok=True)
+  with sweep_lock(workdir, shard_index=shard_index, num_shards=num_shards):
+    grid_lib.check_grid_file(workdir, base, runs, axes)
+    path = results_path(workdir, shard_index=shard_index, num_shards=num_shards)
+    rows = _run_shard(runs, mine, workdir, path, train_fn, row_fields)
+    if reports and num_shards == 1:
+      report.write_reports(workdir, runs, axes, rows)
+  return rows
+
+
+def _run_shard(runs: Sequence[grid_lib.Run], mine: Sequence[grid_lib.Run],
+               workdir: Path, path: Path, train_fn: TrainFn,
+               row_fields: RowFieldsFn | None) -> list[dict[str, Any]]:
+  """Trains the runs of ``mine`` without rows in ``path``; returns its rows."""
   rows = workdir_lib.read_jsonl(path)
   done = {grid_lib.row_key(r) for r in rows}
   logging.info("Sweep %s: %d runs (%d in this shard: %s), %d rows already", workdir,
@@ -150,8 +224,6 @@ def run_sweep(base: config_lib.Config, axes: grid_lib.Axes, workdir: str | os.Pa
     counter.close()
   logging.info("Sweep %s: %d runs trained in %s; %d result rows", workdir, trained,
                progress.format_seconds(time.perf_counter() - counter.start), len(rows))
-  if reports and num_shards == 1:
-    report.write_reports(workdir, runs, axes, rows)
   return rows
 
 
@@ -164,6 +236,13 @@ def collect(base: config_lib.Config, axes: grid_lib.Axes, workdir: str | os.Path
   """
   workdir = Path(workdir)
   runs = grid_lib.make_grid(base, axes)
+  with sweep_lock(workdir):
+    return _collect(base, axes, workdir, runs, num_shards=num_shards, reports=reports)
+
+
+def _collect(base, axes, workdir: Path, runs: Sequence[grid_lib.Run], *,
+             num_shards: int, reports: bool) -> list[dict[str, Any]]:
+  """``collect``, holding the workdir's lock."""
   grid_lib.check_grid_file(workdir, base, runs, axes)
   rows = workdir_lib.read_jsonl(workdir / grid_lib.RESULTS_FILE)
   for i in range(num_shards):
