@@ -18,6 +18,11 @@ output is JSON lines ``{"text", "tokens", "entities": [{"start", "end",
 ``Tagger.load(workdir).tag(["Peter", "lives", "in", "Paris"])``
 (``wincls.train.Tagger``).
 
+The plugins the run's ``config.json`` names are imported from your installed
+packages and ``PYTHONPATH`` only, never from the current directory or the
+workdir (docs/reliability.md, "Opening someone else's workdir");
+``--plugins=MODULE`` imports one you name yourself, as train.py does.
+
 With pre-trained vectors every input word the vectors know gets its
 pre-trained row, in the training vocabulary or not (open vocabulary). With
 several seeds ``--seed_index`` picks the replica (default: the best on dev).
@@ -43,6 +48,9 @@ _TOKENIZE = flags.DEFINE_bool("tokenize", False, "Text input: split punctuation 
 _OPEN_VOCAB = flags.DEFINE_bool("open_vocab", True, "With a run's pre-trained vectors, "
                                  "give words outside the training vocabulary their "
                                  "pre-trained rows (--noopen_vocab: <unk>, to compare).")
+flags.DEFINE_list("plugins", [], "Modules to import first, comma list (your own: "
+                  "the current directory too). The plugins the run's config.json "
+                  "names load from your installed packages and PYTHONPATH only.")
 flags.mark_flags_as_required(["workdir", "input", "output"])
 
 

@@ -170,3 +170,76 @@ def test_a_plugin_that_fails_to_import_is_one_line_and_exit_2(capsys):
   assert capsys.readouterr().err.strip().splitlines() == [
       "error: --plugins: cannot import 'no_such_module_here': ModuleNotFoundError: "
       "No module named 'no_such_module_here'"]
+
+
+# A module that leaves a mark when it runs (what a hostile workdir would ship).
+MARKING = "import pathlib\npathlib.Path({marker!r}).write_text('ran')\n"
+
+
+def _workdir_naming(workdir, module):
+  """A run's workdir whose config.json names ``module`` (its other files empty:
+  the plugins are loaded before they are read)."""
+  (workdir / "checkpoints").mkdir(parents=True)
+  (workdir / "config.json").write_text(json.dumps({"plugins": [module], "epochs": 1}))
+  for name in ("vocab.json", "labels.json", "checkpoints/best"):
+    (workdir / name).write_text("")
+  return workdir
+
+
+@pytest.mark.parametrize("where", ["current directory", "workdir"])
+def test_a_workdir_runs_no_module_of_the_current_directory_or_its_own(
+    where, tmp_path, monkeypatch):
+  """As ``python -m``, ``python -c``, a REPL or a notebook: the current directory
+  is first on sys.path ('' and itself), yet Tagger.load imports nothing from it."""
+  marker, name = tmp_path / "ran", f"marking_{where.split()[0]}"
+  workdir = _workdir_naming(tmp_path / "W", name)
+  here = workdir if where == "workdir" else tmp_path
+  (here / f"{name}.py").write_text(MARKING.format(marker=str(marker)))
+  monkeypatch.chdir(here)
+  monkeypatch.syspath_prepend(str(here))
+  sys.path.insert(0, "")  # restored with the rest by monkeypatch
+  with pytest.raises(plugins.PluginError) as error:
+    train.Tagger.load(workdir)
+  assert str(error.value).startswith(
+      f"{workdir / 'config.json'}: plugin '{name}' is not importable from your "
+      "installed packages or PYTHONPATH (only the current directory has it")
+  assert "pip install -e" in str(error.value) and f"--plugins={name}" in str(error.value)
+  assert not marker.exists() and name not in sys.modules
+
+
+def test_a_saved_plugin_comes_from_your_path_not_from_a_shadow_in_the_cwd(
+    tmp_path, monkeypatch):
+  """The current directory's module of the same name is passed over."""
+  marker = tmp_path / "ran"
+  (tmp_path / "yours").mkdir()
+  (tmp_path / "yours" / "shadowed_plugin.py").write_text("WHO = 'yours'\n")
+  (tmp_path / "shadowed_plugin.py").write_text(MARKING.format(marker=str(marker)))
+  monkeypatch.chdir(tmp_path)
+  monkeypatch.syspath_prepend(str(tmp_path / "yours"))
+  monkeypatch.syspath_prepend(str(tmp_path))  # first, as python -m puts it
+  try:
+    config = config_lib.Config.from_dict({"plugins": ["shadowed_plugin"]})
+    assert config.plugins == ("shadowed_plugin",)
+    assert sys.modules["shadowed_plugin"].WHO == "yours" and not marker.exists()
+  finally:
+    sys.modules.pop("shadowed_plugin", None)
+  for bad in (["../evil"], ["os/path"], "evil"):
+    with pytest.raises(plugins.PluginError, match=r"^W/config\.json: (plugin|\"plugins\")"):
+      config_lib.Config.from_dict({"plugins": bad}, source="W/config.json")
+
+
+def test_predict_py_runs_no_module_of_the_current_directory(tmp_path):
+  """The script's own run (``python experiments/predict.py`` from the directory
+  holding the module): one line naming config.json, exit 2, nothing ran."""
+  workdir = _workdir_naming(tmp_path / "W", "evilmod")
+  (tmp_path / "evilmod.py").write_text(MARKING.format(marker=str(tmp_path / "ran")))
+  (tmp_path / "in.txt").write_text("Peter lives in Paris\n")
+  done = subprocess.run(
+      [sys.executable, str(REPO / "experiments" / "predict.py"), "--workdir=W",
+       "--input=in.txt", "--input_format=text", "--output=out.jsonl"],
+      cwd=tmp_path, env=_env(), capture_output=True, text=True, timeout=300)
+  assert done.returncode == 2, done.stderr[-2000:]
+  lines = done.stderr.strip().splitlines()
+  assert len(lines) == 1 and lines[0].startswith(
+      "error: W/config.json: plugin 'evilmod' is not importable"), lines
+  assert not (tmp_path / "ran").exists()

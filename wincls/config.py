@@ -16,6 +16,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import os
 from typing import Any
 
 from wincls import plugins as plugins_lib
@@ -32,6 +33,9 @@ OPTIMIZERS = ("sgd", "adam", "adagrad")
 SCHEDULES = ("constant", "cosine", "linear")
 GRADS = ("autodiff", "hand")
 EMBEDDING_UPDATES = ("dense", "sparse")
+# Keys of a saved config that are records of the run, not flags: "inputs", the
+# size and sha256 of each file the run read (wincls/train/inputs.py).
+SAVED_RECORDS = ("inputs",)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -215,15 +219,28 @@ class Config:
     return json.dumps(dataclasses.asdict(self), indent=2, sort_keys=True)
 
   @classmethod
-  def from_dict(cls, d: dict[str, Any]) -> "Config":
+  def from_dict(cls, d: dict[str, Any], *,
+                source: str | os.PathLike = "a saved config") -> "Config":
+    """The config a file holds (``config.json``, a sweep's ``grid.json``).
+
+    Keys that are not fields but records beside them (``SAVED_RECORDS``: the
+    fingerprints of the run's files) are left out. The plugins the file names
+    are imported from your own path only (``plugins.load_saved``): a file is
+    data, never a way to run code.
+
+    Args:
+      d: the file's JSON object.
+      source: the file, named by errors.
+    """
     names = {f.name for f in dataclasses.fields(cls)}
-    unknown = sorted(set(d) - names)
+    unknown = sorted(set(d) - names - set(SAVED_RECORDS))
     if unknown:
-      raise ValueError(f"unknown config fields {unknown}; expected some of {sorted(names)}")
-    d = dict(d)
+      raise ValueError(f"{source}: unknown config fields {unknown}; expected some of "
+                       f"{sorted(names)}")
+    d = {k: v for k, v in d.items() if k in names}
     for name in ("features", "plugins"):
       if name in d:
-        d[name] = tuple(d[name])
+        d[name] = tuple(d[name]) if isinstance(d[name], list) else d[name]
     # A run trained with a plugin is read back (resumed, tagged) with it.
-    plugins_lib.load(d.get("plugins", ()))
+    plugins_lib.load_saved(d.get("plugins", ()), source)
     return cls(**d)

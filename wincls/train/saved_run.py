@@ -32,6 +32,8 @@ def load_run(workdir: str | os.PathLike):
   Raises:
     FileNotFoundError: the workdir lacks a run's config, vocabularies or best
       checkpoint.
+    plugins.PluginError: ``config.json`` names a plugin that is not importable
+      from your own path (one line naming the file and the remedy).
   """
   workdir = Path(workdir)
   for name in (workdir_lib.CONFIG_FILE, workdir_lib.VOCAB_FILE, workdir_lib.LABELS_FILE):
@@ -42,8 +44,11 @@ def load_run(workdir: str | os.PathLike):
   if not best_path.exists():
     raise FileNotFoundError(f"{best_path}: missing; the run has not finished an "
                             "epoch yet")
-  config = config_lib.Config.from_dict(
-      workdir_lib.read_json(workdir / workdir_lib.CONFIG_FILE))
+  # Its plugins come from your own path only, never from the current directory
+  # or the workdir (wincls/plugins.py: a workdir is data, not code).
+  config_path = workdir / workdir_lib.CONFIG_FILE
+  config = config_lib.Config.from_dict(workdir_lib.read_json(config_path),
+                                       source=config_path)
   vocab = vocab_lib.Vocab.load(workdir / workdir_lib.VOCAB_FILE)
   label_vocab = vocab_lib.LabelVocab.load(workdir / workdir_lib.LABELS_FILE)
   model_config = config.model_config(vocab_size=len(vocab), num_classes=len(label_vocab))
