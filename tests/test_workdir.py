@@ -92,3 +92,18 @@ def test_a_run_from_before_the_vocab_include_dev_default_changed_resumes(tmp_pat
   workdir.check_workdir_config(glove, dataclasses.replace(old, vectors="glove-6b-100d"))
   with pytest.raises(workdir.ConfigMismatchError, match="--vocab_include_dev: stored True"):
     workdir.check_workdir_config(glove, config_lib.Config(vectors="glove-6b-100d"))
+
+
+def test_config_json_holds_the_inputs_beside_the_flags_and_old_ones_load(tmp_path):
+  """``"inputs"`` (the fingerprints of the files read) is a record, not a flag:
+  it is no config difference, and a config.json without it (older runs) loads."""
+  config = config_lib.Config(epochs=2)
+  recorded = {"train": {"path": "t.txt", "size": 1, "sha256": "0" * 64}}
+  assert workdir.check_workdir_config(tmp_path, config, inputs=recorded) is False
+  stored = json.loads((tmp_path / "config.json").read_text())
+  assert stored["inputs"] == recorded
+  assert config_lib.Config.from_dict(stored) == config
+  del stored["inputs"]
+  assert config_lib.Config.from_dict(stored) == config
+  (tmp_path / "config.json").write_text(json.dumps(stored))
+  assert workdir.check_workdir_config(tmp_path, config) is True

@@ -77,11 +77,44 @@ def wnut16_path() -> Path:
   return Path(str(resource))  # a regular file in site-packages
 
 
+def split_files(name: str, *, data_dir: str | os.PathLike | None = None,
+                train_path: str | os.PathLike | None = None,
+                dev_path: str | os.PathLike | None = None,
+                include_test: bool = False) -> dict[str, Path]:
+  """The file each split of a dataset is read from (``load_splits`` reads these).
+
+  A run records their fingerprints (wincls/train/inputs.py). ``wnut16``'s
+  train and dev are the same file. Arguments and errors: ``load_splits``.
+  """
+  if name not in DATASETS:
+    raise ValueError(f"dataset {name!r} is not one of {', '.join(DATASETS)}")
+  files: dict[str, Path] = {}
+  if name == "conll2003":
+    wanted = {split: filename for split, filename in CONLL2003_FILES.items()
+              if (split == "train" and not train_path) or (split == "dev" and not dev_path)
+              or (split == "test" and include_test)}
+    directory = conll2003_dir(data_dir) if wanted else None
+    for split, filename in wanted.items():
+      if split != "test" or (directory / filename).is_file():
+        files[split] = directory / filename
+  elif name == "wnut16":
+    if not (train_path and dev_path):
+      files["train"] = files["dev"] = wnut16_path()
+  elif not (train_path and dev_path):
+    raise ValueError("dataset 'files' needs both train_path and dev_path "
+                     "(--train_path, --dev_path)")
+  if train_path:
+    files["train"] = Path(train_path)
+  if dev_path:
+    files["dev"] = Path(dev_path)
+  return {k: files[k] for k in ("train", "dev", "test") if k in files}
+
+
 def load_splits(name: str, *, data_dir: str | os.PathLike | None = None,
                 train_path: str | os.PathLike | None = None,
                 dev_path: str | os.PathLike | None = None,
                 include_test: bool = False) -> dict[str, Corpus]:
-  """Reads a dataset's splits.
+  """Reads a dataset's splits (the files of ``split_files``).
 
   Args:
     name: ``conll2003``, ``wnut16`` or ``files``.
@@ -100,29 +133,20 @@ def load_splits(name: str, *, data_dir: str | os.PathLike | None = None,
     FileNotFoundError: the dataset cannot be found (says where it looked).
     DataError: a malformed file.
   """
-  if name not in DATASETS:
-    raise ValueError(f"dataset {name!r} is not one of {', '.join(DATASETS)}")
+  files = split_files(name, data_dir=data_dir, train_path=train_path, dev_path=dev_path,
+                      include_test=include_test)
+  given = {"train": train_path, "dev": dev_path}
+  scheme = {"conll2003": "iob1", "wnut16": "iob2"}.get(name)
   splits: dict[str, Corpus] = {}
-  if name == "conll2003":
-    wanted = {split: filename for split, filename in CONLL2003_FILES.items()
-              if (split == "train" and not train_path) or (split == "dev" and not dev_path)
-              or (split == "test" and include_test)}
-    directory = conll2003_dir(data_dir) if wanted else None
-    for split, filename in wanted.items():
-      path = directory / filename
-      if split == "test" and not path.is_file():
-        continue
-      splits[split] = read_conll(path, scheme="iob1")
-  elif name == "wnut16":
-    if not (train_path and dev_path):
-      corpus = read_conll(wnut16_path(), scheme="iob2")
-      splits["train"] = corpus.subset(corpus.sentences[:WNUT16_NUM_TRAIN])
-      splits["dev"] = corpus.subset(corpus.sentences[WNUT16_NUM_TRAIN:])
-  elif not (train_path and dev_path):
-    raise ValueError("dataset 'files' needs both train_path and dev_path "
-                     "(--train_path, --dev_path)")
-  if train_path:
-    splits["train"] = read_conll(train_path)
-  if dev_path:
-    splits["dev"] = read_conll(dev_path)
-  return {k: splits[k] for k in ("train", "dev", "test") if k in splits}
+  wnut = None
+  for split, path in files.items():
+    if given.get(split):
+      splits[split] = read_conll(path)  # the scheme detected
+    elif name == "wnut16":
+      wnut = wnut or read_conll(path, scheme=scheme)
+      cut = (slice(None, WNUT16_NUM_TRAIN) if split == "train"
+             else slice(WNUT16_NUM_TRAIN, None))
+      splits[split] = wnut.subset(wnut.sentences[cut])
+    else:
+      splits[split] = read_conll(path, scheme=scheme)
+  return splits

@@ -1,8 +1,10 @@
 """A run's fixed parts and progress; opening its workdir, starting or resuming it.
 
 ``open_run`` reads the data and writes the vocabularies and a new run's
-``config.json``; ``build_run`` places the training data on the device(s) and
-fixes the compiled settings (``Run``); ``start`` makes the initial state, or
+``config.json`` (with the fingerprints of the files read, ``inputs``: a rerun
+on other contents is refused by ``workdir.check_workdir_config``);
+``build_run`` places the training data on the device(s) and fixes the
+compiled settings (``Run``); ``start`` makes the initial state, or
 resumes the one of ``checkpoints/latest`` (``Progress``) with each seed's best
 parameters from ``checkpoints/best``. A missing or damaged ``latest`` falls
 back on ``latest.prev`` (``workdir.restore_checkpoint_or_previous``, logged);
@@ -25,6 +27,7 @@ import numpy as np
 from wincls import config as config_lib
 from wincls.train import distributed
 from wincls.train import evaluate
+from wincls.train import inputs as inputs_lib
 from wincls.train import prepare
 from wincls.train import programs
 from wincls.train import workdir as workdir_lib
@@ -122,7 +125,9 @@ def open_run(config: config_lib.Config, workdir: Path, *, existed: bool,
   distributed.check_same(prepare.data_digest(data), "the vocabulary or data")
   if lead and not existed:
     workdir_lib.clear_run(workdir)
-    workdir_lib.check_workdir_config(workdir, config)
+    # What the run read, so that a rerun on other contents is refused.
+    workdir_lib.check_workdir_config(workdir, config,
+                                     inputs=inputs_lib.fingerprints(config))
   if lead and data.vectors_report is not None:
     workdir_lib.write_json(workdir / workdir_lib.VECTORS_COVERAGE_FILE,
                            data.vectors_report)

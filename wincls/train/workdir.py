@@ -2,7 +2,8 @@
 
 Layout of a workdir (written by ``wincls.train.loop.train_and_evaluate``)::
 
-    config.json          the run's Config (checked against a rerun's)
+    config.json          the run's Config (checked against a rerun's) and the
+                         fingerprints of the files it read ("inputs": inputs.py)
     vocab.json           the word vocabulary; labels.json the label vocabulary
     vectors_coverage.json  with pre-trained vectors: their coverage report
     metrics.jsonl        one JSON object per epoch (and seed)
@@ -51,6 +52,7 @@ from wincls.train.checkpoints import save_checkpoint  # noqa: F401
 from wincls.train.checkpoints import set_aside  # noqa: F401
 from wincls.train.checkpoints import to_numpy  # noqa: F401
 from wincls.train import files
+from wincls.train import inputs as inputs_lib
 from wincls.train.files import append_jsonl  # noqa: F401
 from wincls.train.files import atomic_write_bytes  # noqa: F401
 from wincls.train.files import atomic_write_text  # noqa: F401
@@ -84,33 +86,39 @@ def _unused(name: str, config: dict[str, Any]) -> bool:
 
 
 def check_workdir_config(workdir: str | os.PathLike, config: config_lib.Config, *,
-                         write: bool = True) -> bool:
+                         write: bool = True,
+                         inputs: dict[str, Any] | None = None) -> bool:
   """Writes ``config.json`` in a new workdir, or checks it against an existing one.
 
   Args:
     workdir: the run's directory.
     config: the run's config.
     write: write ``config.json`` when absent (False: only check).
+    inputs: written with a new config as its ``"inputs"`` (the fingerprints of
+      the files the run read: ``wincls.train.inputs``).
 
   Returns:
-    True if the workdir already held a run (of the same config).
+    True if the workdir already held a run (of the same config, on files with
+    the contents it recorded).
 
   Raises:
     ConfigMismatchError: the stored config differs; the message lists every
       differing field with both values.
+    inputs.InputsChangedError: a file the stored run read has other contents
+      now (``inputs.check``).
   """
   path = Path(workdir) / CONFIG_FILE
   wanted = config_dict(config)
   if not path.exists():
     if write:
-      write_json(path, wanted)
+      write_json(path, wanted if inputs is None else wanted | {inputs_lib.INPUTS_KEY: inputs})
     return False
   stored = read_json(path, remedy="the run's settings are lost: rerun in a new "
                      "--workdir (or write the file again from the command's flags)")
   if not isinstance(stored, dict):
     raise ValueError(f"{path}: damaged: holds a {type(stored).__name__}, expected the "
                      "run's config (a JSON object)")
-  fields = sorted(set(stored) | set(wanted))
+  fields = sorted((set(stored) | set(wanted)) - set(config_lib.SAVED_RECORDS))
   diffs = [f"--{name}: stored {stored.get(name, '<absent>')!r}, now "
            f"{wanted.get(name, '<absent>')!r}"
            for name in fields if stored.get(name) != wanted.get(name)
@@ -119,6 +127,7 @@ def check_workdir_config(workdir: str | os.PathLike, config: config_lib.Config, 
     raise ConfigMismatchError(
         f"{path}: the workdir holds a run with another config ({'; '.join(diffs)}); "
         "use a new --workdir, or delete this one to start over")
+  inputs_lib.check(stored, config, source=path)
   return True
 
 

@@ -1,0 +1,102 @@
+"""What a run was given is part of the run (wincls/train/inputs.py).
+
+A new run's config.json records the size and sha256 of every file it read; a
+rerun in its workdir (a resume, a finished run or a sweep's run asked again)
+on files with other contents is refused, naming the file. The runs here are
+started (data read, config.json written) but not trained: the check comes
+before anything is read or compiled.
+"""
+
+import hashlib
+import json
+
+import pytest
+
+from wincls import config as config_lib
+from wincls import train
+from wincls.data import datasets
+from wincls.train import inputs
+from wincls.train import resume
+from wincls.train import workdir as workdir_lib
+
+SENTENCES = ["Peter B-PER\nlives O\nin O\nParis B-LOC\n",
+             "Anna B-PER\nvisited O\nBerlin B-LOC\ntoday O\n",
+             "The O\nUN B-ORG\nmet O\n"]
+VECTORS = "peter 0.1 0.2 0.3 0.4\nparis 0.5 0.6 0.7 0.8\nthe 0.9 1.0 1.1 1.2\n"
+
+
+@pytest.fixture
+def files(tmp_path):
+  paths = {name: tmp_path / f"{name}.txt" for name in ("train", "dev", "vectors")}
+  paths["train"].write_text("\n".join(SENTENCES * 3))
+  paths["dev"].write_text("\n".join(SENTENCES))
+  paths["vectors"].write_text(VECTORS)
+  return paths
+
+
+def _config(files, **changes):
+  return config_lib.Config(dataset="files", train_path=str(files["train"]),
+                           dev_path=str(files["dev"]), embed_dim=4, hidden_size=4,
+                           epochs=1, batch_size=16, **changes)
+
+
+def _started(config, workdir):
+  """A run killed after reading its data, before its first epoch."""
+  resume.open_run(config, workdir, existed=False, lead=True)
+  return workdir_lib.read_json(workdir / "config.json")
+
+
+def test_config_json_records_each_file_read(files, tmp_path):
+  config = _config(files, vectors="file", vectors_path=str(files["vectors"]))
+  stored = _started(config, tmp_path / "W")
+  assert set(stored["inputs"]) == {"train", "dev", "vectors"}
+  for role, path in files.items():
+    assert stored["inputs"][role] == {
+        "path": str(path), "size": path.stat().st_size,
+        "sha256": hashlib.sha256(path.read_bytes()).hexdigest()}
+  # The bundled WNUT-2016 file (train and dev) counts too.
+  bundled = inputs.fingerprints(config_lib.Config())
+  assert bundled["train"]["path"] == bundled["dev"]["path"] == str(datasets.wnut16_path())
+
+
+def test_a_rerun_on_a_changed_data_file_is_refused_naming_it(files, tmp_path):
+  config, workdir = _config(files), tmp_path / "W"
+  _started(config, workdir)
+  original = files["train"].read_text()
+  source = workdir / "config.json"
+  files["train"].write_text("\n".join(SENTENCES[:2]))  # fewer sentences
+  with pytest.raises(inputs.InputsChangedError, match=(
+      rf"^{source}: data file {files['train']} changed since the run started "
+      r"\(size \d+ -> \d+ bytes, sha256 \w+ -> \w+\); start a new --workdir or "
+      r"restore the file$")):
+    train.train_and_evaluate(config, workdir)
+  files["train"].write_text(original.replace("B-LOC", "B-ORG"))  # same size
+  with pytest.raises(inputs.InputsChangedError, match="data file .*train.txt changed"):
+    train.train_and_evaluate(config, workdir)
+  files["train"].write_text(original)  # restored: the run goes on
+  assert workdir_lib.inspect_run(workdir, config)["existed"]
+  # A finished run (or a sweep's) asked again on other data is refused too.
+  (workdir / "results.json").write_text(json.dumps({"seeds": []}))
+  files["dev"].write_text(SENTENCES[0])
+  with pytest.raises(inputs.InputsChangedError, match="data file .*dev.txt changed"):
+    train.train_and_evaluate(config, workdir)
+
+
+def test_a_rerun_on_a_changed_vectors_file_is_refused_naming_it(files, tmp_path):
+  config = _config(files, vectors="file", vectors_path=str(files["vectors"]))
+  _started(config, tmp_path / "W")
+  files["vectors"].write_text(VECTORS.replace("0.1", "0.2"))
+  with pytest.raises(inputs.InputsChangedError,
+                     match=f"vectors file {files['vectors']} changed since the run"):
+    train.train_and_evaluate(config, tmp_path / "W")
+
+
+def test_a_config_json_without_fingerprints_is_not_checked(files, tmp_path):
+  """Runs from before the fingerprints were recorded resume as before."""
+  config, workdir = _config(files), tmp_path / "W"
+  stored = _started(config, workdir)
+  del stored["inputs"]
+  (workdir / "config.json").write_text(json.dumps(stored))
+  files["train"].write_text("\n".join(SENTENCES[:2]))
+  assert workdir_lib.inspect_run(workdir, config)["existed"]
+  assert config_lib.Config.from_dict(stored) == config
