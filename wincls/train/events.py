@@ -7,24 +7,37 @@ directory per seed, so ``tensorboard --logdir=W`` draws the seeds of a run
 (and, for a sweep's workdir, those of every run, ``runs/<name>/tensorboard/
 seed_<s>``) as separate lines and each tag's chart compares them.
 
-The writer is ``tensorboardX`` (no TensorFlow), imported when the first event
-is written. A run resumed after epoch k opens its writers with
-``purge_step=k+1``: TensorBoard drops the points of epochs > k that an
-interrupted process wrote (the epochs it trains again), so no epoch shows
-twice; each process writes a file of its own. Only process 0 writes (the
-loop calls ``write`` where it writes ``metrics.jsonl``).
+**The events are derived from ``metrics.jsonl``, never a second record.**
+When a process opens a run to train it (from scratch or resumed), ``rebuild``
+removes every event file of ``tensorboard/seed_*/`` and writes each seed's
+file again from the rows ``metrics.jsonl`` holds (those of the epochs up to
+``checkpoints/latest``: the resume has dropped a killed process's later rows);
+then each epoch's rows are appended as they are written to ``metrics.jsonl``.
+Whatever a kill left (points of an epoch that is trained again, points lost
+with the process), the rerun shows each (tag, step) once, with the number of
+``metrics.jsonl``. Events are written synchronously (TFRecord records by
+tensorboardX's ``RecordWriter``: no queue, no thread) and flushed per epoch,
+so an epoch's points are on disk before its checkpoint is written.
+A finished run's rerun opens no writer. Only process 0 writes (the loop calls
+``rebuild`` and ``write`` where it writes ``metrics.jsonl``); tensorboardX
+(no TensorFlow) is imported by ``rebuild``.
 """
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
+import socket
+import time
 from typing import Any, Sequence
 
 from wincls.train import evaluate
+from wincls.train import files
+from wincls.train import workdir as workdir_lib
 
 EVENTS_DIR = "tensorboard"
 _NOT_SCALARS = ("epoch", "seed")
+_EVENT_FILES = "*tfevents*"  # what TensorBoard reads in a directory
 
 
 def seed_dir(workdir: str | os.PathLike, seed: int) -> Path:
@@ -50,44 +63,100 @@ def scalars(row: dict[str, Any]) -> dict[str, float]:
           and not isinstance(v, bool)}
 
 
+def remove_event_files(workdir: str | os.PathLike) -> list[Path]:
+  """Removes the event files of every ``tensorboard/seed_*/``; returns them."""
+  removed = sorted(Path(workdir, EVENTS_DIR).glob(f"seed_*/{_EVENT_FILES}"))
+  for path in removed:
+    try:
+      path.unlink(missing_ok=True)
+    except OSError as e:
+      raise files.with_path(e, path) from None
+  return removed
+
+
+class _SeedFile:
+  """One seed's event file, written synchronously (TFRecord framing)."""
+
+  def __init__(self, directory: Path):
+    from tensorboardX import record_writer  # pylint: disable=g-import-not-at-top
+    # Named by the second, the host and the process (TensorBoard reads a
+    # directory's files in name order; a rebuild removed every earlier one).
+    self.path = directory / (f"events.out.tfevents.{int(time.time()):010d}."
+                             f"{socket.gethostname()}.{os.getpid()}")
+    try:
+      directory.mkdir(parents=True, exist_ok=True)
+      self._records = record_writer.RecordWriter(str(self.path))
+    except OSError as e:
+      raise files.with_path(e, self.path) from None
+    self.add(None, step=0)  # the file's version, as every event file begins
+
+  def add(self, summary: Any, *, step: int) -> None:
+    """Appends an ``Event`` of ``summary`` (None: the file's version event)."""
+    from tensorboardX.proto import event_pb2  # pylint: disable=g-import-not-at-top
+    event = event_pb2.Event(wall_time=time.time(), step=step)
+    if summary is None:
+      event.file_version = "brain.Event:2"
+    else:
+      event.summary.CopyFrom(summary)
+    try:
+      self._records.write(event.SerializeToString())
+    except OSError as e:
+      raise files.with_path(e, self.path) from None
+
+  def flush(self) -> None:
+    try:
+      self._records.flush()
+    except OSError as e:
+      raise files.with_path(e, self.path) from None
+
+  def close(self) -> None:
+    self._records.close()
+
+
 class EpochWriter:
-  """Writes a run's epochs, one event directory per seed (opened when first used).
+  """Writes a run's events, one event file per seed, rebuilt from ``metrics.jsonl``.
 
   Args:
     workdir: the run's directory.
-    first_epoch: the first epoch this process trains (``purge_step``).
-    config_json: the run's config, written as text when ``first_epoch`` is 1.
+    config_json: the run's config, written as text at step 0 of each seed.
   """
 
-  def __init__(self, workdir: str | os.PathLike, *, first_epoch: int, config_json: str):
+  def __init__(self, workdir: str | os.PathLike, *, config_json: str):
     self.workdir = Path(workdir)
-    self.first_epoch = first_epoch
     self.config_json = config_json
-    self._writers: dict[int, Any] = {}
+    self._files: dict[int, _SeedFile] = {}
 
-  def _writer(self, seed: int) -> Any:
-    if seed not in self._writers:
-      import tensorboardX  # pylint: disable=g-import-not-at-top
-      # The file's name tells processes apart (tensorboardX's alone is the
-      # second and the host: a resumed process would truncate the file).
-      writer = tensorboardX.SummaryWriter(
-          str(seed_dir(self.workdir, seed)),
-          purge_step=self.first_epoch if self.first_epoch > 1 else None,
-          filename_suffix=f".epoch{self.first_epoch:04d}.{os.getpid()}")
-      if self.first_epoch == 1:
-        writer.add_text("config", f"```\n{self.config_json}\n```", global_step=0)
-      self._writers[seed] = writer
-    return self._writers[seed]
+  def rebuild(self, seeds: Sequence[int], *, through_epoch: int) -> None:
+    """Replaces the event files by the rows of ``metrics.jsonl`` of epochs up to
+    ``through_epoch`` (those of ``checkpoints/latest``), each seed's in one new file."""
+    self.close()
+    remove_event_files(self.workdir)
+    rows = [row for row in files.read_jsonl(self.workdir / workdir_lib.METRICS_FILE)
+            if isinstance(row.get("epoch"), int) and row["epoch"] <= through_epoch]
+    for seed in sorted({*seeds, *(row["seed"] for row in rows)}):
+      self._open(seed)
+    self.write(rows)
+
+  def _open(self, seed: int) -> _SeedFile:
+    if seed not in self._files:
+      from tensorboardX import summary  # pylint: disable=g-import-not-at-top
+      self._files[seed] = _SeedFile(seed_dir(self.workdir, seed))
+      self._files[seed].add(summary.text("config", f"```\n{self.config_json}\n```"),
+                            step=0)
+    return self._files[seed]
 
   def write(self, rows: Sequence[dict[str, Any]]) -> None:
-    """One epoch's ``metrics.jsonl`` rows (finite values: ``finite_or_none``'s)."""
+    """Epochs' ``metrics.jsonl`` rows (finite values: ``finite_or_none``'s), on
+    disk when this returns (a killed run keeps them; TensorBoard shows them live)."""
+    from tensorboardX.proto import summary_pb2  # pylint: disable=g-import-not-at-top
     for row in rows:
-      writer = self._writer(row["seed"])
-      for tag, value in scalars(row).items():
-        writer.add_scalar(tag, value, global_step=row["epoch"])
-      writer.flush()  # a killed run keeps its points; TensorBoard shows them live
+      values = [summary_pb2.Summary.Value(tag=tag, simple_value=value)
+                for tag, value in scalars(row).items()]
+      self._open(row["seed"]).add(summary_pb2.Summary(value=values), step=row["epoch"])
+    for seed in {row["seed"] for row in rows}:
+      self._files[seed].flush()
 
   def close(self) -> None:
-    for writer in self._writers.values():
-      writer.close()
-    self._writers.clear()
+    seed_files, self._files = self._files, {}
+    for seed_file in seed_files.values():
+      seed_file.close()
