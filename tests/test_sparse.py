@@ -9,9 +9,12 @@ import optax
 import pytest
 
 from wincls import config as config_lib
+from wincls.model import losses
 from wincls.model import network
 from wincls.model import objective
+from wincls.train import optim
 from wincls.train import sparse
+from wincls.train import step
 
 VOCAB = 20
 CONFIG = config_lib.ModelConfig(vocab_size=VOCAB, feature_sizes=(4,), num_classes=3,
@@ -61,18 +64,23 @@ def test_gather_rows_remaps_ids_and_fills():
   table = jnp.arange(VOCAB * 2, dtype=jnp.float32).reshape(VOCAB, 2)
   window_ids = jnp.asarray([[5, 3, 5], [19, 3, 0]], jnp.int32)
   rows, local_ids, unique_ids = jax.jit(sparse.gather_rows)(table, window_ids)
-  assert unique_ids.shape == (6,) and local_ids.shape == (2, 3)
+  assert unique_ids.shape == (4 + 6,) and local_ids.shape == (2, 3)  # 4 reserved slots
   real = np.asarray(unique_ids) < VOCAB
   # Each distinct id exactly once, fill id V elsewhere.
   np.testing.assert_array_equal(np.sort(np.asarray(unique_ids)[real]), [0, 3, 5, 19])
   np.testing.assert_array_equal(np.asarray(unique_ids)[~real], VOCAB)
   np.testing.assert_array_equal(rows[local_ids], table[window_ids])
+  # The reserved ids (<pad> 0, </s> 3) stay themselves, so a mask read from the
+  # local ids (network.real_positions, masked_average) is the table's.
+  np.testing.assert_array_equal(np.asarray(local_ids)[[0, 1, 1], [1, 1, 2]], [3, 3, 0])
+  np.testing.assert_array_equal(network.real_positions(local_ids),
+                                network.real_positions(window_ids))
   np.testing.assert_array_equal(rows, np.where(real[:, None], table[
       np.minimum(np.asarray(unique_ids), VOCAB - 1)], 0.0))
   # More ids than rows.
   ids = jnp.asarray([[1, 1, 2, 3, 0, 2]])
   rows, local_ids, unique_ids = jax.jit(sparse.gather_rows)(table[:4], ids)
-  np.testing.assert_array_equal(np.sort(np.asarray(unique_ids)), [0, 1, 2, 3, 4, 4])
+  np.testing.assert_array_equal(np.sort(np.asarray(unique_ids)), [0, 1, 2, 3] + [4] * 6)
   np.testing.assert_array_equal(rows[local_ids], table[ids])
 
 
@@ -240,9 +248,93 @@ def test_errors_name_what_was_expected():
   with pytest.raises(ValueError, match=r"expected \[S, E\] = \[3, 2\]"):
     sparse.apply_row_update(table, state, jnp.arange(3), jnp.zeros((3, 1)),
                             optimizer="sgd", learning_rate=0.1)
-  with pytest.raises(ValueError, match="max_margin"):
-    sparse.check_supported(config_lib.Config(loss="max_margin", output="score",
-                                             target_type="LOC"))
+  sparse.check_supported(config_lib.Config(loss="max_margin", output="score",
+                                           target_type="LOC"))
+  # A corrupted loss run on the rows without its words drawn first: one message,
+  # not a read of rows that are not there.
+  config = config_lib.ModelConfig(vocab_size=VOCAB, window_size=1, embed_dim=3,
+                                  hidden_size=4, output="score")
+  params = network.init_params(jax.random.key(0), config=config)
+  batch = {"window_ids": _batch(0)["window_ids"], "labels": jnp.zeros([BATCH], jnp.int32)}
+  grad_fn = functools.partial(_GRAD, config=config, loss="max_margin_neg",
+                              key=jax.random.key(1))
+  with pytest.raises(ValueError, match="draws corrupted words from all 20 ids but "
+                     "the word table has 16 rows"):
+    jax.eval_shape(lambda p: sparse.value_and_row_grads(grad_fn, p, batch), params)
   with pytest.raises(ValueError, match="freeze_vectors"):
     sparse.check_supported(config_lib.Config(freeze_vectors=True))
   sparse.check_supported(config_lib.Config(embedding_update="sparse"))
+
+
+def _softplus_corrupted(*, scores, labels, corrupted_scores, margin=1.0):
+  """A plugin-style corrupted loss: Σ_k softplus(Δ - s + s_c_k), every window."""
+  del labels
+  return jnp.sum(jax.nn.softplus(margin - scores[..., None] + corrupted_scores), axis=-1)
+
+
+def _softplus_corrupted_gradient(*, scores, labels, corrupted_scores, margin=1.0):
+  del labels
+  g = jax.nn.sigmoid(margin - scores[..., None] + corrupted_scores)
+  return -jnp.sum(g, axis=-1), g
+
+
+_PLUGIN_LOSS = losses.LossSpec(_softplus_corrupted, _softplus_corrupted_gradient,
+                               ("score",), "test: a plugin's corrupted loss",
+                               kind="corrupted", uses_margin=True)
+
+
+def _train_steps(config, loss, grad, embedding_update, params, batches):
+  """``step.train_step`` with SGD over ``batches``: (per-step loss sums, params)."""
+  trainable = optim.dense_part(network.trainable_mask(params, config), embedding_update)
+  tx = optim.make_optimizer(optimizer="sgd", schedule="constant", total_steps=1,
+                            trainable=trainable)
+  schedule = optim.schedule_factor("constant", 1)
+  state = optim.make_train_optimizer(
+      tx, embedding_update=embedding_update, optimizer="sgd", schedule=schedule
+  ).init(params, learning_rate=0.3, weight_decay=0.0, grad_clip=float("inf"))
+  step_fn = jax.jit(functools.partial(
+      step.train_step, tx=tx, config=config, loss=loss, grad=grad, margin=1.0,
+      num_corruptions=3, embedding_update=embedding_update, optimizer="sgd",
+      schedule=schedule))
+  loss_sums = []
+  for i, batch in enumerate(batches):
+    state, metrics = step_fn(state, batch, jax.random.key(i))
+    loss_sums.append(float(metrics["loss_sum"]))
+  return loss_sums, state["params"]
+
+
+@pytest.mark.parametrize("loss,grad", [("max_margin_neg", "autodiff"),
+                                       ("plugin_corrupted", "hand")])
+def test_sparse_sgd_equals_dense_for_a_corrupted_loss(loss, grad, monkeypatch):
+  """The corrupted windows' centre words are rows the sparse step updates too.
+
+  Built-in and plugin corrupted losses alike (read by the spec's kind, not its
+  name); the corruptions draw ids far outside the batch's (vocabulary 40, the
+  batches read ids 2..9, <s> and </s> among them, which ``masked_average``
+  masks), and the batch has a padding row.
+  """
+  monkeypatch.setitem(losses.LOSSES, "plugin_corrupted", _PLUGIN_LOSS)
+  config = config_lib.ModelConfig(vocab_size=40, feature_sizes=(4,), window_size=1,
+                                  embed_dim=3, feature_dim=2, hidden_size=4,
+                                  output="score", window="masked_average")
+  batches = []
+  for seed in range(3):
+    batch = _batch(seed, batch_size=5, low=2, high=10)
+    batch["labels"] = batch["labels"] % 2
+    batch["weights"] = jnp.asarray([1.0, 1.0, 1.0, 1.0, 0.0])
+    batches.append(batch)
+  sparse.check_supported(config_lib.Config(loss="max_margin_neg", output="score",
+                                           target_type="LOC", optimizer="sgd",
+                                           embedding_update="sparse"))
+  with jax.enable_x64(True):
+    params = jax.tree.map(lambda x: x.astype(jnp.float64),
+                          network.init_params(jax.random.key(0), config=config))
+    batches = [dict(b, weights=b["weights"].astype(jnp.float64)) for b in batches]
+    dense = _train_steps(config, loss, grad, "dense", params, batches)
+    rows = _train_steps(config, loss, grad, "sparse", params, batches)
+  np.testing.assert_allclose(rows[0], dense[0], rtol=1e-12)
+  for a, b in zip(jax.tree.leaves(rows[1]), jax.tree.leaves(dense[1])):
+    np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-14)
+  # Rows only a corruption read have moved, as dense SGD moves them.
+  words = np.asarray(rows[1]["embed"]["words"])
+  assert np.any(words[10:] != np.asarray(params["embed"]["words"])[10:])

@@ -177,12 +177,48 @@ def max_margin_neg_gradient(*, scores: Array, labels: Array, corrupted_scores: A
   return g + jnp.where(labels == 1, 0.0, _step(margin + scores)), g_corrupted
 
 
+def corruption_words(key: Array, window_ids: Array, *, num_corruptions: int,
+                     low: int = FIRST_WORD_ID, high: int) -> Array:
+  """The corrupted windows' centre words: uniform word ids in ``[low, high)``.
+
+  ``corrupt_centre`` draws exactly these (same key, same shape); a caller that
+  must know the ids before the loss runs (sparse updates gather their rows)
+  draws them here and passes them on.
+
+  Args:
+    key: a ``jax.random.key``.
+    window_ids: int ``[B, W]`` (only its shape and dtype are read).
+    num_corruptions: k, corrupted copies per window.
+    low: first id to sample (the first non-reserved id, 4).
+    high: one past the last id (the vocabulary size).
+
+  Returns:
+    int ``[B, k]``, of ``window_ids``'s dtype.
+  """
+  if high <= low:
+    raise ValueError(f"wincls/model/losses.py corrupt_centre: need high > low, got "
+                     f"low={low}, high={high} (vocabulary too small?)")
+  if num_corruptions < 1:
+    raise ValueError(f"wincls/model/losses.py corrupt_centre: num_corruptions="
+                     f"{num_corruptions} must be >= 1")
+  return jax.random.randint(key, (window_ids.shape[0], num_corruptions), low, high,
+                            dtype=window_ids.dtype)
+
+
+def replace_centre(window_ids: Array, words: Array) -> Array:
+  """int ``[B, k, W]``: ``window_ids`` ``[B, W]`` k times, centre ``W // 2`` = ``words [B, k]``."""
+  batch, window_len = window_ids.shape
+  corrupted = jnp.broadcast_to(window_ids[:, None, :],
+                               (batch, words.shape[1], window_len))
+  return corrupted.at[:, :, window_len // 2].set(words.astype(window_ids.dtype))
+
+
 def corrupt_centre(key: Array, window_ids: Array, *, num_corruptions: int,
                    low: int = FIRST_WORD_ID, high: int) -> Array:
   """Corrupted windows: the centre word replaced by a uniform word id in ``[low, high)``.
 
   (It may, with probability ``1 / (high - low)``, equal the original word, as in
-  the lecture's sampling.)
+  the lecture's sampling.) ``replace_centre(window_ids, corruption_words(...))``.
 
   Args:
     key: a ``jax.random.key``.
@@ -194,17 +230,8 @@ def corrupt_centre(key: Array, window_ids: Array, *, num_corruptions: int,
   Returns:
     int ``[B, k, W]``; equal to ``window_ids`` but at the centre ``W // 2``.
   """
-  if high <= low:
-    raise ValueError(f"wincls/model/losses.py corrupt_centre: need high > low, got "
-                     f"low={low}, high={high} (vocabulary too small?)")
-  if num_corruptions < 1:
-    raise ValueError(f"wincls/model/losses.py corrupt_centre: num_corruptions="
-                     f"{num_corruptions} must be >= 1")
-  batch, window_len = window_ids.shape
-  words = jax.random.randint(key, (batch, num_corruptions), low, high,
-                             dtype=window_ids.dtype)
-  corrupted = jnp.broadcast_to(window_ids[:, None, :], (batch, num_corruptions, window_len))
-  return corrupted.at[:, :, window_len // 2].set(words)
+  return replace_centre(window_ids, corruption_words(
+      key, window_ids, num_corruptions=num_corruptions, low=low, high=high))
 
 
 # ---------------------------------------------------------------------------

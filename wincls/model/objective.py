@@ -18,7 +18,10 @@ Randomness, all from ``key``: dropout of the batch's windows uses
 corruptions (a ``corrupted`` loss) ``fold_in(key, CORRUPT_STREAM)``; dropout of
 the corrupted windows ``fold_in(key, CORRUPTED_DROPOUT_STREAM)``. Dropout is on
 only when ``train=True`` and ``config.dropout > 0``. Corrupted windows keep the
-original window's feature ids (only the centre word id changes).
+original window's feature ids (only the centre word id changes). A batch may
+carry the corrupted centre words already (``with_corruptions`` draws the same
+ids from the same key): then they are used, so a sparse step can gather their
+rows first.
 """
 
 from __future__ import annotations
@@ -37,6 +40,12 @@ Array = jax.Array
 DROPOUT_STREAM = 0
 CORRUPT_STREAM = 1
 CORRUPTED_DROPOUT_STREAM = 2
+# A token batch may carry its corrupted windows' centre words [B, k]
+# (``with_corruptions``); ``forward`` draws them itself when it does not.
+CORRUPTED_WORDS = "corrupted_words"
+# The batch fields that hold word ids, i.e. rows of ``params["embed"]["words"]``
+# (sparse updates gather and remap each: ``wincls.train.sparse``).
+WORD_ID_FIELDS = ("window_ids", CORRUPTED_WORDS)
 
 
 def check_loss(loss: str, config: config_lib.ModelConfig) -> losses.LossSpec:
@@ -63,16 +72,51 @@ def _dropout_key(key, stream: int, train: bool, config: config_lib.ModelConfig):
   return jax.random.fold_in(key, stream)
 
 
-def _corrupted_forward(params, batch, *, config, key, train, num_corruptions):
-  """Scores ``[B, k]`` of k corrupted copies of each window, and their cache."""
+def _draw_corruptions(window_ids, *, config, loss, key, num_corruptions):
+  """``[B, k]`` centre words from the whole vocabulary (``fold_in(key, CORRUPT_STREAM)``)."""
   if key is None:
-    raise ValueError("wincls/model/objective.py: --loss=max_margin with --output=score "
-                     "needs a key for the corruptions (got key=None)")
+    raise ValueError(f"wincls/model/objective.py: --loss={loss} needs a key for the "
+                     "corruptions (got key=None)")
+  return losses.corruption_words(jax.random.fold_in(key, CORRUPT_STREAM), window_ids,
+                                 num_corruptions=num_corruptions, high=config.vocab_size)
+
+
+def with_corruptions(batch: Mapping[str, Any], *, config: config_lib.ModelConfig,
+                     loss: str, key, num_corruptions: int = 1) -> Mapping[str, Any]:
+  """``batch`` plus ``CORRUPTED_WORDS`` ``[B, k]`` for a ``corrupted`` loss.
+
+  The corrupted windows' centre words, drawn as ``forward`` would draw them
+  (same key, same ids), so that a caller can see them before the loss runs:
+  sparse updates gather and update their rows too. Other kinds, or a batch
+  that has them already: ``batch`` unchanged.
+  """
+  if check_loss(loss, config).kind != "corrupted" or CORRUPTED_WORDS in batch:
+    return batch
+  _require(batch, ("window_ids",), loss)
+  return {**batch, CORRUPTED_WORDS: _draw_corruptions(
+      batch["window_ids"], config=config, loss=loss, key=key,
+      num_corruptions=num_corruptions)}
+
+
+def _corrupted_forward(params, batch, *, config, key, train, num_corruptions, loss):
+  """Scores ``[B, k]`` of k corrupted copies of each window, and their cache."""
   window_ids = batch["window_ids"]
   batch_size, window_len = window_ids.shape
-  corrupted = losses.corrupt_centre(
-      jax.random.fold_in(key, CORRUPT_STREAM), window_ids,
-      num_corruptions=num_corruptions, high=config.vocab_size)
+  words = batch.get(CORRUPTED_WORDS)
+  if words is None:
+    rows = params["embed"]["words"].shape[0]
+    if rows != config.vocab_size:  # e.g. a sparse step's rows
+      raise ValueError(
+          f"wincls/model/objective.py: --loss={loss} draws corrupted words from all "
+          f"{config.vocab_size} ids but the word table has {rows} rows; draw them "
+          "first (objective.with_corruptions) so that their rows are there")
+    words = _draw_corruptions(window_ids, config=config, loss=loss, key=key,
+                              num_corruptions=num_corruptions)
+  elif words.shape != (batch_size, num_corruptions):
+    raise ValueError(f"wincls/model/objective.py: batch[{CORRUPTED_WORDS!r}] has shape "
+                     f"{tuple(words.shape)}, expected [B, k] = "
+                     f"{[batch_size, num_corruptions]} (--num_corruptions)")
+  corrupted = losses.replace_centre(window_ids, words)
   feature_ids = batch.get("feature_ids")
   if feature_ids is not None:
     feature_ids = jnp.broadcast_to(
@@ -130,7 +174,7 @@ def forward(params, batch, *, config: config_lib.ModelConfig, loss: str, key,
   if spec.kind == "corrupted":
     tape["corrupted_scores"], tape["corrupted_cache"] = _corrupted_forward(
         params, batch, config=config, key=key, train=train,
-        num_corruptions=num_corruptions)
+        num_corruptions=num_corruptions, loss=loss)
     kwargs["corrupted_scores"] = tape["corrupted_scores"]
   per_example = spec.forward(**kwargs)
   weights = batch.get("weights")

@@ -9,8 +9,12 @@ half of a jitted epoch at batch 256 (``benchmarks/throughput.py``). Here each
 step instead
 
 1. gathers the batch's distinct rows into a small ``[S, E]`` table, S = the
-   batch's number of ids (static), and remaps the window ids to local ids
-   (``gather_rows``),
+   batch's number of ids plus the 4 reserved ids (static), and remaps the
+   batch's word ids to local ids (``gather_batch_rows``): the windows' ids
+   and, for a ``corrupted`` loss (``--loss=max_margin(_neg) --output=score``
+   or a plugin's), the corrupted windows' centre words, which the train step
+   draws before the loss runs (``objective.with_corruptions``, the very ids
+   the dense step draws),
 2. runs ``models.apply``/``objectives.loss_fn`` (or ``backprop.hand_grad``)
    *unchanged* on params whose ``embed.words`` is that ``[S, E]`` table, so the
    gradient w.r.t. it is directly the rows' gradient (``value_and_row_grads``;
@@ -49,15 +53,16 @@ its occurrences in the batch; ``t`` is the global step, the number of
 Under ``jax.vmap`` (over seeds) every function batches; the learning rate may
 be a traced scalar, so sweeping it does not recompile.
 
-How a train step uses it (``loss_fn`` must not draw word ids of its own, i.e.
-not ``--loss=max_margin --output=score``, whose corruptions index the full
-table; see ``check_supported``)::
+How a train step uses it (every word id the loss reads must be in the batch:
+a ``corrupted`` loss's centre words are drawn into it first; a loss that
+drew them itself on the rows fails with a message, never reads a wrong row)::
 
   # init: words, rest = sparse.split_words(params)
   #       dense_state = tx.init(rest); row_state = sparse.init_rows_state(
   #           words, optimizer="adam")
   grad_fn = functools.partial(jax.value_and_grad(objectives.loss_fn, has_aux=True),
-                              config=config, loss="cross_entropy", key=step_key)
+                              config=config, loss=loss, key=step_key)
+  batch = objective.with_corruptions(batch, config=config, loss=loss, key=step_key)
   (loss, aux), rest_grads, unique_ids, row_grads = sparse.value_and_row_grads(
       grad_fn, params, batch)
   words, rest = sparse.split_words(params)
@@ -76,6 +81,8 @@ import jax
 import jax.numpy as jnp
 
 from wincls import config as config_lib
+from wincls.data import vocab as vocab_lib
+from wincls.model import objective
 
 Array = jax.Array
 
@@ -106,15 +113,11 @@ def _check_optimizer(optimizer: str) -> None:
 def check_supported(config: config_lib.Config) -> None:
   """Raises ValueError if ``--embedding_update=sparse`` cannot serve ``config``.
 
-  Sparse rows need every word id the loss reads to come from the batch's
-  ``window_ids``; the corrupted windows of ``--loss=max_margin --output=score``
-  draw random ids from the full vocabulary, and frozen vectors need no update.
+  Every loss kind is served (a ``corrupted`` loss's centre words are rows of
+  the batch: ``gather_batch_rows``); frozen vectors need no update and weight
+  decay would touch every row.
   """
   _check_optimizer(config.optimizer)
-  if config.loss == "max_margin" and config.output == "score":
-    raise ValueError("--embedding_update=sparse does not support --loss=max_margin "
-                     "with --output=score: its corrupted windows draw word ids "
-                     "outside the batch; use --embedding_update=dense")
   if config.freeze_vectors:
     raise ValueError("--embedding_update=sparse with --freeze_vectors: frozen "
                      "vectors get no update; use --embedding_update=dense")
@@ -150,12 +153,18 @@ def init_rows_state(table: Array, *, optimizer: str,
 def gather_rows(table: Array, window_ids: Array) -> tuple[Array, Array, Array]:
   """The distinct rows a batch reads, and the batch's ids into them.
 
-  No sort: ``slot = zeros[V].at[ids].set(arange(S))`` makes one occurrence of
-  each distinct id its representative (whichever write lands last), every
+  No sort: ``slot = zeros[V].at[ids].set(R + arange(n))`` makes one occurrence
+  of each distinct id its representative (whichever write lands last), every
   occurrence reads the same ``slot[id]`` back as its local id, and the
-  representative slot gets the id. This costs O(S) scatters/gathers plus an
+  representative slot gets the id. This costs O(n) scatters/gathers plus an
   O(V) int32 fill, a few microseconds, where ``jnp.unique`` (a sort) cost ~75 µs
   per step of 768 ids on the CPU.
+
+  The R = ``len(vocab.RESERVED)`` reserved ids (``<pad>``, ``<unk>``, ``<s>``,
+  ``</s>``) keep their own ids as local ids (slots ``0..R-1``), so whatever
+  reads them from the ids (``network.real_positions``: the mask of
+  ``masked_average`` and plugin windows) sees the same on the rows as on the
+  table.
 
   Args:
     table: ``[V, E]``.
@@ -164,21 +173,49 @@ def gather_rows(table: Array, window_ids: Array) -> tuple[Array, Array, Array]:
 
   Returns:
     ``(rows, local_ids, unique_ids)``: ``unique_ids`` int32 ``[S]``,
-    ``S = window_ids.size``, holds each distinct id of ``window_ids`` exactly
-    once (at the flat position of one of its occurrences, so not sorted) and
-    the fill id V in every other slot; ``rows`` ``[S, E]`` = ``table[unique_ids]``
-    (zeros at fill slots); ``local_ids`` int32 shaped like ``window_ids`` with
+    ``S = R + window_ids.size``, holds each distinct id of ``window_ids``
+    exactly once (a reserved id r at slot r, the others at ``R +`` the flat
+    position of one of their occurrences, so not sorted) and the fill id V in
+    every other slot; ``rows`` ``[S, E]`` = ``table[unique_ids]`` (zeros at fill
+    slots); ``local_ids`` int32 shaped like ``window_ids`` with
     ``rows[local_ids] == table[window_ids]``.
   """
   vocab_size = table.shape[0]
+  reserved = min(len(vocab_lib.RESERVED), vocab_size)
   flat = window_ids.reshape(-1).astype(jnp.int32)
   size = flat.shape[0]
   slot = jnp.zeros((vocab_size,), jnp.int32).at[flat].set(
-      jnp.arange(size, dtype=jnp.int32))
+      jnp.arange(reserved, reserved + size, dtype=jnp.int32))
+  slot = slot.at[:reserved].set(jnp.arange(reserved, dtype=jnp.int32))
   local_ids = slot[flat]
-  unique_ids = jnp.full((size,), vocab_size, jnp.int32).at[local_ids].set(flat)
+  unique_ids = jnp.full((reserved + size,), vocab_size, jnp.int32).at[local_ids].set(flat)
   rows = _take(table, unique_ids)
   return rows, local_ids.reshape(window_ids.shape), unique_ids
+
+
+def gather_batch_rows(table: Array, batch: Mapping[str, Any]
+                      ) -> tuple[Array, dict, Array]:
+  """``gather_rows`` over every word-id field of ``batch`` at once.
+
+  The fields are ``objective.WORD_ID_FIELDS`` (the windows' ids and, for a
+  ``corrupted`` loss, the corrupted centre words of ``objective.with_corruptions``),
+  whichever ``batch`` has.
+
+  Returns:
+    ``(rows, local_batch, unique_ids)``: ``local_batch`` is ``batch`` with each
+    such field remapped into ``rows``.
+  """
+  fields = [name for name in objective.WORD_ID_FIELDS if name in batch]
+  flat = jnp.concatenate([batch[name].reshape(-1).astype(jnp.int32)
+                          for name in fields])
+  rows, local_flat, unique_ids = gather_rows(table, flat)
+  local_batch = dict(batch)
+  start = 0
+  for name in fields:
+    size = batch[name].size
+    local_batch[name] = local_flat[start:start + size].reshape(batch[name].shape)
+    start += size
+  return rows, local_batch, unique_ids
 
 
 def _scatter_set(table: Array, unique_ids: Array, rows: Array) -> Array:
@@ -284,9 +321,7 @@ def value_and_row_grads(grad_fn: Callable[[Any, Any], tuple[Any, Any]],
     gradient (exactly 0 at fill slots).
   """
   words, _ = split_words(params)
-  rows, local_ids, unique_ids = gather_rows(words, batch["window_ids"])
-  local_batch = dict(batch)
-  local_batch["window_ids"] = local_ids
+  rows, local_batch, unique_ids = gather_batch_rows(words, batch)
   value, grads = grad_fn(merge_words(rows, split_words(params)[1]), local_batch)
   row_grads, rest_grads = split_words(grads)
   return value, rest_grads, unique_ids, row_grads

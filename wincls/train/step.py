@@ -153,7 +153,12 @@ def train_step(state: State, batch: dict[str, Array], rng: Array, *,
     batch = dict(batch)
     batch["window_ids"] = word_dropout_ids(jax.random.fold_in(rng, 1),
                                            batch["window_ids"], word_dropout)
-  grad_fn = _grad_fn(grad, config=config, loss=loss, key=jax.random.fold_in(rng, 0),
+  loss_key = jax.random.fold_in(rng, 0)
+  # A corrupted loss's centre words, drawn here as the loss would draw them, so
+  # that a sparse step gathers and updates their rows too.
+  batch = objective.with_corruptions(batch, config=config, loss=loss, key=loss_key,
+                                     num_corruptions=num_corruptions)
+  grad_fn = _grad_fn(grad, config=config, loss=loss, key=loss_key,
                      margin=margin, num_corruptions=num_corruptions)
   weight_sum = _weight_sum(batch)
   train_tx = optim.make_train_optimizer(tx, embedding_update=embedding_update,
