@@ -44,6 +44,10 @@ resubmitted; see docs/scaling.md. ``--num_devices=N`` trains each
 configuration data-parallel over N devices of this machine.
 """
 
+# First, before the heavy imports: a signal from here on ends the script in one line.
+from wincls import interrupts  # pylint: disable=g-bad-import-order
+interrupts.exit_on_signals()
+
 from absl import flags
 
 from wincls import cli
@@ -70,44 +74,38 @@ cli.define_console_flags()
 flags.mark_flag_as_required("workdir")
 
 
-def _cell(value):
-  """A flag's value as the user would type it."""
-  from wincls.sweep import grid  # pylint: disable=g-import-not-at-top
-  if isinstance(value, (tuple, list)):
-    return ",".join(map(str, value))
-  return grid.format_value(value)
-
-
 def axes_from_flags():
   """The sweep's axes; a base flag that an axis would replace is settled
   (``sweep.grid.settle_axes``: a default axis gives way, a given one is an error)."""
-  from wincls.sweep import grid  # pylint: disable=g-import-not-at-top
-  axes = [grid.AxisFlag("window", _WINDOWS.value, "--windows", _WINDOWS.present),
-          grid.AxisFlag("loss", _LOSSES.value, "--losses", _LOSSES.present)]
+  axes = [("window", _WINDOWS.value, "--windows", _WINDOWS.present),
+          ("loss", _LOSSES.value, "--losses", _LOSSES.present)]
   named = [("activation", _ACTIVATIONS), ("window_size", _WINDOW_SIZES),
            ("hidden_size", _HIDDEN_SIZES), ("train_fraction", _TRAIN_FRACTIONS),
            ("learning_rate", _LEARNING_RATES)]
-  axes += [grid.AxisFlag(name, flag.value, f"--{flag.name}", True)
-           for name, flag in named if flag.value]
+  axes += [(name, flag.value, f"--{flag.name}", True) for name, flag in named
+           if flag.value]
   for spec in _AXIS.value:
     name, sep, values = spec.partition("=")
     if not sep or not values:
       raise cli.app.UsageError(f"--axis={spec!r}: expected FIELD=v1,v2")
-    axis = grid.AxisFlag(name.strip(), [v for v in values.split(",") if v],
-                         f"--axis={name.strip()}", True)
+    axis = (name.strip(), [v for v in values.split(",") if v], f"--axis={name.strip()}",
+            True)
     # --axis=window=... replaces the --windows axis (likewise every named axis).
-    same = [i for i, a in enumerate(axes) if a.name == axis.name]
+    same = [i for i, a in enumerate(axes) if a[0] == axis[0]]
     if same:
       axes[same[0]] = axis
     else:
       axes.append(axis)
-  for axis in axes:
-    if not axis.values:
-      raise cli.app.UsageError(f"the {axis.name} axis is empty")
-  given = {name: _cell(value) for name, value in cli.config_values(flags.FLAGS).items()
+  for name, values, _, _ in axes:
+    if not values:
+      raise cli.app.UsageError(f"the {name} axis is empty")
+  given = {name: value for name, value in cli.config_values(flags.FLAGS).items()
            if flags.FLAGS[name].present}
+  if not any(axis[0] in given for axis in axes):
+    return [(name, values) for name, values, _, _ in axes]
+  from wincls.sweep import grid  # pylint: disable=g-import-not-at-top
   try:
-    axes, notes = grid.settle_axes(axes, given)
+    axes, notes = grid.settle_axes([grid.AxisFlag(*axis) for axis in axes], given)
   except ValueError as e:
     raise cli.app.UsageError(str(e)) from None
   for note in notes:

@@ -219,6 +219,11 @@ def test_bad_flags_exit_with_one_clear_line(tmp_path):
                for message, args in cases.items()}
   processes["axis 'colour' is not a Config field"] = _start(
       "compare.py", f"--workdir={tmp_path / 'sweep'}", "--axis=colour=red,blue")
+  # A base flag that the sweep's axis would replace.
+  processes["--loss=hinge_ww is replaced by the sweep's axis --losses=cross_entropy,"
+            "max_margin: give --losses=hinge_ww (or drop --loss)"] = _start(
+      "compare.py", f"--workdir={tmp_path / 'sweep'}", "--loss=hinge_ww",
+      "--losses=cross_entropy,max_margin")
   for message, process in processes.items():
     code, _, err = _finish(process)
     lines = err.strip().splitlines()
@@ -227,3 +232,32 @@ def test_bad_flags_exit_with_one_clear_line(tmp_path):
     assert message in lines[0] and "Traceback" not in err
   # A run that failed on its data leaves no config behind: fixing the flag works.
   assert not (workdirs["expected 8"] / "config.json").exists()
+
+
+def test_two_sweeps_on_one_workdir_one_is_refused_the_other_answers_again(tmp_path):
+  workdir = tmp_path / "sweep"
+  first = ["--windows=average"] + SWEEP
+  a = _start("compare.py", f"--workdir={workdir}", *first)
+  deadline = time.time() + 240
+  while not (workdir / "lock").exists():  # A holds the workdir
+    assert a.poll() is None, a.communicate()
+    assert time.time() < deadline, "the sweep took no lock within 240 s"
+    time.sleep(0.05)
+  b = _start("compare.py", f"--workdir={workdir}", "--axis=window=concat", *SWEEP)
+  code, _, err = _finish(b)
+  assert code == 2 and err.count("\n") == 1, err
+  assert (f"error: {workdir}: a sweep is running in this workdir: pid {a.pid} on host"
+          in err)
+  code, _, err = _finish(a)
+  assert code == 0, err[-3000:]
+  rows = checkpoint.read_jsonl(workdir / "results.jsonl")
+  assert {r["run"] for r in rows} == {"window=average,loss=cross_entropy"}
+  # Afterwards A answers again (nothing trained) and B is refused by the grid.
+  rerun = _start("compare.py", f"--workdir={workdir}", *first)
+  b = _start("compare.py", f"--workdir={workdir}", "--axis=window=concat", *SWEEP)
+  code, out, err = _finish(rerun)
+  assert code == 0 and "Training" not in out, err[-3000:]
+  assert checkpoint.read_jsonl(workdir / "results.jsonl") == rows
+  code, _, err = _finish(b)
+  assert code == 2 and err.count("\n") == 1, err
+  assert "grid.json: the workdir holds a sweep with other axes" in err

@@ -413,4 +413,4 @@ def test_a_flag_an_axis_would_replace_is_an_error_naming_both():
                          given=True)
   with pytest.raises(ValueError, match=re.escape(
       "--learning_rate=0.5 is replaced by the sweep's axis --axis=learning_rate=0.1,0.01")):
-    sweep.settle_axes([rates], {"learning_rate": "0.5"})
+    sweep.settle_axes([rates], {"learning_rate": 0.5})

@@ -359,8 +359,7 @@ def settle_axes(axis_flags: Sequence[AxisFlag], given: Mapping[str, str]
 
   Args:
     axis_flags: the axes, in order.
-    given: ``{field: value as given}`` of the ``Config`` flags on the
-      command line.
+    given: ``{field: value}`` of the ``Config`` flags on the command line.
 
   Returns:
     ``([(name, values), ...], notes)``: the axes kept, and one line per
@@ -375,11 +374,14 @@ def settle_axes(axis_flags: Sequence[AxisFlag], given: Mapping[str, str]
     values = ",".join(axis.values)
     if axis.name not in given:
       axes.append((axis.name, list(axis.values)))
-    elif axis.given:
-      flag = f"--{axis.name}={given[axis.name]}"
-      raise ValueError(f"{flag} is replaced by the sweep's axis {axis.flag}={values}: "
-                       f"give {axis.flag}={given[axis.name]} (or drop --{axis.name})")
-    else:
-      notes.append(f"--{axis.name}={given[axis.name]}: the sweep's default axis "
-                   f"{axis.flag}={values} is dropped")
+      continue
+    value = given[axis.name]
+    value = (",".join(map(str, value)) if isinstance(value, (tuple, list))
+             else format_value(value))
+    if axis.given:
+      raise ValueError(f"--{axis.name}={value} is replaced by the sweep's axis "
+                       f"{axis.flag}={values}: give {axis.flag}={value} (or drop "
+                       f"--{axis.name})")
+    notes.append(f"--{axis.name}={value}: the sweep's default axis "
+                 f"{axis.flag}={values} is dropped")
   return axes, notes

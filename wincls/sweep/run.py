@@ -178,6 +178,8 @@ def run_sweep(base: config_lib.Config, axes: grid_lib.Axes, workdir: str | os.Pa
   check_runs(runs, layout)
   workdir.mkdir(parents=True, exist_ok=True)
   with sweep_lock(workdir, shard_index=shard_index, num_shards=num_shards):
+    if num_shards == 1:  # the workdir's lock: no other process writes here
+      workdir_lib.remove_temporary_files(workdir)
     grid_lib.check_grid_file(workdir, base, runs, axes)
     path = results_path(workdir, shard_index=shard_index, num_shards=num_shards)
     rows = _run_shard(runs, mine, workdir, path, train_fn, row_fields)
@@ -243,6 +245,7 @@ def collect(base: config_lib.Config, axes: grid_lib.Axes, workdir: str | os.Path
 def _collect(base, axes, workdir: Path, runs: Sequence[grid_lib.Run], *,
              num_shards: int, reports: bool) -> list[dict[str, Any]]:
   """``collect``, holding the workdir's lock."""
+  workdir_lib.remove_temporary_files(workdir)
   grid_lib.check_grid_file(workdir, base, runs, axes)
   rows = workdir_lib.read_jsonl(workdir / grid_lib.RESULTS_FILE)
   for i in range(num_shards):
