@@ -8,6 +8,14 @@ duplicated. A killed sweep rerun with the same command skips the rows it has,
 returns the stored results of finished runs and resumes the interrupted one.
 ``collect`` merges the shards' files into what the whole sweep writes.
 
+Before anything is written every run of the grid is checked as it would check
+itself (``check_runs``: ``checks.check_run``), so that an impossible run stops
+the sweep before the first one trains. One sweep at a time per workdir
+(``sweep_lock``): an unsharded sweep holds the workdir's ``lock`` (the one a
+training run there would take), a shard ``lock.shard-<i>-of-<n>``; shards of
+one grid share the workdir, and ``grid.json`` (created atomically) refuses
+another grid. A second sweep is refused with one line naming the holder.
+
 A row holds ``run``, ``run_index``, the run's axis values (``window``,
 ``loss``, ``setting``, ...), the seed's scores (``ROW_COLUMNS`` in
 ``report``), the run's times (``wall_time``, and from its ``metrics.jsonl``
@@ -238,6 +246,8 @@ def collect(base: config_lib.Config, axes: grid_lib.Axes, workdir: str | os.Path
   """
   workdir = Path(workdir)
   runs = grid_lib.make_grid(base, axes)
+  if not workdir.is_dir():
+    raise ValueError(f"{workdir}: no such sweep directory; run its shards first")
   with sweep_lock(workdir):
     return _collect(base, axes, workdir, runs, num_shards=num_shards, reports=reports)
 
