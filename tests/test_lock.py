@@ -57,3 +57,20 @@ def test_run_releases_its_lock_on_errors(tmp_path, monkeypatch):
   (tmp_path / "lock").write_text(json.dumps({"pid": 1, "host": socket.gethostname()}))
   with pytest.raises(lock_lib.WorkdirLockedError, match="pid 1 on host"):
     train.train_and_evaluate(config_lib.Config(dataset="wnut16", epochs=1), tmp_path)
+
+
+def test_the_workdirs_lock_and_a_sweep_shards_exclude_each_other(tmp_path):
+  shard = dict(name="lock.shard-0-of-2", what="shard 0 of 2 of a sweep")
+  with lock_lib.WorkdirLock(tmp_path, **shard):
+    # A run (or an unsharded sweep) is refused, naming the shard, and gives its lock back.
+    with pytest.raises(lock_lib.WorkdirLockedError, match="shard 0 of 2 of a sweep is "
+                       "running in this workdir: pid"):
+      lock_lib.WorkdirLock(tmp_path).acquire()
+    assert not (tmp_path / "lock").exists()
+    with lock_lib.WorkdirLock(tmp_path, name="lock.shard-1-of-2"):
+      pass  # the shards of one sweep share the workdir
+  with lock_lib.WorkdirLock(tmp_path):
+    with pytest.raises(lock_lib.WorkdirLockedError, match="another run is training"):
+      lock_lib.WorkdirLock(tmp_path, **shard).acquire()
+    assert not (tmp_path / shard["name"]).exists()
+  assert not list(tmp_path.iterdir())

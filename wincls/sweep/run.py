@@ -33,7 +33,6 @@ of the runs shows cover the whole sweep. The runs' lines name them
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import os
 import time
@@ -118,33 +117,20 @@ def check_runs(runs: Sequence[grid_lib.Run],
 
 
 def sweep_lock(workdir: Path, *, shard_index: int = 0,
-               num_shards: int = 1) -> contextlib.AbstractContextManager:
-  """The sweep's hold on ``workdir`` while it runs (a context manager).
+               num_shards: int = 1) -> lock_lib.WorkdirLock:
+  """The sweep's lock of ``workdir`` (a context manager), held while it runs.
 
   An unsharded sweep (and ``collect``) holds ``<workdir>/lock``, the lock a
-  training run of that directory would take, and refuses while a shard runs;
-  a shard holds ``lock.shard-<i>-of-<n>`` (shards of one grid share the
-  workdir; ``grid.json`` refuses another grid) and refuses while the workdir's
-  ``lock`` is held. The error names the holder (``lock.WorkdirLockedError``).
+  training run of that directory would take; a shard holds
+  ``lock.shard-<i>-of-<n>`` (shards of one grid share the workdir;
+  ``grid.json`` refuses another grid). The two kinds exclude each other
+  (``lock.WorkdirLock``); the refusal names the holder.
   """
   if num_shards == 1:
-    lock = lock_lib.WorkdirLock(workdir, what="a sweep")
-    others = sorted(p.name for p in workdir.glob(f"{lock_lib.LOCK_FILE}.shard-*")
-                    if ".stale." not in p.name)
-  else:
-    lock = lock_lib.WorkdirLock(
-        workdir, name=f"{lock_lib.LOCK_FILE}.shard-{shard_index}-of-{num_shards}",
-        what=f"shard {shard_index} of {num_shards} of a sweep")
-    others = [lock_lib.LOCK_FILE]
-
-  @contextlib.contextmanager
-  def held():
-    with lock:  # ours first, then theirs: of two at once, one sees the other
-      for name in others:
-        lock_lib.WorkdirLock(workdir, name=name).check_free()
-      yield
-
-  return held()
+    return lock_lib.WorkdirLock(workdir, what="a sweep")
+  return lock_lib.WorkdirLock(
+      workdir, name=f"{lock_lib.LOCK_FILE}.shard-{shard_index}-of-{num_shards}",
+      what=f"shard {shard_index} of {num_shards} of a sweep")
 
 
 def run_sweep(base: config_lib.Config, axes: grid_lib.Axes, workdir: str | os.PathLike,

@@ -19,8 +19,9 @@ A reused pid makes a stale lock look held; the message names the pid to check.
 A sweep holds a lock of its own workdir too (``wincls.sweep.run``): the same
 ``<workdir>/lock`` when it is unsharded (so a run and a sweep never write one
 directory at once), ``lock.shard-<i>-of-<n>`` for a shard (the shards of one
-grid share the workdir); the file records what holds it (``"what"``), which the
-refusal names.
+grid share the workdir). The workdir's ``lock`` and the shards' exclude each
+other: whichever is taken second is given back and refused. The file records
+what holds it (``"what"``), which the refusal names.
 
 Reading a finished run (its stored ``results.json``) takes no lock, so a
 finished run in a read-only directory still answers.
@@ -145,14 +146,23 @@ class WorkdirLock:
         f"{self.path.parent}: {doing} in this workdir: {self._describe(holder)}"
         f"{where}; wait for it to end or use another --workdir")
 
+  def _excluded(self) -> list[str]:
+    """The other locks of the workdir that this one excludes: the workdir's
+    ``lock`` (a run, an unsharded sweep) and a sweep shard's
+    ``lock.shard-<i>-of-<n>`` exclude each other; shards do not."""
+    shard = f"{LOCK_FILE}.shard-"
+    if self.path.name == LOCK_FILE:
+      return sorted(p.name for p in self.path.parent.glob(shard + "*")
+                    if ".stale." not in p.name)
+    return [LOCK_FILE] if self.path.name.startswith(shard) else []
+
   def check_free(self) -> None:
     """Raises ``WorkdirLockedError`` if a live process holds this lock (a stale
     lock, or none, passes; nothing is taken).
 
-    A sweep holding its own lock calls this for the locks it excludes (an
-    unsharded sweep: every shard's; a shard: the workdir's ``lock``). Each
-    process takes its lock before it looks at the other's, so of two that
-    start together at least one sees the other.
+    ``acquire`` calls this for the locks its own excludes (``_excluded``),
+    after taking its own: of two processes that start together, at least one
+    sees the other.
     """
     if not self.path.exists():
       return
@@ -192,6 +202,12 @@ class WorkdirLock:
         self.path.unlink(missing_ok=True)
         raise files.with_path(e, self.path) from None
       self.held = True
+      try:  # ours first, then theirs: of two at once, one sees the other
+        for name in self._excluded():
+          WorkdirLock(self.path.parent, name=name).check_free()
+      except BaseException:
+        self.release()
+        raise
       return
     raise WorkdirLockedError(f"{self.path}: could not take the workdir's lock "
                              "(other processes keep taking it over)")
