@@ -9,6 +9,9 @@ function and from ``Tagger.load(workdir).tag(tokens)``.
 """
 
 import json
+import os
+import stat
+import threading
 
 import numpy as np
 import pytest
@@ -171,3 +174,69 @@ def test_closed_vocabulary_for_comparison(runs, files, tmp_path):
   tagger = train.load_tagger(workdir, open_vocab=False)
   assert tagger.extender is None and tagger.encode(conll.read_conll(files["dev"])).new_rows is None
   assert open_["num_tokens"] == closed["num_tokens"]
+
+
+def test_output_never_overwrites_the_input_or_the_runs_files(runs, files, tmp_path):
+  """--output equal to --input, to a file of the run, to a directory: refused up front."""
+  workdir, _ = runs["random"]
+  before = {p: p.read_bytes() for p in workdir.rglob("*") if p.is_file()}
+  source = tmp_path / "in.txt"
+  source.write_bytes(files["dev"].read_bytes())
+  cases = [(source, source, "is the --input file"),
+           (source, tmp_path / "." / "in.txt", "is the --input file"),
+           (files["dev"], workdir / "config.json", "inside the run's workdir"),
+           (files["dev"], workdir / "checkpoints" / "best", "inside the run's workdir"),
+           (files["dev"], workdir / "new.txt", "inside the run's workdir"),
+           (files["dev"], tmp_path, "is a directory"),
+           (files["dev"], "", "--output is empty")]
+  for input_path, output, message in cases:
+    with pytest.raises(ValueError, match=message):
+      train.predict_file(workdir, input_path, output)
+  assert source.read_bytes() == files["dev"].read_bytes()
+  assert {p: p.read_bytes() for p in workdir.rglob("*") if p.is_file()} == before
+
+
+def test_output_to_a_device_writes_through_it(runs, files, tmp_path, monkeypatch):
+  """--output=/dev/stdout (or /dev/null) is written to, never replaced by a file."""
+  workdir, _ = runs["random"]
+  fifo = tmp_path / "fifo"
+  os.mkfifo(fifo)
+  received = []
+  reader = threading.Thread(target=lambda: received.append(fifo.read_bytes()), daemon=True)
+  reader.start()
+  train.predict_file(workdir, files["dev"], fifo)
+  reader.join(timeout=30)
+  assert stat.S_ISFIFO(fifo.stat().st_mode)  # still a pipe
+  assert received and received[0].startswith(files["dev"].read_bytes().split()[0])
+
+
+def test_python_api_refuses_what_is_not_a_token_list(runs):
+  """A str, None, ints, bytes: one ValueError/TypeError naming what was expected;
+  iterables of str (tuples, generators, numpy arrays) are tagged as lists."""
+  tagger = train.Tagger.load(runs["random"][0])
+  for bad, message in (("Paris", "a list of tokens, not a str"),
+                       (None, "a list of tokens, not a NoneType"),
+                       (5, "a list of tokens, not a int"),
+                       ([1, 2], "token 1 is a int; expected a str"),
+                       ([None], "token None is a NoneType"),
+                       ([b"Paris"], "token b'Paris' is a bytes")):
+    with pytest.raises((TypeError, ValueError), match=message):
+      tagger.tag(bad)
+  with pytest.raises(TypeError, match=r"sentence 2 .* a list of tokens, not a str"):
+    tagger.tag_sentences([["Peter"], "Paris"])
+  with pytest.raises(TypeError, match="a list of sentences, not a str"):
+    tagger.tag_sentences("Paris")
+  expected = tagger.tag(["Peter", "Paris"])
+  assert tagger.tag(("Peter", "Paris")) == expected
+  assert tagger.tag(w for w in ["Peter", "Paris"]) == expected
+  assert tagger.tag(np.array(["Peter", "Paris"])) == expected
+
+
+def test_load_refuses_a_bad_seed_index_or_workdir(runs):
+  workdir = runs["random"][0]
+  for bad in ("0", 0.5, True):
+    with pytest.raises(ValueError, match="--seed_index=.* must be an integer"):
+      train.Tagger.load(workdir, seed_index=bad)
+  for bad in (None, ""):
+    with pytest.raises(ValueError, match="--workdir is empty"):
+      train.Tagger.load(bad)

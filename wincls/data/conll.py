@@ -304,21 +304,10 @@ class _Reader:
     return tag
 
 
-def write_conll(path: str | os.PathLike, words: Sequence[Sequence[str]],
-                gold: Sequence[Sequence[str]] | None,
-                pred: Sequence[Sequence[str]]) -> None:
-  """Writes ``word gold pred`` lines (``word pred`` without gold), atomically.
-
-  Sentences are separated by blank lines, so conlleval reads the file
-  (``conlleval < path``; with gold present). The file is written to a
-  temporary file in the same directory and moved into place with
-  ``os.replace``, so a reader never sees half of it.
-
-  Args:
-    path: the output file.
-    words: per-sentence words.
-    gold: per-sentence gold tags, or None.
-    pred: per-sentence predicted tags.
+def format_conll(words: Sequence[Sequence[str]], gold: Sequence[Sequence[str]] | None,
+                 pred: Sequence[Sequence[str]], *, path: str | os.PathLike = "") -> str:
+  """The text ``write_conll`` writes: ``word [gold] pred`` lines, blank lines
+  between sentences.
 
   Raises:
     ValueError: the sequences differ in length, or a word or tag is empty or
@@ -343,7 +332,29 @@ def write_conll(path: str | os.PathLike, words: Sequence[Sequence[str]],
                            "empty or holds whitespace; expected a single token")
       out.append(" ".join(fields))
     out.append("")
-  text = "\n".join(out) + ("\n" if out else "")
+  return "\n".join(out) + ("\n" if out else "")
+
+
+def write_conll(path: str | os.PathLike, words: Sequence[Sequence[str]],
+                gold: Sequence[Sequence[str]] | None,
+                pred: Sequence[Sequence[str]]) -> None:
+  """Writes ``word gold pred`` lines (``word pred`` without gold), atomically.
+
+  Sentences are separated by blank lines, so conlleval reads the file
+  (``conlleval < path``; with gold present). The file is written to a
+  temporary file in the same directory and moved into place with
+  ``os.replace``, so a reader never sees half of it.
+
+  Args:
+    path: the output file.
+    words: per-sentence words.
+    gold: per-sentence gold tags, or None.
+    pred: per-sentence predicted tags.
+
+  Raises:
+    ValueError: as ``format_conll``.
+  """
+  text = format_conll(words, gold, pred, path=path)
   path = Path(path)
   fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp",
                              dir=path.parent)

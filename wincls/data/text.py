@@ -42,6 +42,9 @@ def corpus_of_words(sentences: Sequence[Sequence[str]], *, path: str = "<tokens>
   for i, words in enumerate(sentences):
     line = lines[i] if lines is not None else i + 1
     for word in words:
+      if not isinstance(word, str):
+        raise conll.DataError(path, line, f"token {word!r} is a {type(word).__name__}; "
+                              "expected a str")
       if not word or re.search(r"\s", word, re.ASCII):
         raise conll.DataError(path, line, f"token {word!r} is empty or holds "
                               "whitespace; expected single tokens")

@@ -12,7 +12,8 @@ P/R/F1; their ``dev_f1`` is that detection F1. ``epoch_rows`` and
 from __future__ import annotations
 
 import os
-from typing import Any, Sequence
+from pathlib import Path
+from typing import Any, Iterable, Mapping, Sequence
 
 import jax
 import jax.numpy as jnp
@@ -25,10 +26,13 @@ from wincls.data import tags as tags_lib
 from wincls.data import text as text_lib
 from wincls.data import vocab as vocab_lib
 from wincls.data import windows as windows_lib
+from wincls.model import losses
 from wincls.train import distributed
+from wincls.train import inputs as inputs_lib
 from wincls.train import prepare
 from wincls.train import programs
 from wincls.train import saved_run
+from wincls.train import workdir as workdir_lib
 
 Array = jax.Array
 
@@ -113,7 +117,7 @@ class Tagger:
     if data.new_rows is not None and len(data.new_rows):
       params = _with_new_rows(params, data.new_rows)
     num_seeds = jax.tree.leaves(params)[0].shape[0]
-    if config.loss != "crf":
+    if not losses.is_sentence(config.loss):
       fn = programs.eval_fn(self.model_config, config.loss, EVAL_BATCH_SIZE, self.layout)
       arrays = {"window_ids": data.window_ids, "feature_ids": data.feature_ids}
       return np.asarray(fn(params, self._put(arrays)))
@@ -121,7 +125,7 @@ class Tagger:
     starts = np.cumsum(data.lengths) - data.lengths
     for bucket in prepare.sentence_buckets(data, batch_size=1):
       arrays = {k: v for k, v in bucket.arrays.items() if k != "labels"}
-      fn = programs.eval_fn(self.model_config, "crf",
+      fn = programs.eval_fn(self.model_config, config.loss,
                          max(1, EVAL_BATCH_SIZE // bucket.length), self.layout)
       tags = np.asarray(fn(params, self._put(arrays)))  # [S, S_b, T]
       mask = bucket.arrays["mask"].astype(bool)
@@ -173,14 +177,21 @@ class Tagger:
   def write_conll(self, path, corpus: conll.Corpus, predictions: np.ndarray,
                   data: windows_lib.WindowedCorpus) -> None:
     """``word [gold] pred`` lines in ``output_scheme(corpus.scheme)`` (conlleval reads it)."""
-    has_gold = corpus.scheme != conll.NO_TAGS
+    conll.write_conll(path, corpus.words, *self._conll_columns(corpus, predictions, data))
+
+  def conll_text(self, corpus: conll.Corpus, predictions: np.ndarray,
+                 data: windows_lib.WindowedCorpus) -> str:
+    """The text ``write_conll`` writes."""
+    return conll.format_conll(corpus.words, *self._conll_columns(corpus, predictions, data))
+
+  def _conll_columns(self, corpus, predictions, data):
+    """``(gold or None, pred)`` per sentence in ``output_scheme(corpus.scheme)``."""
     scheme = output_scheme(corpus.scheme)
     gold = None
-    if has_gold:
+    if corpus.scheme != conll.NO_TAGS:
       gold = [tags_lib.to_scheme(t, source=corpus.scheme, target=scheme)
               for t in corpus.tags]
-    conll.write_conll(path, corpus.words, gold,
-                      self.to_tags(predictions, data.lengths, scheme=scheme))
+    return gold, self.to_tags(predictions, data.lengths, scheme=scheme)
 
   def tag_corpus(self, corpus: conll.Corpus) -> tuple[np.ndarray, windows_lib.WindowedCorpus]:
     """``(predictions [N], data)`` of ``self.params`` (one seed) on a corpus."""
@@ -197,10 +208,15 @@ class Tagger:
       "type", "text"}]}`` with ``end`` exclusive (token indices) and ``text`` the
       entity's tokens joined by spaces.
     """
-    return self.tag_sentences([tokens])[0]
+    return self.tag_sentences([_token_list(tokens, "Tagger.tag")])[0]
 
   def tag_sentences(self, sentences: Sequence[Sequence[str]]) -> list[dict[str, Any]]:
     """``tag`` of several sentences in one pass (one result each, empty ones too)."""
+    if isinstance(sentences, (str, bytes)) or not isinstance(sentences, Iterable):
+      raise TypeError(f"Tagger.tag_sentences expects a list of sentences, not a "
+                      f"{type(sentences).__name__}")
+    sentences = [_token_list(s, f"Tagger.tag_sentences: sentence {i + 1}")
+                 for i, s in enumerate(sentences)]
     return self.tag_lines(text_lib.corpus_of_words(sentences), len(sentences))
 
   def tag_lines(self, corpus: conll.Corpus, num_lines: int) -> list[dict[str, Any]]:
@@ -238,6 +254,11 @@ def load_tagger(workdir: str | os.PathLike, *, seed_index: int | None = None,
   ``<unk>`` even when the run's vectors know them (to measure what the open
   vocabulary is worth).
   """
+  check_workdir(workdir)
+  if seed_index is not None and (isinstance(seed_index, bool) or
+                                 not isinstance(seed_index, (int, np.integer))):
+    raise ValueError(f"--seed_index={seed_index!r} must be an integer (or None: the "
+                     "best seed on dev)")
   config, vocab, label_vocab, model_config, best, results = saved_run.load_run(workdir)
   if seed_index is None:
     seed_index = (results["best_seed_index"] if results and "best_seed_index" in results
@@ -248,12 +269,35 @@ def load_tagger(workdir: str | os.PathLike, *, seed_index: int | None = None,
   extender = None
   if config.vectors != "random" and open_vocab:
     from wincls.data import vectors as vectors_lib
+    # Words beyond the vocabulary get rows from the vectors file the run read:
+    # other contents would tag with rows dev was not scored with.
+    config_path = Path(workdir) / workdir_lib.CONFIG_FILE
+    inputs_lib.check(workdir_lib.read_json(config_path), config, source=config_path,
+                     only_vectors=True)
     extender = vectors_lib.Extender(*prepare.load_run_vectors(config))
   params = jax.tree.map(lambda x: x[seed_index:seed_index + 1], best["params"])
   tagger = Tagger(model_config, config, label_vocab, vocab=vocab, extender=extender,
                   params=params)
   tagger.seed_index = seed_index
   return tagger
+
+
+def check_workdir(workdir) -> None:
+  """ValueError for a workdir that is None or empty (it would mean the current
+  directory)."""
+  if workdir is None or not str(workdir):
+    raise ValueError("--workdir is empty; expected the workdir of a run of train.py")
+
+
+def _token_list(tokens: Any, what: str) -> list[str]:
+  """``tokens`` (any iterable of str: a list, tuple, generator, numpy array) as a
+  list; TypeError for a str (it would be tagged character by character), bytes,
+  a mapping or something not iterable. The tokens' types are checked by
+  ``text.corpus_of_words``."""
+  if isinstance(tokens, (str, bytes, Mapping)) or not isinstance(tokens, Iterable):
+    raise TypeError(f"{what} expects a list of tokens, not a {type(tokens).__name__} "
+                    "(split a text first: tag(text.split()), or wincls.data.text.tokenize)")
+  return list(tokens)
 
 
 def _with_new_rows(params: Any, rows: np.ndarray) -> Any:

@@ -41,12 +41,39 @@ def read_input(path: str | os.PathLike) -> conll.Corpus:
   return conll.read_conll(path)  # raises the reader's error for an empty file
 
 
-def _check_output(output_path: str | os.PathLike) -> Path:
+def _check_output(output_path: str | os.PathLike, input_path: str | os.PathLike,
+                  workdir: str | os.PathLike) -> Path:
+  """``output_path``, refused (ValueError naming ``--output``) when writing it
+  would destroy an input: the ``--input`` file, anything inside the run's
+  workdir (its config, vocabularies, checkpoints), or a directory."""
+  if not str(output_path):
+    raise ValueError("--output is empty; expected the path of the file to write")
   output_path = Path(output_path)
+  if output_path.is_dir():
+    raise ValueError(f"--output={output_path} is a directory; expected a file path")
   if not output_path.parent.is_dir():
     raise FileNotFoundError(f"--output={output_path}: directory {output_path.parent} "
                             "does not exist")
+  real = Path(os.path.realpath(output_path))
+  if real == Path(os.path.realpath(input_path)):
+    raise ValueError(f"--output={output_path} is the --input file; writing it would "
+                     "replace the text being tagged: choose another path")
+  run = Path(os.path.realpath(workdir))
+  if real == run or run in real.parents:
+    raise ValueError(f"--output={output_path} is inside the run's workdir {workdir}, "
+                     "which holds the run's own files (config.json, vocab.json, "
+                     "checkpoints/...): write predictions outside it")
   return output_path
+
+
+def _write(path: Path, text: str) -> None:
+  """``text`` into ``path``: atomically for a file, in place for a device or a
+  pipe (``/dev/stdout``, ``/dev/null``), which a rename would replace."""
+  if path.exists() and not path.is_file():
+    with open(path, "w", encoding="utf-8", newline="\n") as f:
+      f.write(text)
+  else:
+    workdir_lib.atomic_write_text(path, text)
 
 
 def _write_jsonl(path: Path, lines: list[str], results: list[dict[str, Any]]) -> None:
@@ -54,7 +81,7 @@ def _write_jsonl(path: Path, lines: list[str], results: list[dict[str, Any]]) ->
   rows = [json.dumps({"text": line.strip(" \t"), "tokens": result["tokens"],
                       "entities": result["entities"]}, ensure_ascii=False)
           for line, result in zip(lines, results)]
-  workdir_lib.atomic_write_text(path, "".join(r + "\n" for r in rows))
+  _write(path, "".join(r + "\n" for r in rows))
 
 
 def predict_file(workdir: str | os.PathLike, input_path: str | os.PathLike,
@@ -81,7 +108,8 @@ def predict_file(workdir: str | os.PathLike, input_path: str | os.PathLike,
   if input_format not in INPUT_FORMATS:
     raise ValueError(f"--input_format={input_format!r} is not one of "
                      f"{', '.join(INPUT_FORMATS)}")
-  output_path = _check_output(output_path)
+  evaluate.check_workdir(workdir)
+  output_path = _check_output(output_path, input_path, workdir)
   tagger = evaluate.load_tagger(workdir, seed_index=seed_index, open_vocab=open_vocab)
   scores = None
   if input_format == "text":
@@ -93,7 +121,7 @@ def predict_file(workdir: str | os.PathLike, input_path: str | os.PathLike,
     corpus = read_input(input_path)
     predictions, data = tagger.tag_corpus(corpus)
     sentences = tagger.sentences_of(corpus, predictions, data)
-    tagger.write_conll(output_path, corpus, predictions, data)
+    _write(output_path, tagger.conll_text(corpus, predictions, data))
     if corpus.scheme != conll.NO_TAGS:
       scores = tagger.evaluate(predictions, corpus, data)
   num_entities = sum(len(s["entities"]) for s in sentences)
