@@ -296,3 +296,24 @@ def test_one_train_step_on_conll_changes_every_trainable_leaf():
   changed = jax.tree.map(lambda a, b: bool(np.any(np.asarray(a) != np.asarray(b))),
                          new_params, params)
   assert all(jax.tree.leaves(changed)), changed
+
+
+def test_a_plugin_sentence_loss_is_read_by_its_kind_not_its_name(monkeypatch):
+  """What a sentence loss gets (CRF parameters, sentence batches, Viterbi) comes
+  from ``kind == "sentence"``, so a plugin's gets what ``crf`` gets."""
+  from wincls import config as config_lib  # pylint: disable=g-import-not-at-top
+  from wincls.train import step  # pylint: disable=g-import-not-at-top
+  monkeypatch.setitem(losses.LOSSES, "plugin_crf", losses.LossSpec(
+      crf.crf_nll, crf.crf_nll_gradient, ("multiclass",), "test: a plugin's crf",
+      kind="sentence"))
+  assert losses.is_sentence("plugin_crf") and not losses.is_sentence("max_margin")
+  run_config = config_lib.Config(loss="plugin_crf", features=()).validate()
+  config = run_config.model_config(vocab_size=V, num_classes=C, feature_sizes=())
+  assert config.use_crf
+  params = network.init_params(jax.random.key(7), config=config)
+  batch = _sentence_batch(config)
+  batch["feature_ids"] = batch["feature_ids"][..., :0]
+  tags = step.eval_step(params, batch, config=config, loss="plugin_crf")
+  np.testing.assert_array_equal(tags, step.eval_step(params, batch, config=config,
+                                                     loss="crf"))
+  assert tags.shape == batch["labels"].shape

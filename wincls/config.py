@@ -142,7 +142,7 @@ class Config:
         output=self.output,
         dropout=self.dropout,
         freeze_vectors=self.freeze_vectors,
-        use_crf=self.loss == "crf",
+        use_crf=losses.is_sentence(self.loss),
         features=tuple(self.features),
         char_dim=self.char_dim,
         char_filters=self.char_filters,

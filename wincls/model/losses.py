@@ -301,6 +301,18 @@ def get(name: str, output: str) -> LossSpec:
   return LOSSES[name]
 
 
+def is_sentence(name: str) -> bool:
+  """Whether ``--loss=name`` is a ``sentence`` loss (crf, or a plugin's of that kind).
+
+  Such a loss trains on sentence batches, has the CRF's transition parameters
+  (``ModelConfig.use_crf``) and is decoded by Viterbi; everything that decides
+  so reads this, never the name ``crf``. An unknown name: False (``get`` and
+  ``Config.validate`` name the choices).
+  """
+  spec = LOSSES.get(name)
+  return spec is not None and spec.kind == "sentence"
+
+
 def describe(name: str, output: str, margin: float = 1.0) -> str:
   """What ``--loss=name`` computes with ``--output=output``, for tables.
 

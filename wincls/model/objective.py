@@ -53,7 +53,7 @@ def check_loss(loss: str, config: config_lib.ModelConfig) -> losses.LossSpec:
   spec = losses.get(loss, config.output)
   if spec.kind == "sentence" and not config.use_crf:
     raise ValueError(f"--loss={loss} needs ModelConfig.use_crf=True "
-                     "(Config.model_config sets it for loss='crf')")
+                     "(Config.model_config sets it for a sentence loss)")
   return spec
 
 

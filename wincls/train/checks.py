@@ -13,6 +13,7 @@ hours of others. Each error is one line naming the flag.
 from __future__ import annotations
 
 from wincls import config as config_lib
+from wincls.model import losses
 from wincls.train import distributed
 from wincls.train import optim
 
@@ -41,7 +42,7 @@ def check_run(config: config_lib.Config,
   config.validate()
   cli.check_paths(config)
   optim.check_supported(config)
-  if config.loss != "crf":  # sentence batches (batch_size // T) may split unevenly
+  if not losses.is_sentence(config.loss):  # sentence batches may split unevenly
     distributed.check_batch_size(config.batch_size, layout)
   check_named_vectors(config)
   return config

@@ -25,6 +25,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from wincls import config as config_lib
+from wincls.model import losses
 from wincls.train import distributed
 from wincls.train import evaluate
 from wincls.train import inputs as inputs_lib
@@ -147,7 +148,7 @@ def build_run(config: config_lib.Config, workdir: Path, data: prepare.RunData,
   model_config = data.model_config
   layout = distributed.word_table_layout(layout, model_config.vocab_size)
   # One array set for tokens, one per bucket for sentences.
-  if config.loss == "crf":
+  if losses.is_sentence(config.loss):
     buckets = prepare.sentence_buckets(data.train, batch_size=config.batch_size)
     parts = [(b.batch_size, _place(b.arrays, layout)) for b in buckets]
     steps_per_epoch = sum(-(-len(b.sentences) // b.batch_size) for b in buckets)

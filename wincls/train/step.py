@@ -35,6 +35,7 @@ import optax
 
 from wincls import config as config_lib
 from wincls.model import crf
+from wincls.model import losses
 from wincls.model import network
 from wincls.model import objective
 from wincls.data import vocab as vocab_lib
@@ -132,7 +133,8 @@ def train_step(state: State, batch: dict[str, Array], rng: Array, *,
   Args:
     state: ``{"params": ..., "opt_state": ...}``, plus ``"rows"`` for
       ``embedding_update="sparse"`` (``optim.TrainOptimizer``).
-    batch: a token batch (with ``weights``) or a sentence batch (``loss="crf"``).
+    batch: a token batch (with ``weights``) or a sentence batch (a sentence
+      loss: ``losses.is_sentence``).
     rng: this step's key: ``fold_in(rng, 0)`` goes to the loss (dropout,
       corruptions), ``fold_in(rng, 1)`` draws the word dropout.
     tx: the optimizer (``optim.make_optimizer``).
@@ -245,9 +247,10 @@ def eval_step(params: Any, batch: dict[str, Array], *, config: config_lib.ModelC
 
   Returns:
     int32 ``[B]`` class ids (argmax) for output="multiclass"; ``[B]`` scores for
-    output="score"; int32 ``[B, T]`` Viterbi tags for ``loss="crf"``.
+    output="score"; int32 ``[B, T]`` Viterbi tags for a sentence loss
+    (``losses.is_sentence``: crf or a plugin's).
   """
-  if loss == "crf":
+  if losses.is_sentence(loss):
     window_ids = batch["window_ids"]
     b, t, w = window_ids.shape
     feature_ids = batch["feature_ids"].reshape((b * t,) + batch["feature_ids"].shape[2:])
