@@ -51,7 +51,8 @@ def matmul_flops(config: config_lib.Config, num_classes: int) -> int:
 
 def run_floor(run_dir: Path) -> tuple[float, float]:
   """``(matmul FLOPs, wall seconds)`` of one finished run."""
-  config = config_lib.Config(**json.loads((run_dir / "config.json").read_text()))
+  config = config_lib.Config.from_dict(json.loads((run_dir / "config.json").read_text()),
+                                       source=run_dir / "config.json")
   results = json.loads((run_dir / "results.json").read_text())
   num_classes = len(json.loads((run_dir / "labels.json").read_text())["labels"])
   forward = matmul_flops(config, num_classes)

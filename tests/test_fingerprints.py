@@ -10,11 +10,15 @@ before anything is read or compiled.
 import hashlib
 import json
 
+import jax
+import numpy as np
 import pytest
 
 from wincls import config as config_lib
 from wincls import train
 from wincls.data import datasets
+from wincls.data import vocab as vocab_lib
+from wincls.model import network
 from wincls.train import inputs
 from wincls.train import resume
 from wincls.train import workdir as workdir_lib
@@ -89,6 +93,34 @@ def test_a_rerun_on_a_changed_vectors_file_is_refused_naming_it(files, tmp_path)
   with pytest.raises(inputs.InputsChangedError,
                      match=f"vectors file {files['vectors']} changed since the run"):
     train.train_and_evaluate(config, tmp_path / "W")
+
+
+def _with_best(config, workdir):
+  """A best checkpoint of zeros, as ``saved_run.load_run`` reads it (no training)."""
+  model_config = config.model_config(
+      vocab_size=len(vocab_lib.Vocab.load(workdir / "vocab.json")),
+      num_classes=len(vocab_lib.LabelVocab.load(workdir / "labels.json")))
+  params = jax.eval_shape(lambda: network.init_params(jax.random.key(0),
+                                                      config=model_config))
+  seeds = config.num_seeds
+  params = jax.tree.map(lambda x: np.zeros((seeds,) + x.shape, x.dtype), params)
+  workdir_lib.save(workdir_lib.checkpoint_path(workdir, workdir_lib.BEST),
+                   {"params": params, "epoch": np.zeros(seeds, np.int64),
+                    "f1": np.zeros(seeds)})
+
+
+def test_tagging_with_a_changed_vectors_file_is_refused(files, tmp_path):
+  """Words beyond the vocabulary get the vectors file's rows: other contents
+  would tag them with rows dev was not scored with."""
+  config = _config(files, vectors="file", vectors_path=str(files["vectors"]))
+  workdir = tmp_path / "W"
+  _started(config, workdir)
+  _with_best(config, workdir)
+  assert train.Tagger.load(workdir).extender is not None
+  files["vectors"].write_text(VECTORS.replace("0.1", "0.2"))
+  with pytest.raises(inputs.InputsChangedError, match="vectors file .*vectors.txt changed"):
+    train.Tagger.load(workdir)
+  assert train.load_tagger(workdir, open_vocab=False).extender is None  # reads no vectors
 
 
 def test_a_config_json_without_fingerprints_is_not_checked(files, tmp_path):

@@ -324,7 +324,7 @@ def write_reports(workdir: str | os.PathLike, runs: Sequence[grid_lib.Run],
   base = None
   grid = workdir / grid_lib.GRID_FILE
   if grid.exists():
-    base = config_lib.Config.from_dict(workdir_lib.read_json(grid)["base"])
+    base = config_lib.Config.from_dict(workdir_lib.read_json(grid)["base"], source=grid)
   write_csv(workdir / "results.csv", rows, [a.name for a in grid_lib.make_axes(axes)])
   text = markdown_report(runs, axes, rows, base, options)
   workdir_lib.atomic_write_text(workdir / "results.md", text)

@@ -56,14 +56,18 @@ def input_files(config: config_lib.Config) -> dict[str, Path]:
   files = datasets.split_files(config.dataset, data_dir=config.data_dir or None,
                                train_path=config.train_path or None,
                                dev_path=config.dev_path or None)
+  return files | vectors_files(config)
+
+
+def vectors_files(config: config_lib.Config) -> dict[str, Path]:
+  """``{role: path}`` of the run's vectors (none for random vectors)."""
   if config.vectors == "random":
-    return files
+    return {}
   spec = config.vectors_path or config.vectors  # as prepare.load_run_vectors reads it
   if spec in vectors_install.NAMED_VECTORS:
     directory = vectors_install.named_vectors_dir(spec)
-    return files | {"vectors": directory / "vectors.npy",
-                    "vectors_words": directory / "words.txt"}
-  return files | {"vectors": Path(spec)}
+    return {"vectors": directory / "vectors.npy", "vectors_words": directory / "words.txt"}
+  return {"vectors": Path(spec)}
 
 
 def fingerprint(path: str | os.PathLike) -> dict[str, Any]:
@@ -83,13 +87,14 @@ def fingerprints(config: config_lib.Config) -> dict[str, dict[str, Any]]:
 
 
 def check(stored: dict[str, Any], config: config_lib.Config, *,
-          source: str | os.PathLike) -> None:
+          source: str | os.PathLike, only_vectors: bool = False) -> None:
   """Checks that the files ``config`` names hold what the stored run read.
 
   Args:
     stored: the workdir's ``config.json`` (its ``"inputs"``, if any).
     config: the rerun's config.
     source: the ``config.json``, named by the error.
+    only_vectors: check the vectors files only (what tagging reads).
 
   Raises:
     InputsChangedError: a file's size or sha256 differs; one line naming it.
@@ -102,7 +107,7 @@ def check(stored: dict[str, Any], config: config_lib.Config, *,
                    "they were recorded): the data is not checked", source)
     return
   try:
-    files = input_files(config)
+    files = vectors_files(config) if only_vectors else input_files(config)
   except (OSError, ValueError):
     return  # the data cannot be found: reading it (if needed) says so
   for role, then in sorted(recorded.items()):
