@@ -308,7 +308,8 @@ def test_a_second_sweep_on_a_workdir_in_use_is_refused_naming_the_holder(tmp_pat
 
   rows = sweep.run_sweep(BASE, axes, workdir, train_fn=train_and_intrude)
   for what, message in refusals.items():
-    assert f"a sweep is running in this workdir: pid {os.getpid()} on host" in message, what
+    assert (f"a sweep is running in this workdir: pid {os.getpid()} on host"
+            in message), what
     assert len(message.splitlines()) == 1
   assert len(rows) == 4 * 3 and not (workdir / "lock").exists()
   calls = []  # the finished sweep answers again, training nothing
@@ -412,5 +413,6 @@ def test_a_flag_an_axis_would_replace_is_an_error_naming_both():
   rates = sweep.AxisFlag("learning_rate", ["0.1", "0.01"], "--axis=learning_rate",
                          given=True)
   with pytest.raises(ValueError, match=re.escape(
-      "--learning_rate=0.5 is replaced by the sweep's axis --axis=learning_rate=0.1,0.01")):
+      "--learning_rate=0.5 is replaced by the sweep's axis "
+      "--axis=learning_rate=0.1,0.01")):
     sweep.settle_axes([rates], {"learning_rate": 0.5})

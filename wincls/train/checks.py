@@ -31,7 +31,8 @@ def check_named_vectors(config: config_lib.Config) -> None:
   directory = vectors_lib.default_cache_dir() / config.vectors
   if not all((directory / name).is_file() for name in vectors_lib.CACHE_FILES):
     raise ValueError(f"--vectors={config.vectors} is not installed (in {directory}); "
-                     f"install it with: python -m wincls.vectors install {config.vectors}")
+                     "install it with: python -m wincls.vectors install "
+                     f"{config.vectors}")
 
 
 def check_run(config: config_lib.Config,
