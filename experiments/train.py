@@ -47,6 +47,8 @@ flags.mark_flag_as_required("workdir")
 def main(argv):
   if len(argv) > 1:
     raise cli.app.UsageError(f"unexpected arguments {argv[1:]}")
+  if not _WORKDIR.value:  # "" would train in the current directory
+    raise cli.app.UsageError("--workdir is empty; expected the directory of the run")
   cli.use_stdout_for_logging()
   config = cli.config_from_flags(flags.FLAGS)
   settings = device_flags.device_settings(flags.FLAGS)

@@ -110,7 +110,7 @@ def test_a_kill_in_epoch_1s_checkpoint_write_shows_each_point_once(tmp_path, mon
 # Trains CONFIG in argv[1] and dies by SIGKILL once epoch 1 is saved (its line
 # would print next): nothing of the process runs after, no flush, no close.
 _KILLED_AFTER_EPOCH_1 = """
-import os, signal, sys
+import json, os, signal, sys
 from wincls import config as config_lib, train
 from wincls.train import loop
 
@@ -122,8 +122,7 @@ def save_then_die(run, progress, epoch, *args):
     os.kill(os.getpid(), signal.SIGKILL)
 
 loop._save_epoch = save_then_die
-train.train_and_evaluate(config_lib.Config.from_dict(__import__("json").loads(sys.argv[2])),
-                         sys.argv[1])
+train.train_and_evaluate(config_lib.Config.from_dict(json.loads(sys.argv[2])), sys.argv[1])
 """
 
 
@@ -148,7 +147,7 @@ def test_events_are_rebuilt_from_metrics_when_a_run_opens(tmp_path):
   train.train_and_evaluate(config, tmp_path)
   (tmp_path / "results.json").unlink()
   stray = tmp_path / events.EVENTS_DIR / "seed_0" / "events.out.tfevents.1.stray"
-  stray.write_bytes((tmp_path / events.EVENTS_DIR / "seed_1").glob("*").__next__()
-                    .read_bytes())
+  (seed_1_file,) = (tmp_path / events.EVENTS_DIR / "seed_1").glob("*tfevents*")
+  stray.write_bytes(seed_1_file.read_bytes())  # seed 1's points, shown as seed 0's
   train.train_and_evaluate(config, tmp_path)  # finishes again from checkpoints/latest
   _assert_events_equal_metrics(tmp_path)

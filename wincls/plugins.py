@@ -55,7 +55,7 @@ def load(modules: Iterable[str]) -> None:
   for name in modules:
     try:
       importlib.import_module(name)
-    except Exception as e:  # an import can fail any way; report it in one line
+    except (Exception, SystemExit) as e:  # any way, sys.exit() too: one line
       raise PluginError(f"--plugins: cannot import {name!r}: {_said(e)}") from None
 
 
@@ -95,7 +95,7 @@ def _import_saved(name: str, source: Path) -> None:
     importlib.import_module(name)
   except PluginError:
     raise
-  except Exception as e:  # an import can fail any way; report it in one line
+  except (Exception, SystemExit) as e:  # any way, sys.exit() too: one line
     raise PluginError(f"{source}: plugin {name!r} failed to import: {_said(e)}") from None
 
 
