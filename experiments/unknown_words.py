@@ -16,6 +16,8 @@ from pathlib import Path
 from absl import app
 from absl import flags
 
+from wincls import cli
+
 _WORKDIRS = flags.DEFINE_multi_string(
     "workdirs", None, "Workdirs of finished train.py runs (repeat the flag).")
 _JSON = flags.DEFINE_bool("json", False, "One JSON object per run.")
@@ -54,4 +56,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-  app.run(main)
+  cli.run(main)

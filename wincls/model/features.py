@@ -131,8 +131,35 @@ FEATURES: registry.Registry[FeatureSpec] = registry.Registry("feature", {
     # A table of ModelConfig.feature_sizes rows with no data side of its own.
     TABLE_FEATURE: table_feature(lambda words: np.ones(len(words), np.int32), 2,
                                  "a lookup table given by its size (ModelConfig only)"),
-})
+}, check=lambda name, spec: check_spec(name, spec))
 register = FEATURES.register
+
+# Words a registered feature's data side is tried on (``check_spec``).
+CHECK_WORDS = ("Peter", "lives", "U.S.", "über", "1,000", "東京", "x" * 40)
+
+
+def check_spec(name: str, spec: FeatureSpec) -> None:
+  """``FEATURES``' check: a ``FeatureSpec`` whose ``inputs`` give one row of
+  ``width(config)`` ids in ``[0, size)`` per word (``CHECK_WORDS``)."""
+  from wincls.model import settings  # pylint: disable=g-import-not-at-top
+  if not isinstance(spec, FeatureSpec):
+    raise TypeError(f"feature {name!r}: expected a FeatureSpec, got a "
+                    f"{type(spec).__name__}")
+  config = settings.ModelConfig(vocab_size=8, embed_dim=3, feature_dim=2, char_dim=3,
+                                char_filters=4, char_width=3, char_max_len=6)
+  try:
+    ids = np.asarray(spec.inputs(list(CHECK_WORDS), config))
+    expected = (len(CHECK_WORDS), spec.width(config))
+  except Exception as e:  # a plugin's function can fail any way: name the part
+    raise ValueError(f"feature {name!r}: inputs failed on {len(CHECK_WORDS)} words: "
+                     f"{type(e).__name__}: {e}") from None
+  if ids.shape != expected:
+    raise ValueError(f"feature {name!r}: inputs gives shape {ids.shape} for "
+                     f"{len(CHECK_WORDS)} words; expected {expected} (one row of "
+                     "width(config) ids per word)")
+  if ids.size and (ids.min() < 0 or ids.max() >= spec.size):
+    raise ValueError(f"feature {name!r}: inputs gives ids in [{ids.min()}, "
+                     f"{ids.max()}]; expected ids in [0, {spec.size}) (size)")
 
 
 def get(name: str) -> FeatureSpec:

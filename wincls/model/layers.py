@@ -125,8 +125,30 @@ ACTIVATIONS: registry.Registry[Activation] = registry.Registry("activation", {
     "hardtanh": Activation(_hardtanh,
                            lambda z: ((z >= -1) & (z <= 1)).astype(z.dtype),
                            "C&W's clip(z, -1, 1); f' = 1[-1 <= z <= 1]"),
-})
+}, check=lambda name, spec: check_activation(name, spec))
 register = ACTIVATIONS.register
+
+
+def check_activation(name: str, spec: Activation) -> None:
+  """``ACTIVATIONS``' check: an ``Activation`` whose forward and derivative map
+  finite ``z [7]`` in [-3, 3] to finite values of the same shape."""
+  if not isinstance(spec, Activation):
+    raise TypeError(f"activation {name!r}: expected an Activation, got a "
+                    f"{type(spec).__name__}")
+  z = jnp.linspace(-3.0, 3.0, 7, dtype=jnp.float32)
+  for part in ("forward", "derivative"):
+    try:
+      out = jnp.asarray(getattr(spec, part)(z))
+    except Exception as e:  # a plugin's function can fail any way: name the part
+      raise ValueError(f"activation {name!r}: {part} failed on z [7]: "
+                       f"{type(e).__name__}: {e}") from None
+    if out.shape != z.shape:
+      raise ValueError(f"activation {name!r}: {part} gives shape {out.shape} for "
+                       f"input shape {z.shape}; expected elementwise")
+    if not bool(jnp.all(jnp.isfinite(out))):
+      raise ValueError(f"activation {name!r}: {part} gives non-finite values on "
+                       "finite z in [-3, 3]")
+
 
 
 def activation(name: str) -> Activation:

@@ -15,7 +15,7 @@ live registry when it runs, never a copy made at import.
 
 from __future__ import annotations
 
-from typing import Generic, Iterator, Mapping, TypeVar
+from typing import Callable, Generic, Iterator, Mapping, TypeVar
 
 Spec = TypeVar("Spec")
 
@@ -27,21 +27,30 @@ class Registry(Mapping[str, Spec], Generic[Spec]):
     kind: what the entries are (``"window"``), for messages.
   """
 
-  def __init__(self, kind: str, entries: Mapping[str, Spec] | None = None):
+  def __init__(self, kind: str, entries: Mapping[str, Spec] | None = None, *,
+               check: Callable[[str, Spec], None] | None = None):
     self.kind = kind
     self._entries: dict[str, Spec] = {}
+    self._check = None  # the package's own entries are checked by the tests
     for name, spec in (entries or {}).items():
       self.register(name, spec)
+    self._check = check
 
   def register(self, name: str, spec: Spec) -> Spec:
     """Adds ``spec`` as ``name``; returns it.
 
     Registering the spec a name already holds is a no-op (a module imported
-    twice); another spec under a taken name is a ValueError naming both.
+    twice); another spec under a taken name is a ValueError naming both. The
+    registry's ``check(name, spec)`` runs first: a spec of the wrong type or
+    one whose forward gives the wrong shape or non-finite values on a small
+    finite input is refused there, naming the part (TypeError/ValueError),
+    instead of failing deep inside a compiled step or as a "divergence".
     """
     if not isinstance(name, str) or not name or name != name.strip() or "," in name:
       raise ValueError(f"{self.kind} name {name!r} must be a non-empty string without "
                        "spaces at its ends or commas (it is a flag value)")
+    if self._check is not None:
+      self._check(name, spec)
     held = self._entries.get(name)
     if held is not None and held is not spec and held != spec:
       raise ValueError(f"{self.kind} {name!r} is already registered (by "

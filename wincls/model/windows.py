@@ -303,8 +303,34 @@ WINDOWS: registry.Registry[WindowSpec] = registry.Registry("window", {
         weighted, lambda w, d: d, weighted_jacobian, weighted_vjp,
         "Σ_p a_p e_p with learned position weights a (init 1/(2m+1))",
         init=weighted_init, jacobian_params=weighted_jacobian_params),
-})
+}, check=lambda name, spec: check_spec(name, spec))
 register = WINDOWS.register
+
+
+def check_spec(name: str, spec: WindowSpec) -> None:
+  """``WINDOWS``'s check of a registered window: a ``WindowSpec`` whose forward,
+  on finite vectors ``[2, 5, 3]`` (m = 2, d = 3), gives finite ``[2, out_dim(5, 3)]``."""
+  if not isinstance(spec, WindowSpec):
+    raise TypeError(f"window {name!r}: expected a WindowSpec, got a "
+                    f"{type(spec).__name__}")
+  batch, width, dim = 2, 5, 3
+  vectors = jax.random.normal(jax.random.key(0), (batch, width, dim), jnp.float32)
+  mask = jnp.ones((batch, width), jnp.float32).at[0, 0].set(0.0)
+  try:
+    p = None if spec.init is None else spec.init(jax.random.key(1), width, dim,
+                                                 jnp.float32)
+    out = spec.forward(p, vectors, mask)
+    expected = (batch, spec.out_dim(width, dim))
+  except Exception as e:  # a plugin's function can fail any way: name the part
+    raise ValueError(f"window {name!r}: forward failed on vectors [{batch}, {width}, "
+                     f"{dim}]: {type(e).__name__}: {e}") from None
+  if tuple(out.shape) != expected:
+    raise ValueError(f"window {name!r}: forward gives shape {tuple(out.shape)} for "
+                     f"vectors [{batch}, {width}, {dim}]; expected [{batch}, "
+                     f"out_dim({width}, {dim}) = {expected[1]}]")
+  if not bool(jnp.all(jnp.isfinite(out))):
+    raise ValueError(f"window {name!r}: forward gives non-finite values on finite "
+                     "vectors")
 
 
 def get(name: str) -> WindowSpec:

@@ -1,0 +1,95 @@
+"""A hostile user's inputs at the entry points (issue 26's campaign; the table is
+in docs/reliability.md): parts that misbehave are refused when registered,
+naming the part; a plugin that exits at import is an error; flags at their edges
+and commands that read a workdir end in one ``error:`` line.
+
+Everything here runs in-process or in subprocesses that exit before JAX
+compiles anything (tests/test_predict.py holds the cases that need a trained run).
+"""
+
+import dataclasses
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from wincls import plugins
+from wincls.model import features
+from wincls.model import layers
+from wincls.model import windows
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _refused(registry, name, spec, message):
+  with pytest.raises((TypeError, ValueError), match=message):
+    registry.register(name, spec)
+  assert name not in registry
+
+
+def test_a_window_that_lies_about_its_shape_or_computes_nan_is_refused():
+  average = windows.WINDOWS["average"]
+  _refused(windows.WINDOWS, "fn", lambda p, v, m: v,
+           r"window 'fn': expected a WindowSpec, got a function")
+  _refused(windows.WINDOWS, "wide", dataclasses.replace(average, out_dim=lambda w, d: w * d),
+           r"window 'wide': forward gives shape \(2, 3\) .* out_dim\(5, 3\) = 15")
+  _refused(windows.WINDOWS, "nan", dataclasses.replace(
+      average, forward=lambda p, v, m: average.forward(p, v, m) * jnp.nan),
+           r"window 'nan': forward gives non-finite values on finite vectors")
+  _refused(windows.WINDOWS, "broken", dataclasses.replace(
+      average, forward=lambda p, v, m: v @ v),
+           r"window 'broken': forward failed on vectors \[2, 5, 3\]")
+
+
+def test_an_activation_or_feature_that_misbehaves_is_refused():
+  relu = layers.ACTIVATIONS["relu"]
+  _refused(layers.ACTIVATIONS, "s", "relu", r"activation 's': expected an Activation")
+  _refused(layers.ACTIVATIONS, "nan", dataclasses.replace(relu, forward=lambda z: z * jnp.nan),
+           r"activation 'nan': forward gives non-finite values")
+  _refused(layers.ACTIVATIONS, "sum", dataclasses.replace(relu, derivative=jnp.sum),
+           r"activation 'sum': derivative gives shape \(\) for input shape \(7,\)")
+  casing = features.FEATURES["casing"]
+  _refused(features.FEATURES, "long", dataclasses.replace(
+      casing, inputs=lambda words, config: np.ones((len(words) + 1, 1), np.int32)),
+           r"feature 'long': inputs gives shape \(8, 1\) for 7 words; expected \(7, 1\)")
+  _refused(features.FEATURES, "bad", features.table_feature(
+      lambda words: np.ones(len(words) + 1, np.int32), 4, "one id too many"),
+           r"feature 'bad': inputs failed on 7 words: ValueError: cannot reshape")
+  _refused(features.FEATURES, "big", features.table_feature(
+      lambda words: np.full(len(words), 99, np.int32), 4, "ids beyond the table"),
+           r"feature 'big': inputs gives ids in \[99, 99\]; expected ids in \[0, 4\)")
+
+
+def test_a_plugin_that_exits_at_import_is_an_error(tmp_path, monkeypatch):
+  (tmp_path / "hostile_exits.py").write_text("import sys\nsys.exit(0)\n")
+  monkeypatch.syspath_prepend(str(tmp_path))
+  with pytest.raises(plugins.PluginError, match=r"'hostile_exits'.*SystemExit: 0"):
+    plugins.load(["hostile_exits"])
+  sys.modules.pop("hostile_exits", None)
+
+
+def _script(cwd, script, *args):
+  env = {**os.environ, "JAX_PLATFORMS": "cpu"}
+  return subprocess.Popen([sys.executable, str(REPO / "experiments" / script), *args],
+                          cwd=cwd, env=env, text=True,
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+
+def test_commands_end_in_one_line(tmp_path):
+  """An empty --workdir (trained in the current directory before), a missing
+  workdir of unknown_words.py (a traceback before): one ``error:`` line, exit 2."""
+  cases = [
+      (_script(tmp_path, "train.py", "--workdir=", "--epochs=1", "--train_fraction=0.01"),
+       "--workdir is empty"),
+      (_script(tmp_path, "unknown_words.py", f"--workdirs={tmp_path}/missing"),
+       "missing/vocab.json: no such file"),
+  ]
+  for process, message in cases:
+    out, err = process.communicate(timeout=120)
+    assert process.returncode == 2, (process.args, err)
+    assert len(err.strip().splitlines()) == 1 and message in err, (process.args, err)
+  assert not (tmp_path / "config.json").exists()  # nothing trained in the cwd
