@@ -42,3 +42,21 @@ def test_random_init_preset_is_the_measured_command():
   given = _config(["--preset=random_init", "--loss=cross_entropy", "--char_filters=8"])
   assert (given.loss, given.char_filters, given.features) == (
       "cross_entropy", 8, ("casing", "chars"))
+
+
+def test_the_preset_takes_a_vectors_files_own_dimension(tmp_path):
+  """--vectors=file with a 50-d file and no --embed_dim: the pretrained preset's
+  embed_dim is the file's 50, not its own 100 (the run refused before with
+  "row has 50 values; expected 100", a value the user never gave)."""
+  text = tmp_path / "vec.txt"
+  text.write_text("paris " + " ".join(["0.5"] * 50) + "\nlondon " + " ".join(["1"] * 50) + "\n")
+  w2v = tmp_path / "vec.w2v.txt"
+  w2v.write_text("1 30\nparis " + " ".join(["0.5"] * 30) + "\n")
+  for path, dim in ((text, 50), (w2v, 30)):
+    config = _config(["--vectors=file", f"--vectors_path={path}"])
+    assert config.embed_dim == dim and config.loss == presets.PRETRAINED["loss"]
+  given = _config(["--vectors=file", f"--vectors_path={text}", "--embed_dim=64"])
+  assert given.embed_dim == 64  # a flag given is kept (and then refused by the reader)
+  assert presets.chosen("pretrained", "glove-6b-100d")["embed_dim"] == 100
+  assert presets.chosen("pretrained", "file", str(tmp_path / "missing.txt"))[
+      "embed_dim"] == 100  # unreadable: left to the reader's error naming the file

@@ -223,7 +223,8 @@ def config_from_flags(flag_values: flags.FlagValues = flags.FLAGS,
   values = config_values(flag_values)
   values.update(overrides)
   name = flag_values["preset"].value if "preset" in flag_values else "auto"
-  for field, value in presets.chosen(name, values.get("vectors", "random")).items():
+  for field, value in presets.chosen(name, values.get("vectors", "random"),
+                                     values.get("vectors_path", "")).items():
     given = field in overrides or (field in flag_values and flag_values[field].present)
     if not given:
       values[field] = value

@@ -30,7 +30,8 @@ sentence-level CRF): dev entity F1 0.9349 ± 0.0019 over 3 seeds; see its
 docstring below and docs/vectors.md for the search. The characters do not win
 there (+0.17, CI [-0.18, 0.53]), so it keeps words and casing. ``--vectors``
 itself is not in it: a run names its vectors, and the preset fills in the
-flags it does not give (``embed_dim`` must match the vectors).
+flags it does not give, ``embed_dim`` as the vectors' own dimension
+(``chosen``: it must match them).
 
 ``VECTORS_STUDY``: the settings every arm of the word-vectors study shares
 (``DEFAULTS`` with 100-d vectors and a training-words vocabulary).
@@ -148,14 +149,41 @@ PRESETS: dict[str, dict[str, object]] = {"random_init": RANDOM_INIT,
 CHOICES = ("auto", "none", *PRESETS)  # the values of --preset
 
 
-def chosen(name: str, vectors: str) -> dict[str, object]:
+def chosen(name: str, vectors: str, vectors_path: str = "") -> dict[str, object]:
   """The fields ``--preset=name`` fills in; ``auto``: ``PRETRAINED`` with
-  pre-trained ``vectors``, else none; ``none``: none."""
-  if name == "auto":
-    return PRETRAINED if vectors != "random" else {}
-  if name == "none":
+  pre-trained ``vectors``, else none; ``none``: none.
+
+  With pre-trained vectors the preset's ``embed_dim`` is the vectors' own
+  dimension (``vectors_dim``), since the two must match: a 50-d
+  ``--vectors_path`` is not refused for the preset's 100, a value the user
+  never gave.
+  """
+  if name == "none" or (name == "auto" and vectors == "random"):
     return {}
-  return PRESETS[name]
+  preset = dict(PRETRAINED if name == "auto" else PRESETS[name])
+  dim = vectors_dim(vectors, vectors_path) if vectors != "random" else None
+  if "embed_dim" in preset and dim is not None:
+    preset["embed_dim"] = dim
+  return preset
+
+
+def vectors_dim(vectors: str, vectors_path: str = "") -> int | None:
+  """The dimension of named ``vectors`` or of the file ``vectors_path`` (its
+  word2vec header ``N D`` or its first row), or None when it cannot be read
+  here (the run's reader then names the file and what is wrong)."""
+  if not vectors_path:
+    from wincls.data import vectors as vectors_lib  # pylint: disable=g-import-not-at-top
+    spec = vectors_lib.NAMED_VECTORS.get(vectors)
+    return None if spec is None else spec.dim
+  from wincls.data.vectors import io  # pylint: disable=g-import-not-at-top
+  try:
+    with io.open_binary(vectors_path) as f:
+      first = f.readline(1 << 20).decode("utf-8").split()
+  except (OSError, ValueError, EOFError):  # missing, a directory, not gzip/UTF-8
+    return None
+  if len(first) == 2 and all(x.isdigit() for x in first):
+    return int(first[1])
+  return len(first) - 1 if len(first) > 1 else None
 
 
 check_preset(DEFAULTS)
