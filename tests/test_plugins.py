@@ -223,7 +223,15 @@ def test_a_saved_plugin_comes_from_your_path_not_from_a_shadow_in_the_cwd(
     assert sys.modules["shadowed_plugin"].WHO == "yours" and not marker.exists()
   finally:
     sys.modules.pop("shadowed_plugin", None)
-  for bad in (["../evil"], ["os/path"], "evil"):
+  # A directory you named in PYTHONPATH is yours, the current one included.
+  (tmp_path / "yours_in_cwd.py").write_text("WHO = 'yours'\n")
+  monkeypatch.setenv("PYTHONPATH", ".")
+  try:
+    config_lib.Config.from_dict({"plugins": ["yours_in_cwd"]}, source="W/config.json")
+    assert sys.modules["yours_in_cwd"].WHO == "yours"
+  finally:
+    sys.modules.pop("yours_in_cwd", None)
+  for bad in (["../evil"], ["os/path"], "evil", None):
     with pytest.raises(plugins.PluginError, match=r"^W/config\.json: (plugin|\"plugins\")"):
       config_lib.Config.from_dict({"plugins": bad}, source="W/config.json")
 

@@ -220,7 +220,7 @@ class Config:
 
   @classmethod
   def from_dict(cls, d: dict[str, Any], *,
-                source: str | os.PathLike = "a saved config") -> "Config":
+                source: str | os.PathLike | None = None) -> "Config":
     """The config a file holds (``config.json``, a sweep's ``grid.json``).
 
     Keys that are not fields but records beside them (``SAVED_RECORDS``: the
@@ -230,13 +230,13 @@ class Config:
 
     Args:
       d: the file's JSON object.
-      source: the file, named by errors.
+      source: the file, named by errors (None: "a saved config").
     """
     names = {f.name for f in dataclasses.fields(cls)}
     unknown = sorted(set(d) - names - set(SAVED_RECORDS))
     if unknown:
-      raise ValueError(f"{source}: unknown config fields {unknown}; expected some of "
-                       f"{sorted(names)}")
+      raise ValueError(f"{source or 'a saved config'}: unknown config fields {unknown}; "
+                       f"expected some of {sorted(names)}")
     d = {k: v for k, v in d.items() if k in names}
     for name in ("features", "plugins"):
       if name in d:

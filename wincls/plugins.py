@@ -59,19 +59,23 @@ def load(modules: Iterable[str]) -> None:
       raise PluginError(f"--plugins: cannot import {name!r}: {_said(e)}") from None
 
 
-def load_saved(modules: Iterable[str], source: str | os.PathLike) -> None:
+def load_saved(modules: Iterable[str], source: str | os.PathLike | None) -> None:
   """Imports the modules a saved file names, from your own path only (module docstring).
 
   Args:
     modules: the module names the file holds.
-    source: the file (``W/config.json``), named by every error.
+    source: the file (``W/config.json``), named by every error; its directory
+      is not searched either. None: an unnamed saved config.
 
   Raises:
     PluginError: a name is not a module name, is not importable from your own
       path, or failed to import; one line saying so, where the name came from
       and how to make the module importable.
   """
-  if isinstance(modules, str) or not all(isinstance(m, str) for m in modules):
+  saved_dir = None if source is None else Path(source).parent
+  source = "a saved config" if source is None else source
+  if (not isinstance(modules, (list, tuple))
+      or not all(isinstance(m, str) for m in modules)):
     raise PluginError(f"{source}: \"plugins\" must be a list of module names, not "
                       f"{modules!r}")
   for name in modules:
@@ -80,15 +84,16 @@ def load_saved(modules: Iterable[str], source: str | os.PathLike) -> None:
     if not all(part.isidentifier() for part in name.split(".")):
       raise PluginError(f"{source}: plugin {name!r} is not a module name")
     if name not in sys.modules:
-      _import_saved(name, Path(source))
+      _import_saved(name, source, saved_dir)
 
 
-def _import_saved(name: str, source: Path) -> None:
+def _import_saved(name: str, source: str | os.PathLike,
+                  saved_dir: Path | None) -> None:
   """Imports ``name`` with its top-level package found on your own path only."""
   top = name.split(".")[0]
   try:
     if top not in sys.modules:
-      spec = _find_outside(top, skipped=_skipped_entries(source.parent))
+      spec = _find_outside(top, skipped=_skipped_entries(saved_dir))
       if spec is None:
         raise PluginError(_not_importable(name, top, source))
       _load_spec(spec)
@@ -117,12 +122,14 @@ def _inside(entry: str, directory: Path) -> bool:
     return False
 
 
-def _skipped_entries(saved_dir: Path) -> set[str]:
+def _skipped_entries(saved_dir: Path | None) -> set[str]:
   """The ``sys.path`` entries a saved name is not looked up in (module docstring)."""
   cwd = os.getcwd()
-  named = {e for e in os.environ.get("PYTHONPATH", "").split(os.pathsep) if e}
+  named = {os.path.realpath(e) for e in os.environ.get("PYTHONPATH", "").split(os.pathsep)
+           if e}
   return {e for e in sys.path if isinstance(e, str) and (
-      e in ("", ".") or (e not in named and _same(e, cwd)) or _inside(e, saved_dir))}
+      e == "" or (os.path.realpath(e) not in named and _same(e, cwd))
+      or (saved_dir is not None and _inside(e, saved_dir)))}
 
 
 def _find_outside(top: str, skipped: set[str]):
@@ -159,7 +166,7 @@ def _load_spec(spec) -> None:
     module.__path__ = list(spec.submodule_search_locations)
 
 
-def _not_importable(name: str, top: str, source: Path) -> str:
+def _not_importable(name: str, top: str, source: str | os.PathLike) -> str:
   """The one line for a saved plugin that your own path does not hold."""
   where = ""
   if importlib.machinery.PathFinder.find_spec(top, [os.getcwd()]) is not None:
