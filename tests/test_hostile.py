@@ -93,3 +93,18 @@ def test_commands_end_in_one_line(tmp_path):
     assert process.returncode == 2, (process.args, err)
     assert len(err.strip().splitlines()) == 1 and message in err, (process.args, err)
   assert not (tmp_path / "config.json").exists()  # nothing trained in the cwd
+
+
+def test_a_vocabulary_too_small_to_corrupt_names_the_flag(tmp_path):
+  """--min_count above every count with a corrupted-window loss: the run names
+  --min_count (before: "wincls/model/losses.py corrupt_centre: need high > low")."""
+  from wincls import config as config_lib
+  from wincls.train import prepare
+  data = tmp_path / "d.txt"
+  data.write_text("Peter B-PER\nlives O\n\nParis B-LOC\n")
+  config = config_lib.Config(dataset="files", train_path=str(data), dev_path=str(data),
+                             min_count=1000, loss="max_margin", output="score",
+                             target_type="PER")
+  with pytest.raises(ValueError, match=r"--min_count=1000 leaves no training word .* "
+                     r"--loss=max_margin"):
+    prepare.prepare_data(config)

@@ -232,6 +232,7 @@ def prepare_data(config: config_lib.Config, workdir: str | os.PathLike | None = 
     vocab = vocab_lib.Vocab.build(
         train_corpus.words, min_count=config.min_count, lowercase=config.lowercase,
         normalize_digits=config.normalize_digits)
+  _check_corruptible(config, vocab)
   train = encode(train_corpus, config, vocab=vocab, label_vocab=label_vocab)
   dev = encode(dev_corpus, config, vocab=vocab, label_vocab=label_vocab,
                extender=extender)
@@ -240,6 +241,18 @@ def prepare_data(config: config_lib.Config, workdir: str | os.PathLike | None = 
                  train_corpus=train_corpus, dev_corpus=dev_corpus, train=train,
                  dev=dev, pretrained=pretrained, vectors_report=report,
                  extender=extender)
+
+
+def _check_corruptible(config: config_lib.Config, vocab: vocab_lib.Vocab) -> None:
+  """ValueError naming --min_count when a corrupted-window loss has no word to
+  draw a corrupted centre from (only the reserved ids are left)."""
+  from wincls.model import losses  # pylint: disable=g-import-not-at-top
+  if (losses.get(config.loss, config.output).kind == "corrupted"
+      and len(vocab) <= losses.FIRST_WORD_ID):
+    raise ValueError(f"--min_count={config.min_count} leaves no training word in the "
+                     f"vocabulary (only its {len(vocab)} reserved ids), and "
+                     f"--loss={config.loss}'s corrupted windows draw their centre word "
+                     "from it: lower --min_count")
 
 
 def token_arrays(data: windows_lib.WindowedCorpus) -> dict[str, np.ndarray]:
