@@ -28,6 +28,10 @@ pre-trained row, in the training vocabulary or not (open vocabulary). With
 several seeds ``--seed_index`` picks the replica (default: the best on dev).
 """
 
+# First, before the heavy imports: a signal from here on ends the script in one line.
+from wincls import interrupts  # pylint: disable=g-bad-import-order
+interrupts.exit_on_signals()
+
 import json
 
 from absl import flags

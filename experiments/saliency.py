@@ -13,6 +13,10 @@ run, one column per position), ``saliency.json`` and one PNG bar chart per run
 (``<run name>.png``) into ``--output_dir``.
 """
 
+# First, before the heavy imports: a signal from here on ends the script in one line.
+from wincls import interrupts  # pylint: disable=g-bad-import-order
+interrupts.exit_on_signals()
+
 import json
 import os
 from pathlib import Path

@@ -29,6 +29,10 @@ Several hosts: one process per host (or per GPU), the same command with
 run can resume on other devices.
 """
 
+# First, before the heavy imports: a signal from here on ends the script in one line.
+from wincls import interrupts  # pylint: disable=g-bad-import-order
+interrupts.exit_on_signals()
+
 import json
 
 from absl import flags

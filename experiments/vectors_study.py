@@ -35,6 +35,10 @@ Quick check on the bundled WNUT-2016 with a vectors file::
       --min_steps=0 --train_fractions=0.1,1.0 --num_seeds=1 --workdir=/tmp/vs
 """
 
+# First, before the heavy imports: a signal from here on ends the script in one line.
+from wincls import interrupts  # pylint: disable=g-bad-import-order
+interrupts.exit_on_signals()
+
 import time
 
 from absl import flags

@@ -23,7 +23,6 @@ import errno
 import logging as python_logging
 import os
 import shlex
-import signal
 import sys
 from typing import Any, Callable
 
@@ -238,6 +237,7 @@ def config_from_flags(flag_values: flags.FlagValues = flags.FLAGS,
 
 def fail(message: str, *, status: int = 2, prefix: str = "error: ") -> None:
   """Prints ``error: message`` (in one line) to stderr and exits with ``status``."""
+  interrupts.ignore_signals()  # a signal now would cut the line with a traceback
   print(f"{prefix}{' '.join(str(message).split())}", file=sys.stderr)
   sys.exit(status)
 
@@ -281,19 +281,20 @@ def run(main: Callable[[list[str]], Any]) -> None:
   ``CheckpointError`` and ``WorkdirLockedError``, FileNotFoundError, ...) and
   any other ``OSError`` (``describe_os_error``) become ``error: <message>`` on
   stderr; Ctrl-C and SIGTERM become ``interrupts.message`` (exit status 130,
-  143); other exceptions keep their traceback.
+  143; ``interrupts.exit_interrupted``: the process ends at once, XLA's threads
+  are not torn down); other exceptions keep their traceback. Once ``main``
+  returns, or a line is printed, signals are ignored.
   """
   def wrapped(argv):
     python_logging.getLogger("jax").setLevel(python_logging.WARNING)  # backend probing
     interrupts.raise_on_signals()
     try:
-      return main(argv)
+      result = main(argv)
+      interrupts.check()  # a signal whose exception was swallowed on the way
+      interrupts.ignore_signals()  # done: one during the interpreter's exit is ignored
+      return result
     except KeyboardInterrupt as e:
-      for signum in (signal.SIGINT, signal.SIGTERM):  # a second one while exiting
-        signal.signal(signum, signal.SIG_IGN)
-      interrupts.clear()
-      fail(interrupts.message(e, shlex.join(sys.orig_argv)),
-           status=interrupts.exit_status(e), prefix="")
+      interrupts.exit_interrupted(e, shlex.join(sys.orig_argv))
     except app.UsageError as e:
       fail(str(e))
     except USER_ERRORS as e:
