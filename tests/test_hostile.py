@@ -108,3 +108,21 @@ def test_a_vocabulary_too_small_to_corrupt_names_the_flag(tmp_path):
   with pytest.raises(ValueError, match=r"--min_count=1000 leaves no training word .* "
                      r"--loss=max_margin"):
     prepare.prepare_data(config)
+
+
+def test_out_of_memory_ends_in_one_line(monkeypatch, capsys):
+  """--batch_size=99999999999 ran out of memory with a JAX traceback."""
+  import jax
+  from wincls import cli
+
+  def main(argv):
+    raise jax.errors.JaxRuntimeError(
+        "RESOURCE_EXHAUSTED: Out of memory allocating 494400001919872 bytes.")
+
+  monkeypatch.setattr(sys, "argv", ["train.py"])
+  with pytest.raises(SystemExit) as e:
+    cli.run(main)
+  assert e.value.code == 2
+  err = capsys.readouterr().err
+  assert err.startswith("error: out of memory") and "--batch_size" in err
+  assert len(err.splitlines()) == 1

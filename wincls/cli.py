@@ -301,6 +301,11 @@ def run(main: Callable[[list[str]], Any]) -> None:
       fail(describe_os_error(e) if isinstance(e, OSError) and e.filename else str(e))
     except OSError as e:
       fail(describe_os_error(e))
+    except RuntimeError as e:  # XLA's out of memory (a huge --batch_size)
+      if not str(e).startswith("RESOURCE_EXHAUSTED"):
+        raise
+      fail(f"out of memory: {str(e).splitlines()[0]}; lower --batch_size (or the "
+           "model's sizes: --hidden_size, --embed_dim, --window_size)")
 
   app.run(wrapped, flags_parser=_parse_flags)
 
