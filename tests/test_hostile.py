@@ -126,3 +126,16 @@ def test_out_of_memory_ends_in_one_line(monkeypatch, capsys):
   err = capsys.readouterr().err
   assert err.startswith("error: out of memory") and "--batch_size" in err
   assert len(err.splitlines()) == 1
+
+
+def test_vectors_install_into_a_file_is_one_line(tmp_path, monkeypatch, capsys):
+  """``python -m wincls.vectors install NAME --cache_dir=FILE``: a traceback before."""
+  import types
+  from wincls.data.vectors import cli as vectors_cli
+  (tmp_path / "file").write_text("x")
+  for name, value in (("_CACHE_DIR", str(tmp_path / "file")), ("_TARBALL", ""),
+                      ("_FORCE", False)):
+    monkeypatch.setattr(vectors_cli, name, types.SimpleNamespace(value=value))
+  assert vectors_cli.main(["wincls.vectors", "install", "glove-6b-100d"]) == 1
+  err = capsys.readouterr().err
+  assert err.startswith(f"error: {tmp_path / 'file'}") and len(err.splitlines()) == 1

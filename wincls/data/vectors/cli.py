@@ -116,5 +116,9 @@ def main(argv):
   except (vectors_lib.InstallError, FileNotFoundError, DataError, ValueError) as e:
     print(f"error: {e}", file=sys.stderr)
     return 1
+  except OSError as e:  # --cache_dir a file, read-only, a full disk
+    where = f"{e.filename}: " if e.filename else ""
+    print(f"error: {where}{e.strerror or e}", file=sys.stderr)
+    return 1
   return 0
 
