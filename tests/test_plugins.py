@@ -190,19 +190,21 @@ def _workdir_naming(workdir, module):
 def test_a_workdir_runs_no_module_of_the_current_directory_or_its_own(
     where, tmp_path, monkeypatch):
   """As ``python -m``, ``python -c``, a REPL or a notebook: the current directory
-  is first on sys.path ('' and itself), yet Tagger.load imports nothing from it."""
+  is first on sys.path ('' and itself), yet Tagger.load imports nothing from it;
+  nor from the workdir, even on sys.path."""
   marker, name = tmp_path / "ran", f"marking_{where.split()[0]}"
   workdir = _workdir_naming(tmp_path / "W", name)
   here = workdir if where == "workdir" else tmp_path
   (here / f"{name}.py").write_text(MARKING.format(marker=str(marker)))
-  monkeypatch.chdir(here)
+  monkeypatch.chdir(tmp_path)
   monkeypatch.syspath_prepend(str(here))
   sys.path.insert(0, "")  # restored with the rest by monkeypatch
   with pytest.raises(plugins.PluginError) as error:
     train.Tagger.load(workdir)
   assert str(error.value).startswith(
       f"{workdir / 'config.json'}: plugin '{name}' is not importable from your "
-      "installed packages or PYTHONPATH (only the current directory has it")
+      "installed packages or PYTHONPATH")
+  assert ("only the current directory has it" in str(error.value)) == (here == tmp_path)
   assert "pip install -e" in str(error.value) and f"--plugins={name}" in str(error.value)
   assert not marker.exists() and name not in sys.modules
 

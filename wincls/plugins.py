@@ -17,8 +17,8 @@ Two ways in, two rules:
   sweep's ``grid.json``) are data, not code. Such a name is imported only from
   *your own path*: ``sys.path`` as it is, with every entry that stands for the
   current directory (``''``, ``.``, the directory itself: what ``python -m``,
-  ``python -c``, a REPL or a notebook put first) and every entry inside the
-  file's directory skipped. An entry you named in ``$PYTHONPATH`` counts even
+  ``python -c``, a REPL or a notebook put first) and the file's directory (the
+  workdir) skipped. An entry you named in ``$PYTHONPATH`` counts even
   when it is the current directory. A module already imported (by ``--plugins``
   or your own ``import``) is not imported again. So a workdir can make wincls
   import a module installed in your environment (as ``import NAME`` would), but
@@ -65,7 +65,7 @@ def load_saved(modules: Iterable[str], source: str | os.PathLike | None) -> None
   Args:
     modules: the module names the file holds.
     source: the file (``W/config.json``), named by every error; its directory
-      is not searched either. None: an unnamed saved config.
+      is not searched. None: an unnamed saved config.
 
   Raises:
     PluginError: a name is not a module name, is not importable from your own
@@ -115,13 +115,6 @@ def _same(a: str, b: str) -> bool:
     return False
 
 
-def _inside(entry: str, directory: Path) -> bool:
-  try:
-    return Path(entry).resolve().is_relative_to(directory.resolve())
-  except (OSError, ValueError):
-    return False
-
-
 def _skipped_entries(saved_dir: Path | None) -> set[str]:
   """The ``sys.path`` entries a saved name is not looked up in (module docstring)."""
   cwd = os.getcwd()
@@ -129,7 +122,7 @@ def _skipped_entries(saved_dir: Path | None) -> set[str]:
            if e}
   return {e for e in sys.path if isinstance(e, str) and (
       e == "" or (os.path.realpath(e) not in named and _same(e, cwd))
-      or (saved_dir is not None and _inside(e, saved_dir)))}
+      or (saved_dir is not None and _same(e, str(saved_dir))))}
 
 
 def _find_outside(top: str, skipped: set[str]):
