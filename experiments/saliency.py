@@ -37,8 +37,18 @@ flags.DEFINE_list("plugins", [], "Modules to import first, comma list (your own:
 flags.mark_flags_as_required(["workdirs", "output_dir"])
 
 
-def _run_name(workdir: str) -> str:
-  return Path(os.path.normpath(workdir)).name
+def _run_names(workdirs: list[str]) -> list[str]:
+  """Each run's name for its row and ``<name>.png``: the workdir's last part, or,
+  when two share it, the path below their common parent with ``/`` as ``_`` (a
+  second run's chart would replace the first's)."""
+  paths = [Path(os.path.realpath(w)) for w in workdirs]
+  if len(set(paths)) < len(paths):
+    raise app.UsageError("--workdirs names the same workdir twice")
+  names = [p.name for p in paths]
+  if len(set(names)) < len(names):
+    common = Path(os.path.commonpath(paths))
+    names = [str(p.relative_to(common)).replace(os.sep, "_") for p in paths]
+  return names
 
 
 def main(argv):
@@ -57,7 +67,7 @@ def main(argv):
   out = Path(_OUTPUT_DIR.value)
   out.mkdir(parents=True, exist_ok=True)
   rows = []
-  for workdir in _WORKDIRS.value:
+  for workdir, name in zip(_WORKDIRS.value, _run_names(_WORKDIRS.value)):
     config, vocab, label_vocab, model_config, best, results = train.load_run(workdir)
     seed_index = int((results or {}).get("best_seed_index", 0))
     params = jax.tree.map(lambda x: x[seed_index], best["params"])
@@ -67,7 +77,7 @@ def main(argv):
     norms = saliency.position_norms(params, data.window_ids[:n], data.feature_ids[:n],
                                     config=model_config)
     m = config.window_size
-    row = {"run": _run_name(workdir), "workdir": str(workdir), "window": config.window,
+    row = {"run": name, "workdir": str(workdir), "window": config.window,
            "window_size": m, "seed_index": seed_index, "num_windows": n,
            "positions": list(range(-m, m + 1)), "norms": [float(v) for v in norms]}
     rows.append(row)

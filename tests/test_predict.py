@@ -194,6 +194,10 @@ def test_output_never_overwrites_the_input_or_the_runs_files(runs, files, tmp_pa
       train.predict_file(workdir, input_path, output)
   assert source.read_bytes() == files["dev"].read_bytes()
   assert {p: p.read_bytes() for p in workdir.rglob("*") if p.is_file()} == before
+  vectors = files["vectors"].read_bytes()
+  with pytest.raises(ValueError, match="is the run's --vectors_path"):
+    train.predict_file(runs["pretrained"][0], files["dev"], files["vectors"])
+  assert files["vectors"].read_bytes() == vectors
 
 
 def test_output_to_a_device_writes_through_it(runs, files, tmp_path, monkeypatch):

@@ -111,6 +111,10 @@ def predict_file(workdir: str | os.PathLike, input_path: str | os.PathLike,
   evaluate.check_workdir(workdir)
   output_path = _check_output(output_path, input_path, workdir)
   tagger = evaluate.load_tagger(workdir, seed_index=seed_index, open_vocab=open_vocab)
+  vectors_path = tagger.config.vectors_path
+  if vectors_path and os.path.realpath(vectors_path) == os.path.realpath(output_path):
+    raise ValueError(f"--output={output_path} is the run's --vectors_path; writing it "
+                     "would destroy the vectors the run needs: choose another path")
   scores = None
   if input_format == "text":
     corpus = text_lib.read_text(input_path, tokenize_words=tokenize)
