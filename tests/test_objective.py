@@ -166,6 +166,15 @@ def test_score_max_margin_uses_corrupted_windows_for_positives(loss):
                            jnp.broadcast_to(batch["feature_ids"][i], (k, 5, 1))))
     np.testing.assert_allclose(per_example[i], np.maximum(0, margin - s[i] + s_c).sum(),
                                rtol=1e-5)
+  # with_corruptions draws the very centre words forward draws (what a sparse
+  # step gathers rows for), and forward uses them.
+  drawn = objective.with_corruptions(batch, config=config, loss=loss, key=key,
+                                     num_corruptions=k)
+  np.testing.assert_array_equal(drawn[objective.CORRUPTED_WORDS],
+                                corrupted[:, :, config.window_len // 2])
+  np.testing.assert_allclose(objective.token_losses(
+      params, drawn, config=config, loss=loss, key=None, margin=margin,
+      num_corruptions=k), per_example, rtol=1e-6)  # eager vs jit
   # Another key changes the positives only.
   other = token_losses(jax.random.key(5))
   np.testing.assert_allclose(other[1::2][:2], per_example[1::2][:2])

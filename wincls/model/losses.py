@@ -206,7 +206,7 @@ def corruption_words(key: Array, window_ids: Array, *, num_corruptions: int,
 
 
 def replace_centre(window_ids: Array, words: Array) -> Array:
-  """int ``[B, k, W]``: ``window_ids`` ``[B, W]`` k times, centre ``W // 2`` = ``words [B, k]``."""
+  """``[B, k, W]``: ``window_ids [B, W]`` k times, their centres ``words [B, k]``."""
   batch, window_len = window_ids.shape
   corrupted = jnp.broadcast_to(window_ids[:, None, :],
                                (batch, words.shape[1], window_len))

@@ -73,7 +73,7 @@ def _dropout_key(key, stream: int, train: bool, config: config_lib.ModelConfig):
 
 
 def _draw_corruptions(window_ids, *, config, loss, key, num_corruptions):
-  """``[B, k]`` centre words from the whole vocabulary (``fold_in(key, CORRUPT_STREAM)``)."""
+  """``[B, k]`` centre words from all ids (key ``fold_in(key, CORRUPT_STREAM)``)."""
   if key is None:
     raise ValueError(f"wincls/model/objective.py: --loss={loss} needs a key for the "
                      "corruptions (got key=None)")
