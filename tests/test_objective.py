@@ -326,3 +326,23 @@ def test_a_plugin_sentence_loss_is_read_by_its_kind_not_its_name(monkeypatch):
   np.testing.assert_array_equal(tags, step.eval_step(params, batch, config=config,
                                                      loss="crf"))
   assert tags.shape == batch["labels"].shape
+
+
+def test_a_loss_kind_serves_only_its_outputs(monkeypatch):
+  """A corrupted loss scores single windows (--output=score), a sentence loss
+  reads every class's emissions (multiclass), whatever its spec lists: checked
+  by kind in Config.validate, before any data is read."""
+  from wincls import config as config_lib  # pylint: disable=g-import-not-at-top
+  spec = losses.LOSSES["max_margin_neg"]
+  monkeypatch.setitem(losses.LOSSES, "plugin_corrupted", losses.LossSpec(
+      spec.forward, spec.gradient, ("score", "multiclass"), "test", kind="corrupted"))
+  monkeypatch.setitem(losses.LOSSES, "plugin_odd", losses.LossSpec(
+      spec.forward, spec.gradient, ("score",), "test", kind="pairwise"))
+  config_lib.Config(loss="plugin_corrupted", output="score", target_type="LOC").validate()
+  with pytest.raises(ValueError, match="--loss=plugin_corrupted is a corrupted loss, "
+                     "which works with --output=score only, not --output=multiclass"):
+    config_lib.Config(loss="plugin_corrupted").validate()
+  assert "plugin_corrupted" not in losses.outputs_of("multiclass")
+  assert "max_margin" in losses.outputs_of("multiclass")  # hinge_cs there
+  with pytest.raises(ValueError, match="loss 'plugin_odd' has kind='pairwise'"):
+    config_lib.Config(loss="plugin_odd", output="score", target_type="LOC").validate()

@@ -199,10 +199,7 @@ class Config:
     if self.classifier != "hidden" and self.hidden2_size > 0:
       raise ValueError(f"--hidden2_size={self.hidden2_size} needs --classifier=hidden "
                        f"(--classifier={self.classifier} has no hidden layer)")
-    allowed = losses.outputs_of(self.output)
-    if self.loss not in allowed:
-      raise ValueError(f"--loss={self.loss} does not work with --output={self.output}; "
-                       f"expected one of {', '.join(allowed)}")
+    losses.get(self.loss, self.output)  # its outputs, and what its kind serves
     if self.output == "score" and not self.target_type:
       raise ValueError("--output=score needs --target_type (the entity type to detect, e.g. LOC)")
     return self

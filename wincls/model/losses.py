@@ -239,6 +239,11 @@ def corrupt_centre(key: Array, window_ids: Array, *, num_corruptions: int,
 
 
 KINDS = ("token", "corrupted", "sentence")
+# The outputs each kind can serve (whatever a spec's ``outputs`` say): a
+# corrupted window has one score to compare; a sentence loss reads the C
+# emissions of every position.
+KIND_OUTPUTS = {"token": ("multiclass", "score"), "corrupted": ("score",),
+                "sentence": ("multiclass",)}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -293,9 +298,18 @@ def get(name: str, output: str) -> LossSpec:
     raise ValueError(f"loss {name!r} has kind={LOSSES[name].kind!r}; expected one of "
                      f"{', '.join(KINDS)}")
   if output not in LOSSES[name].outputs:
-    allowed = [n for n, spec in LOSSES.items() if output in spec.outputs]
+    allowed = outputs_of(output)
     raise ValueError(f"--loss={name} does not work with --output={output}; expected "
                      f"one of {', '.join(allowed)}")
+  spec = _resolve(name, output)
+  if output not in KIND_OUTPUTS[spec.kind]:
+    raise ValueError(f"--loss={name} is a {spec.kind} loss, which works with --output="
+                     f"{' or '.join(KIND_OUTPUTS[spec.kind])} only, not --output={output} "
+                     f"(its LossSpec lists outputs={spec.outputs})")
+  return spec
+
+
+def _resolve(name: str, output: str) -> LossSpec:
   if output == "multiclass":
     name = _MULTICLASS_ALIASES.get(name, name)
   return LOSSES[name]
@@ -326,8 +340,10 @@ def describe(name: str, output: str, margin: float = 1.0) -> str:
 
 
 def outputs_of(output: str) -> tuple[str, ...]:
-  """The ``--loss`` values that work with ``--output=output``."""
-  return tuple(n for n, spec in LOSSES.items() if output in spec.outputs)
+  """The ``--loss`` values that work with ``--output=output`` (``get`` accepts)."""
+  return tuple(n for n, spec in LOSSES.items()
+               if output in spec.outputs and spec.kind in KINDS
+               and output in KIND_OUTPUTS[_resolve(n, output).kind])
 
 
 def help_text() -> str:
