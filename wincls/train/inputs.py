@@ -82,8 +82,13 @@ def fingerprint(path: str | os.PathLike) -> dict[str, Any]:
 
 
 def fingerprints(config: config_lib.Config) -> dict[str, dict[str, Any]]:
-  """What ``config.json`` records of the run's files (``{role: fingerprint}``)."""
-  return {role: fingerprint(path) for role, path in input_files(config).items()}
+  """What ``config.json`` records of the run's files (``{role: fingerprint}``).
+
+  Only regular files: a pipe (``--train_path=<(zcat train.gz)``) cannot be read
+  a second time, and is not there to compare on a rerun.
+  """
+  return {role: fingerprint(path) for role, path in input_files(config).items()
+          if path.is_file()}
 
 
 def check(stored: dict[str, Any], config: config_lib.Config, *,
