@@ -1,6 +1,8 @@
 """The presets fill the flags not given: ``--preset``, and ``--vectors`` alone."""
 
+from absl import app
 from absl import flags
+import pytest
 
 from wincls import cli
 from wincls import config as config_lib
@@ -60,3 +62,24 @@ def test_the_preset_takes_a_vectors_files_own_dimension(tmp_path):
   assert presets.chosen("pretrained", "glove-6b-100d")["embed_dim"] == 100
   assert presets.chosen("pretrained", "file", str(tmp_path / "missing.txt"))[
       "embed_dim"] == 100  # unreadable: left to the reader's error naming the file
+
+
+def test_a_conflict_with_a_value_the_preset_set_says_so():
+  """--preset=random_init (or --vectors alone) sets --loss=crf; --output=score then
+  conflicts with it, and the error says the preset set it (it read as the user's)."""
+  with pytest.raises(app.UsageError, match=r"--loss=crf does not work with "
+                     r"--output=score.*--loss=crf was set by --preset=random_init, "
+                     r"not given; give --loss"):
+    _config(["--preset=random_init", "--output=score", "--target_type=person"])
+  with pytest.raises(app.UsageError, match=r"--loss=crf was set by --preset=auto "
+                     r"\(pretrained, as --vectors is given\)"):
+    _config(["--vectors=glove-6b-100d", "--output=score", "--target_type=person"])
+  with pytest.raises(app.UsageError) as given:
+    _config(["--preset=random_init", "--loss=crf", "--output=score",
+             "--target_type=person"])
+  assert "preset" not in str(given.value)  # the user gave --loss=crf
+
+
+def test_the_pretrained_preset_needs_vectors():
+  with pytest.raises(ValueError, match="--preset=pretrained needs --vectors"):
+    _config(["--preset=pretrained"])

@@ -222,16 +222,17 @@ def config_from_flags(flag_values: flags.FlagValues = flags.FLAGS,
   values = config_values(flag_values)
   values.update(overrides)
   name = flag_values["preset"].value if "preset" in flag_values else "auto"
+  filled = {}  # what the preset set, named when an error is about it
   for field, value in presets.chosen(name, values.get("vectors", "random"),
                                      values.get("vectors_path", "")).items():
     given = field in overrides or (field in flag_values and flag_values[field].present)
     if not given:
-      values[field] = value
+      values[field] = filled[field] = value
   try:
     config = config_lib.Config(**values).validate()
     check_paths(config)
   except ValueError as e:
-    raise app.UsageError(str(e)) from None
+    raise app.UsageError(presets.blame(str(e), filled, name)) from None
   return config
 
 

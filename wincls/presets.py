@@ -43,6 +43,7 @@ settings stay put when ``Config``'s defaults change.
 from __future__ import annotations
 
 import dataclasses
+import re
 
 from wincls import config as config_lib
 
@@ -160,11 +161,30 @@ def chosen(name: str, vectors: str, vectors_path: str = "") -> dict[str, object]
   """
   if name == "none" or (name == "auto" and vectors == "random"):
     return {}
+  if name == "pretrained" and vectors == "random":
+    raise ValueError("--preset=pretrained needs --vectors (glove-6b-100d, or file with "
+                     "--vectors_path): it is the configuration measured with them")
   preset = dict(PRETRAINED if name == "auto" else PRESETS[name])
   dim = vectors_dim(vectors, vectors_path) if vectors != "random" else None
   if "embed_dim" in preset and dim is not None:
     preset["embed_dim"] = dim
   return preset
+
+
+def blame(message: str, filled: dict[str, object], name: str) -> str:
+  """``message`` with a note for each flag it names whose value ``--preset=name``
+  set (``filled``: field -> value), so that a conflict with a value the user
+  never gave does not read as theirs."""
+  notes = []
+  for field, value in filled.items():
+    if re.search(rf"--{field}\b", message):
+      shown = ",".join(value) if isinstance(value, tuple) else value
+      notes.append(f"--{field}={shown}")
+  if not notes:
+    return message
+  preset = "auto (pretrained, as --vectors is given)" if name == "auto" else name
+  return (f"{message} ({', '.join(notes)} was set by --preset={preset}, not given; "
+          f"give --{notes[0][2:].split('=')[0]} to override it, or --preset=none)")
 
 
 def vectors_dim(vectors: str, vectors_path: str = "") -> int | None:
