@@ -12,6 +12,11 @@ one sentence per line, ``wincls.data.text``) written as JSON lines ``{"text",
 "tokens", "entities": [{"start", "end", "type", "text"}]}`` (``end``
 exclusive), one per input line in order: a blank line gives ``{"text": "",
 "tokens": [], "entities": []}``.
+
+The output never destroys an input: ``--output`` equal to ``--input``, to the
+run's ``--vectors_path``, anywhere inside the run's workdir, a directory or
+empty is refused up front (ValueError naming ``--output``); a device or pipe
+(``/dev/stdout``) is written through, a file is replaced atomically.
 """
 
 from __future__ import annotations
