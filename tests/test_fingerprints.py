@@ -9,6 +9,7 @@ before anything is read or compiled.
 
 import hashlib
 import json
+import shutil
 
 import jax
 import numpy as np
@@ -132,3 +133,30 @@ def test_a_config_json_without_fingerprints_is_not_checked(files, tmp_path):
   files["train"].write_text("\n".join(SENTENCES[:2]))
   assert workdir_lib.inspect_run(workdir, config)["existed"]
   assert config_lib.Config.from_dict(stored) == config
+
+
+def test_a_sweep_rerun_on_a_changed_data_file_is_refused_before_any_run(files, tmp_path):
+  """Finished runs are answered from results.jsonl: their files are checked too,
+  before a run that is not finished trains on the new contents."""
+  from wincls import sweep  # pylint: disable=g-import-not-at-top
+  calls = []
+
+  def started(config, workdir):  # a run that reads its data and "finishes"
+    calls.append(workdir.name)
+    _started(config, workdir)
+    return {"seeds": [{"seed": config.seed, "best_epoch": 1, "dev_f1": 0.5,
+                       "dev_precision": 0.5, "dev_recall": 0.5, "dev_accuracy": 0.9}],
+            "epochs_run": 1, "wall_time": 1.0}
+
+  axes = [("learning_rate", ["0.01", "0.1"])]
+  sweep.run_sweep(_config(files), axes, tmp_path / "S", train_fn=started, reports=False)
+  assert len(calls) == 2
+  files["train"].write_text("\n".join(SENTENCES[:2]))
+  # The sweep killed before its second run started: that run would train anew.
+  (tmp_path / "S" / "results.jsonl").write_text(
+      (tmp_path / "S" / "results.jsonl").read_text().splitlines()[0] + "\n")
+  shutil.rmtree(tmp_path / "S" / "runs" / "learning_rate=0.1")
+  with pytest.raises(inputs.InputsChangedError, match=r"S/runs/learning_rate=0.01/"
+                     r"config.json: data file .*train.txt changed"):
+    sweep.run_sweep(_config(files), axes, tmp_path / "S", train_fn=started, reports=False)
+  assert len(calls) == 2

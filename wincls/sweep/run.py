@@ -195,6 +195,10 @@ def _run_shard(runs: Sequence[grid_lib.Run], mine: Sequence[grid_lib.Run],
   total = sum(run.config.epochs for run in mine)
   counter = progress.Counter(total=total, desc="sweep",
                              initial=sum(run.config.epochs for run in mine if finished(run)))
+  for run in mine:  # a run's rows and checkpoints stand for the files it read:
+    # other contents now are refused (naming the file) before any run trains.
+    workdir_lib.check_workdir_config(workdir / grid_lib.RUNS_DIR / run.name, run.config,
+                                     write=False)
   trained = 0
   try:
     with progress.report_to(counter):
