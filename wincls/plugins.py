@@ -117,11 +117,14 @@ def _same(a: str, b: str) -> bool:
 
 def _skipped_entries(saved_dir: Path | None) -> set[str]:
   """The ``sys.path`` entries a saved name is not looked up in (module docstring)."""
-  cwd = os.getcwd()
+  try:
+    cwd = os.getcwd()
+  except OSError:  # the current directory was removed: '' finds nothing there
+    cwd = None
   named = {os.path.realpath(e) for e in os.environ.get("PYTHONPATH", "").split(os.pathsep)
            if e}
   return {e for e in sys.path if isinstance(e, str) and (
-      e == "" or (os.path.realpath(e) not in named and _same(e, cwd))
+      e == "" or (cwd is not None and os.path.realpath(e) not in named and _same(e, cwd))
       or (saved_dir is not None and _same(e, str(saved_dir))))}
 
 
@@ -162,7 +165,11 @@ def _load_spec(spec) -> None:
 def _not_importable(name: str, top: str, source: str | os.PathLike) -> str:
   """The one line for a saved plugin that your own path does not hold."""
   where = ""
-  if importlib.machinery.PathFinder.find_spec(top, [os.getcwd()]) is not None:
+  try:
+    here = os.getcwd()
+  except OSError:
+    here = None
+  if here and importlib.machinery.PathFinder.find_spec(top, [here]) is not None:
     where = (" (only the current directory has it, and wincls does not import a "
              "workdir's plugins from there)")
   return (f"{source}: plugin {name!r} is not importable from your installed packages or "
