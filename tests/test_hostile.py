@@ -35,7 +35,8 @@ def test_a_window_that_lies_about_its_shape_or_computes_nan_is_refused():
   average = windows.WINDOWS["average"]
   _refused(windows.WINDOWS, "fn", lambda p, v, m: v,
            r"window 'fn': expected a WindowSpec, got a function")
-  _refused(windows.WINDOWS, "wide", dataclasses.replace(average, out_dim=lambda w, d: w * d),
+  _refused(windows.WINDOWS, "wide",
+           dataclasses.replace(average, out_dim=lambda w, d: w * d),
            r"window 'wide': forward gives shape \(2, 3\) .* out_dim\(5, 3\) = 15")
   _refused(windows.WINDOWS, "nan", dataclasses.replace(
       average, forward=lambda p, v, m: average.forward(p, v, m) * jnp.nan),
@@ -48,7 +49,8 @@ def test_a_window_that_lies_about_its_shape_or_computes_nan_is_refused():
 def test_an_activation_or_feature_that_misbehaves_is_refused():
   relu = layers.ACTIVATIONS["relu"]
   _refused(layers.ACTIVATIONS, "s", "relu", r"activation 's': expected an Activation")
-  _refused(layers.ACTIVATIONS, "nan", dataclasses.replace(relu, forward=lambda z: z * jnp.nan),
+  _refused(layers.ACTIVATIONS, "nan",
+           dataclasses.replace(relu, forward=lambda z: z * jnp.nan),
            r"activation 'nan': forward gives non-finite values")
   _refused(layers.ACTIVATIONS, "sum", dataclasses.replace(relu, derivative=jnp.sum),
            r"activation 'sum': derivative gives shape \(\) for input shape \(7,\)")

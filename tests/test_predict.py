@@ -206,7 +206,8 @@ def test_output_to_a_device_writes_through_it(runs, files, tmp_path, monkeypatch
   fifo = tmp_path / "fifo"
   os.mkfifo(fifo)
   received = []
-  reader = threading.Thread(target=lambda: received.append(fifo.read_bytes()), daemon=True)
+  reader = threading.Thread(target=lambda: received.append(fifo.read_bytes()),
+                            daemon=True)
   reader.start()
   train.predict_file(workdir, files["dev"], fifo)
   reader.join(timeout=30)

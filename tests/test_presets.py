@@ -51,7 +51,8 @@ def test_the_preset_takes_a_vectors_files_own_dimension(tmp_path):
   embed_dim is the file's 50, not its own 100 (the run refused before with
   "row has 50 values; expected 100", a value the user never gave)."""
   text = tmp_path / "vec.txt"
-  text.write_text("paris " + " ".join(["0.5"] * 50) + "\nlondon " + " ".join(["1"] * 50) + "\n")
+  text.write_text("paris " + " ".join(["0.5"] * 50) + "\nlondon "
+                  + " ".join(["1"] * 50) + "\n")
   w2v = tmp_path / "vec.w2v.txt"
   w2v.write_text("1 30\nparis " + " ".join(["0.5"] * 30) + "\n")
   for path, dim in ((text, 50), (w2v, 30)):

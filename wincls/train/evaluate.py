@@ -182,7 +182,8 @@ class Tagger:
   def conll_text(self, corpus: conll.Corpus, predictions: np.ndarray,
                  data: windows_lib.WindowedCorpus) -> str:
     """The text ``write_conll`` writes."""
-    return conll.format_conll(corpus.words, *self._conll_columns(corpus, predictions, data))
+    return conll.format_conll(corpus.words,
+                              *self._conll_columns(corpus, predictions, data))
 
   def _conll_columns(self, corpus, predictions, data):
     """``(gold or None, pred)`` per sentence in ``output_scheme(corpus.scheme)``."""
@@ -296,7 +297,8 @@ def _token_list(tokens: Any, what: str) -> list[str]:
   ``text.corpus_of_words``."""
   if isinstance(tokens, (str, bytes, Mapping)) or not isinstance(tokens, Iterable):
     raise TypeError(f"{what} expects a list of tokens, not a {type(tokens).__name__} "
-                    "(split a text first: tag(text.split()), or wincls.data.text.tokenize)")
+                    "(split a text first: tag(text.split()), or "
+                    "wincls.data.text.tokenize)")
   return list(tokens)
 
 
