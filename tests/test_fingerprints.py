@@ -119,7 +119,8 @@ def test_tagging_with_a_changed_vectors_file_is_refused(files, tmp_path):
   _with_best(config, workdir)
   assert train.Tagger.load(workdir).extender is not None
   files["vectors"].write_text(VECTORS.replace("0.1", "0.2"))
-  with pytest.raises(inputs.InputsChangedError, match="vectors file .*vectors.txt changed"):
+  with pytest.raises(inputs.InputsChangedError,
+                     match="vectors file .*vectors.txt changed"):
     train.Tagger.load(workdir)
   assert train.load_tagger(workdir, open_vocab=False).extender is None  # reads no vectors
 

@@ -234,7 +234,8 @@ def test_a_saved_plugin_comes_from_your_path_not_from_a_shadow_in_the_cwd(
   finally:
     sys.modules.pop("yours_in_cwd", None)
   for bad in (["../evil"], ["os/path"], "evil", None):
-    with pytest.raises(plugins.PluginError, match=r"^W/config\.json: (plugin|\"plugins\")"):
+    with pytest.raises(plugins.PluginError,
+                       match=r"^W/config\.json: (plugin|\"plugins\")"):
       config_lib.Config.from_dict({"plugins": bad}, source="W/config.json")
 
 

@@ -91,8 +91,8 @@ def split_files(name: str, *, data_dir: str | os.PathLike | None = None,
   files: dict[str, Path] = {}
   if name == "conll2003":
     wanted = {split: filename for split, filename in CONLL2003_FILES.items()
-              if (split == "train" and not train_path) or (split == "dev" and not dev_path)
-              or (split == "test" and include_test)}
+              if (split == "train" and not train_path)
+              or (split == "dev" and not dev_path) or (split == "test" and include_test)}
     directory = conll2003_dir(data_dir) if wanted else None
     for split, filename in wanted.items():
       if split != "test" or (directory / filename).is_file():

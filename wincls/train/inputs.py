@@ -66,7 +66,8 @@ def vectors_files(config: config_lib.Config) -> dict[str, Path]:
   spec = config.vectors_path or config.vectors  # as prepare.load_run_vectors reads it
   if spec in vectors_install.NAMED_VECTORS:
     directory = vectors_install.named_vectors_dir(spec)
-    return {"vectors": directory / "vectors.npy", "vectors_words": directory / "words.txt"}
+    return {"vectors": directory / "vectors.npy",
+            "vectors_words": directory / "words.txt"}
   return {"vectors": Path(spec)}
 
 

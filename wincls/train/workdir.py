@@ -111,7 +111,8 @@ def check_workdir_config(workdir: str | os.PathLike, config: config_lib.Config, 
   wanted = config_dict(config)
   if not path.exists():
     if write:
-      write_json(path, wanted if inputs is None else wanted | {inputs_lib.INPUTS_KEY: inputs})
+      records = {} if inputs is None else {inputs_lib.INPUTS_KEY: inputs}
+      write_json(path, wanted | records)
     return False
   stored = read_json(path, remedy="the run's settings are lost: rerun in a new "
                      "--workdir (or write the file again from the command's flags)")
