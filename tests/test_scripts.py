@@ -1,7 +1,8 @@
 """End-to-end tests of experiments/{train,predict,compare}.py as subprocesses.
 
 A compare.py sweep killed with SIGKILL after its first result row and rerun
-must end with the rows and metrics of an uninterrupted sweep; predict.py's
+must end with the rows and metrics of an uninterrupted sweep; a second sweep
+on a workdir in use is refused in one line naming the holder; predict.py's
 output re-scored by seqeval must give the F1 it printed; bad flags must exit
 with one line on stderr and no traceback. Data: a slice of WNUT-2016 (bundled).
 """
@@ -80,7 +81,8 @@ def _rows_without_timing(path):
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
   """A sweep killed after its first result row and rerun, an uninterrupted
-  sweep, and a 2-seed train.py run of the sweep's concat configuration."""
+  sweep (a second sweep started on its workdir meanwhile, and a rerun once it
+  finished), and a 2-seed train.py run of the sweep's concat configuration."""
   root = tmp_path_factory.mktemp("runs")
   killed = _start("compare.py", f"--workdir={root / 'killed'}", *SWEEP)
   single = _start("train.py", f"--workdir={root / 'train'}", *TINY, "--num_seeds=2",
@@ -96,11 +98,20 @@ def runs(tmp_path_factory):
   rows_at_kill = len(checkpoint.read_jsonl(results))
   whole = _start("compare.py", f"--workdir={root / 'whole'}", *SWEEP)
   rerun = _start("compare.py", f"--workdir={root / 'killed'}", *SWEEP)
-  outputs = {}
+  while not (root / "whole" / "lock").exists():  # the sweep holds its workdir
+    assert whole.poll() is None, whole.communicate()
+    assert time.time() < deadline + 240, "the sweep took no lock within 240 s"
+    time.sleep(0.05)
+  # A second sweep (another grid) on the workdir in use.
+  intruder = _start("compare.py", f"--workdir={root / 'whole'}", "--axis=window=concat",
+                    *SWEEP)
+  outputs = {"whole_pid": whole.pid, "intruder": _finish(intruder)}
   for name, process in (("train", single), ("whole", whole), ("rerun", rerun)):
     code, out, err = _finish(process)
     assert code == 0, (name, err[-3000:])
     outputs[name] = out
+  # The finished sweep answers again.
+  outputs["again"] = _finish(_start("compare.py", f"--workdir={root / 'whole'}", *SWEEP))
   return root, rows_at_kill, outputs
 
 
@@ -234,26 +245,15 @@ def test_bad_flags_exit_with_one_clear_line(tmp_path):
   assert not (workdirs["expected 8"] / "config.json").exists()
 
 
-def test_two_sweeps_on_one_workdir_one_is_refused_the_other_answers_again(tmp_path):
-  workdir = tmp_path / "sweep"
-  first = ["--windows=average"] + SWEEP
-  a = _start("compare.py", f"--workdir={workdir}", *first)
-  deadline = time.time() + 240
-  while not (workdir / "lock").exists():  # A holds the workdir
-    assert a.poll() is None, a.communicate()
-    assert time.time() < deadline, "the sweep took no lock within 240 s"
-    time.sleep(0.05)
-  b = _start("compare.py", f"--workdir={workdir}", "--axis=window=concat", *SWEEP)
-  code, _, err = _finish(b)
+def test_two_sweeps_on_one_workdir_one_is_refused_the_other_answers_again(runs):
+  root, _, outputs = runs
+  workdir = root / "whole"
+  code, _, err = outputs["intruder"]
   assert code == 2 and err.count("\n") == 1, err
-  assert (f"error: {workdir}: a sweep is running in this workdir: pid {a.pid} on host"
-          in err)
-  code, _, err = _finish(a)
-  assert code == 0, err[-3000:]
-  rows = checkpoint.read_jsonl(workdir / "results.jsonl")
-  assert {r["run"] for r in rows} == {"window=average,loss=cross_entropy"}
-  # Afterwards A answers again, training nothing (B's grid is refused by
-  # grid.json: tests/test_sweep.py).
-  code, out, err = _finish(_start("compare.py", f"--workdir={workdir}", *first))
+  assert (f"error: {workdir}: a sweep is running in this workdir: pid "
+          f"{outputs['whole_pid']} on host" in err)
+  assert {r["window"] for r in checkpoint.read_jsonl(workdir / "results.jsonl")} == {
+      "average", "concat"}  # the sweep's own grid, whole
+  code, out, err = outputs["again"]
   assert code == 0 and "Training" not in out, err[-3000:]
-  assert checkpoint.read_jsonl(workdir / "results.jsonl") == rows
+  assert "concat − average" in out
