@@ -83,7 +83,8 @@ class _Killed(Exception):
   pass
 
 
-def test_a_kill_in_epoch_1s_checkpoint_write_shows_each_point_once(tmp_path, monkeypatch):
+def test_a_kill_in_epoch_1s_checkpoint_write_shows_each_point_once(tmp_path,
+                                                                   monkeypatch):
   save = workdir_lib.save_checkpoint
 
   def die_in_epoch_1(directory, name, tree):
@@ -122,7 +123,8 @@ def save_then_die(run, progress, epoch, *args):
     os.kill(os.getpid(), signal.SIGKILL)
 
 loop._save_epoch = save_then_die
-train.train_and_evaluate(config_lib.Config.from_dict(json.loads(sys.argv[2])), sys.argv[1])
+config = config_lib.Config.from_dict(json.loads(sys.argv[2]))
+train.train_and_evaluate(config, sys.argv[1])
 """
 
 
