@@ -48,11 +48,29 @@ def _name(fn: Callable) -> str:
   return getattr(fn, "__qualname__", None) or repr(fn)
 
 
+def _nonfinite(a: np.ndarray) -> str:
+  """What the first non-finite entry of ``a`` is: ``nan``, ``inf`` or ``-inf``."""
+  bad = a[~np.isfinite(a)]
+  return str(bad.flat[0]) if bad.size else ""
+
+
+def _assert_finite(what: str, values: Any, labels: Sequence[str]) -> None:
+  """Each case's values (leaves with a leading axis, one row per ``labels``)
+  finite; otherwise ``AssertionError``: ``<what> gives nan on <case>``."""
+  for i, label in enumerate(labels):
+    for leaf in jax.tree.leaves(values):
+      bad = _nonfinite(np.asarray(leaf[i]))
+      if bad:
+        raise AssertionError(f"{what} gives {bad} on {label} (before any derivative is "
+                             "compared: the forward pass itself is undefined there)")
+
+
 def assert_close(label: str, hand: Any, ref: Any, rtol: float = RTOL) -> float:
   """Per leaf ``max|hand − ref| <= rtol · max(max|ref|, 1e-6)``; the worst ratio.
 
   Raises:
-    AssertionError: naming ``label``, the leaf and the worst relative error.
+    AssertionError: naming ``label``, the leaf and the worst relative error; a
+      non-finite hand value, or autodiff's, is named as such.
   """
   hand_leaves, hand_def = jax.tree.flatten(hand)
   ref_with_path, ref_def = jax.tree_util.tree_flatten_with_path(ref)
@@ -65,18 +83,34 @@ def assert_close(label: str, hand: Any, ref: Any, rtol: float = RTOL) -> float:
     if a.shape != b.shape:
       raise AssertionError(f"{label}{jax.tree_util.keystr(path)}: hand shape "
                            f"{a.shape}, autodiff's {b.shape}")
+    for whose, values in (("the hand derivative", a), ("autodiff's reference", b)):
+      if _nonfinite(values):
+        raise AssertionError(f"{label}{jax.tree_util.keystr(path)}: {whose} gives "
+                             f"{_nonfinite(values)}")
     scale = max(float(np.max(np.abs(b), initial=0.0)), 1e-6)
     err = float(np.max(np.abs(a - b), initial=0.0)) / scale
-    if not err <= worst:  # NaN counts as worst
+    if not err <= worst:
       worst, where = err, jax.tree_util.keystr(path)
   if not worst <= rtol:
     raise AssertionError(f"{label}{where}: worst relative error {worst:.3g} > {rtol:g}")
   return worst
 
 
-def _compare(results: dict[str, tuple[Any, list[Any]]], rtol: float) -> float:
-  return max([assert_close(label, hand, ref, rtol)
-              for label, (hand, refs) in results.items() for ref in refs] or [0.0])
+def _compare(results: dict[str, tuple[Any, list[Any]]], rtol: float,
+             labels: Sequence[str] | None = None) -> float:
+  """The worst error of every (hand, reference) pair. ``labels``: the leaves'
+  leading axis holds one case each, and a failure names the first failing case."""
+  worst = 0.0
+  for name, (hand, refs) in results.items():
+    for ref in refs:
+      if labels is None:
+        worst = max(worst, assert_close(name, hand, ref, rtol))
+        continue
+      for i, label in enumerate(labels):
+        pick = lambda t, i=i: jax.tree.map(lambda x: x[i], t)
+        worst = max(worst, assert_close(f"{name} on {label}", pick(hand), pick(ref),
+                                        rtol))
+  return worst
 
 
 def _normal_like(tree: Any, rng: np.random.Generator, scale: float = 1.0) -> Any:
@@ -102,54 +136,102 @@ Array = jax.Array
 # ---------------------------------------------------------------------------
 # Windows.
 
+# The windows every check_window batch holds, per half-width m (True: a word,
+# False: padding past the sentence's edge). Each is a window training meets: a
+# sentence's middle, start and end, a one-word sentence, a row of batch
+# padding (no word at all), and holes anywhere.
+WINDOW_CASES = ("no padding", "left padding (sentence start)",
+                "right padding (sentence end)", "centre word only (one-word sentence)",
+                "all padding", "random padding, centre word kept")
 
-def _window_problem(spec, half_width: int, dim: int, batch: int, rng):
+
+def _window_masks(half_width: int, rng) -> np.ndarray:
+  """``[len(WINDOW_CASES), 2m + 1]`` masks, one per case."""
+  q = np.arange(2 * half_width + 1)
+  random = (rng.random(q.size) < 0.6) | (q == half_width)
+  return np.stack([q >= 0, q >= half_width, q <= half_width, q == half_width,
+                   q < 0, random])
+
+
+def _window_problem(spec, half_width: int, dim: int, rng):
   window_len = 2 * half_width + 1
   params = None
   if spec.init is not None:
     shapes = jax.eval_shape(lambda: spec.init(jax.random.key(0), window_len, dim,
                                               jnp.float64))
     params = _normal_like(shapes, rng)
-  vectors = jnp.asarray(rng.normal(size=(window_len, dim)))
-  mask = jnp.asarray(rng.random(window_len) < 0.6).at[half_width].set(True)
-  batch_vectors = jnp.asarray(rng.normal(size=(batch, window_len, dim)))
-  batch_mask = jnp.asarray(rng.random((batch, window_len)) < 0.6).at[0].set(False)
-  g = jnp.asarray(rng.normal(size=(batch, spec.out_dim(window_len, dim))))
-  return params, vectors, mask, batch_vectors, batch_mask, g
+  masks = jnp.asarray(_window_masks(half_width, rng))
+  vectors = jnp.asarray(rng.normal(size=(len(masks), window_len, dim)))
+  g = jnp.asarray(rng.normal(size=(len(masks), spec.out_dim(window_len, dim))))
+  return params, vectors, masks, g
 
 
-def _window_results(spec, params, vectors, mask, batch_vectors, batch_mask, g):
-  f_v = lambda v: spec.forward(params, v, mask)
-  out = {_name(spec.jacobian): (spec.jacobian(params, vectors, mask),
-                                [jax.jacfwd(f_v)(vectors), jax.jacrev(f_v)(vectors)])}
-  _, pullback = jax.vjp(lambda p, v: spec.forward(p, v, batch_mask), params,
-                        batch_vectors)
-  out[_name(spec.vjp)] = (spec.vjp(params, batch_vectors, batch_mask, g), [pullback(g)])
-  if spec.init is not None:
-    f_p = lambda p: spec.forward(p, vectors, mask)
-    out[_name(spec.jacobian_params)] = (spec.jacobian_params(params, vectors, mask),
-                                        [jax.jacfwd(f_p)(params), jax.jacrev(f_p)(params)])
-  return out
+def _window_results(spec, params, vectors, masks, g):
+  """Per window (leading axis): jacobian(s) and their references; the batch VJP."""
+  def per_window(v, mask):
+    f_v = lambda v: spec.forward(params, v, mask)
+    out = {_name(spec.jacobian): (spec.jacobian(params, v, mask),
+                                  [jax.jacfwd(f_v)(v), jax.jacrev(f_v)(v)])}
+    if spec.init is not None:
+      f_p = lambda p: spec.forward(p, v, mask)
+      out[_name(spec.jacobian_params)] = (spec.jacobian_params(params, v, mask),
+                                          [jax.jacfwd(f_p)(params), jax.jacrev(f_p)(params)])
+    return out
+  _, pullback = jax.vjp(lambda p, v: spec.forward(p, v, masks), params, vectors)
+  return (jax.vmap(per_window)(vectors, masks),
+          {_name(spec.vjp): (spec.vjp(params, vectors, masks, g), [pullback(g)])})
+
+
+def _window_vjp_per_window(spec, params, vectors, masks, g):
+  """The VJP of each window alone (batch of one): locates a batch VJP's failure."""
+  def one(v, mask, g):
+    _, pullback = jax.vjp(lambda p, v: spec.forward(p, v, mask[None]), params, v[None])
+    return spec.vjp(params, v[None], mask[None], g[None]), pullback(g[None])
+  return jax.vmap(one)(vectors, masks, g)
+
+
+def _check_window_forward(spec, params, vectors, masks, labels: list[str]) -> None:
+  """``forward``'s shape and finiteness on every window, before any derivative."""
+  window_len, dim = vectors.shape[1:]
+  out = spec.forward(params, vectors, masks)
+  expected = (len(masks), spec.out_dim(window_len, dim))
+  if out.shape != expected:
+    raise AssertionError(f"{_name(spec.out_dim)}: forward gives {out.shape[1:]} at "
+                         f"m={(window_len - 1) // 2}, d={dim}; out_dim says "
+                         f"{expected[1]}")
+  _assert_finite(f"{_name(spec.forward)} forward", out, labels)
 
 
 def check_window(spec, *, half_widths: Sequence[int] = (0, 1, 2), dim: int = 3,
-                 batch: int = 4, seed: int = 0, rtol: float = RTOL) -> float:
-  """Checks a ``windows.WindowSpec``: ``jacobian``, ``jacobian_params``, ``vjp``,
-  ``out_dim``, and ``check_grads`` of ``forward`` with the hand Jacobians."""
+                 seed: int = 0, rtol: float = RTOL) -> float:
+  """Checks a ``windows.WindowSpec`` on the windows of ``WINDOW_CASES`` at each
+  half-width: ``forward`` finite and ``out_dim`` wide, then ``jacobian`` and
+  ``jacobian_params`` per window against jacfwd/jacrev, the batch ``vjp``
+  against ``jax.vjp``, and ``check_grads`` of ``forward`` with the hand
+  Jacobians. A failure names the window (``window 4: all padding, m = 1``)."""
   if (spec.init is None) != (spec.jacobian_params is None):
     raise AssertionError(f"{_name(spec.forward)}: a window with parameters needs both "
                          "init and jacobian_params (and one without, neither)")
   with jax.enable_x64(True):
     rng = np.random.default_rng(seed)
-    problems = [_window_problem(spec, m, dim, batch, rng) for m in half_widths]
-    for m, (params, vectors, mask, *_ ) in zip(half_widths, problems):
-      out = spec.forward(params, vectors[None], mask[None])
-      if out.shape != (1, spec.out_dim(2 * m + 1, dim)):
-        raise AssertionError(f"{_name(spec.out_dim)}: forward gives {out.shape[1:]} at "
-                             f"m={m}, d={dim}; out_dim says {spec.out_dim(2 * m + 1, dim)}")
+    problems = [_window_problem(spec, m, dim, rng) for m in half_widths]
+    labels = {m: [f"window {i}: {case}, m = {m}" for i, case in enumerate(WINDOW_CASES)]
+              for m in half_widths}
+    for m, (params, vectors, masks, _) in zip(half_widths, problems):
+      _check_window_forward(spec, params, vectors, masks, labels[m])
     results = _jit(lambda ps: [_window_results(spec, *p) for p in ps])(problems)
-    worst = max(_compare(r, rtol) for r in results)
-    params, vectors, mask, *_ = problems[min(1, len(problems) - 1)]
+    worst = 0.0
+    for m, problem, (per_window, batch) in zip(half_widths, problems, results):
+      worst = max(worst, _compare(per_window, rtol, labels[m]))
+      try:
+        worst = max(worst, _compare(batch, rtol))
+      except AssertionError as e:
+        hand, ref = _jit(functools.partial(_window_vjp_per_window, spec))(*problem)
+        _compare({_name(spec.vjp): (hand, [ref])}, rtol, labels[m])
+        raise AssertionError(f"{e} (on the batch of windows {labels[m][0]} ... "
+                             f"{labels[m][-1]}; each alone agrees)") from None
+    params, vectors, masks, _ = problems[min(1, len(problems) - 1)]
+    vectors, mask = vectors[-1], masks[-1]  # random padding
 
     def jvp(primals, tangents):
       p, v = primals
