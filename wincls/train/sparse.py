@@ -27,8 +27,10 @@ Fill slots (S minus the number of distinct ids) carry the out-of-range id V:
 they gather zero rows that no window reads (so their gradient is exactly 0)
 and every scatter uses ``mode="drop"``, so they write nothing.
 
-Semantics of the row optimizers (``g`` is a touched row's gradient, the sum of
-its occurrences in the batch; ``t`` is the global step, the number of
+Semantics of the row optimizers (a row is touched when the batch reads it: a
+window's word or a corrupted centre word, even where its gradient is 0, e.g.
+a padding row's word or an inactive hinge; ``g`` is a touched row's gradient,
+the sum of its occurrences in the batch; ``t`` is the global step, the number of
 ``apply_row_update`` calls so far including this one, kept in
 ``SparseRowState.count``):
 
