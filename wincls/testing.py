@@ -29,6 +29,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.test_util import check_grads
 
+from wincls.model import features
 from wincls.model import settings
 
 RTOL = 1e-10
@@ -46,6 +47,12 @@ def _jit(f: Callable) -> Callable:
 
 def _name(fn: Callable) -> str:
   return getattr(fn, "__qualname__", None) or repr(fn)
+
+
+def _role(role: str, fn: Callable) -> str:
+  """``"jacobian maxpool_jacobian"``: what a part's function is and its name (two
+  lambdas have one name)."""
+  return f"{role} {_name(fn)}"
 
 
 def _nonfinite(a: np.ndarray) -> str:
@@ -170,16 +177,17 @@ def _window_results(spec, params, vectors, masks, g):
   """Per window (leading axis): jacobian(s) and their references; the batch VJP."""
   def per_window(v, mask):
     f_v = lambda v: spec.forward(params, v, mask)
-    out = {_name(spec.jacobian): (spec.jacobian(params, v, mask),
+    out = {_role("jacobian", spec.jacobian): (spec.jacobian(params, v, mask),
                                   [jax.jacfwd(f_v)(v), jax.jacrev(f_v)(v)])}
     if spec.init is not None:
       f_p = lambda p: spec.forward(p, v, mask)
-      out[_name(spec.jacobian_params)] = (spec.jacobian_params(params, v, mask),
-                                          [jax.jacfwd(f_p)(params), jax.jacrev(f_p)(params)])
+      out[_role("jacobian_params", spec.jacobian_params)] = (
+          spec.jacobian_params(params, v, mask),
+          [jax.jacfwd(f_p)(params), jax.jacrev(f_p)(params)])
     return out
   _, pullback = jax.vjp(lambda p, v: spec.forward(p, v, masks), params, vectors)
   return (jax.vmap(per_window)(vectors, masks),
-          {_name(spec.vjp): (spec.vjp(params, vectors, masks, g), [pullback(g)])})
+          {_role("vjp", spec.vjp): (spec.vjp(params, vectors, masks, g), [pullback(g)])})
 
 
 def _window_vjp_per_window(spec, params, vectors, masks, g):
@@ -227,7 +235,7 @@ def check_window(spec, *, half_widths: Sequence[int] = (0, 1, 2), dim: int = 3,
         worst = max(worst, _compare(batch, rtol))
       except AssertionError as e:
         hand, ref = _jit(functools.partial(_window_vjp_per_window, spec))(*problem)
-        _compare({_name(spec.vjp): (hand, [ref])}, rtol, labels[m])
+        _compare({_role("vjp", spec.vjp): (hand, [ref])}, rtol, labels[m])
         raise AssertionError(f"{e} (on the batch of windows {labels[m][0]} ... "
                              f"{labels[m][-1]}; each alone agrees)") from None
     params, vectors, masks, _ = problems[min(1, len(problems) - 1)]
@@ -261,10 +269,13 @@ def check_activation(spec, *, size: int = 7, seed: int = 0, rtol: float = RTOL) 
     rng = np.random.default_rng(seed)
     z = rng.uniform(0.1, 2.0, size) * rng.choice([-1.0, 1.0], size)
     z = jnp.asarray(np.where(np.abs(np.abs(z) - 1.0) < 0.1, z * 1.3, z))
+    labels = [f"z = {v:.4g}" for v in np.asarray(z)]
+    _assert_finite(f"{_name(spec.forward)} forward", spec.forward(z), labels)
     hand, fwd, rev = _jit(lambda z: (jnp.diag(spec.derivative(z)),
                                      jax.jacfwd(spec.forward)(z),
                                      jax.jacrev(spec.forward)(z)))(z)
-    worst = _compare({_name(spec.derivative): (hand, [fwd, rev])}, rtol)
+    worst = _compare({_role("derivative", spec.derivative): (hand, [fwd, rev])}, rtol,
+                     labels)
     _check_jvp(spec.forward, lambda p, t: spec.derivative(p[0]) * t[0], (z,))
   return worst
 
@@ -283,7 +294,7 @@ def _loss_inputs(spec, output: str, batch: int, num_classes: int, rng):
     length = 4
     emissions = rng.normal(size=(batch, length, num_classes))
     mask = np.arange(length)[None, :] < rng.integers(0, length + 1, batch)[:, None]
-    mask[0] = True
+    mask[0], mask[1] = True, False  # a full sentence; an empty one (batch padding)
     crf_params = {"transitions": rng.normal(size=(num_classes, num_classes)),
                   "start": rng.normal(size=num_classes), "end": rng.normal(size=num_classes)}
     return ({"emissions": jnp.asarray(emissions), "crf_params": _normal_like(
@@ -297,6 +308,16 @@ def _loss_inputs(spec, output: str, batch: int, num_classes: int, rng):
       differentiable["corrupted_scores"] = jnp.asarray(scores[:, 1:])
     return differentiable, fixed
   return {"scores": jnp.asarray(scores)}, {"labels": jnp.asarray(labels), "margin": 0.5}
+
+
+def _loss_labels(spec, output: str, fixed) -> list[str]:
+  """One name per example: its label, or its sentence's length (0: all padding)."""
+  if spec.kind == "sentence":
+    lengths = np.asarray(fixed["mask"]).sum(axis=1).astype(int)
+    return [f"sentence {i} of {n} words" + (" (all padding)" if n == 0 else "")
+            for i, n in enumerate(lengths)]
+  return [f"example {i} (label {y}, --output={output})"
+          for i, y in enumerate(np.asarray(fixed["labels"]))]
 
 
 _ARGUMENTS = ("scores", "corrupted_scores", "emissions", "crf_params")
@@ -329,7 +350,7 @@ def _loss_results(spec, differentiable, fixed):
       refs.append((_per_example(full[0]), full[1]))
     else:
       refs.append(tuple(_per_example(j) for j in full))
-  return {_name(spec.gradient): (hand, refs)}
+  return {_role("gradient", spec.gradient): (hand, refs)}
 
 
 def check_loss(spec, *, batch: int = 6, num_classes: int = 4, seed: int = 0,
@@ -346,9 +367,12 @@ def check_loss(spec, *, batch: int = 6, num_classes: int = 4, seed: int = 0,
         continue
       differentiable, fixed = _loss_inputs(spec, output, batch, num_classes,
                                            np.random.default_rng(seed))
-      results = _jit(functools.partial(_loss_results, spec))(differentiable, fixed)
-      worst = max(worst, _compare(results, rtol))
+      labels = _loss_labels(spec, output, fixed)
       names = _names(differentiable)
+      _assert_finite(f"{_name(spec.forward)} forward (--output={output})",
+                     spec.forward(**differentiable, **fixed), labels)
+      results = _jit(functools.partial(_loss_results, spec))(differentiable, fixed)
+      worst = max(worst, _compare(results, rtol, labels))
 
       def jvp(primals, tangents, names=names, fixed=fixed):
         grad = spec.gradient(**dict(zip(names, primals)), **fixed)
@@ -375,25 +399,27 @@ FEATURE_CONFIG = settings.ModelConfig(vocab_size=8, embed_dim=3, feature_dim=2,
 
 
 def _feature_results(spec, config, params, inputs, g):
+  """Per word (leading axis): the jacobian and its references; the batch VJP."""
   one = lambda p, x: spec.forward(p, x, config)
-  out = {}
-  jac_fwd = jax.vmap(lambda x: jax.jacfwd(one)(params, x))(inputs)
-  jac_rev = jax.vmap(lambda x: jax.jacrev(one)(params, x))(inputs)
-  out[_name(spec.jacobian)] = (jax.vmap(lambda x: spec.jacobian(params, x, config))(inputs),
-                               [jac_fwd, jac_rev])
+  per_word = {_role("jacobian", spec.jacobian): (
+      jax.vmap(lambda x: spec.jacobian(params, x, config))(inputs),
+      [jax.vmap(lambda x: jax.jacfwd(one)(params, x))(inputs),
+       jax.vmap(lambda x: jax.jacrev(one)(params, x))(inputs)])}
   _, pullback = jax.vjp(lambda p: one(p, inputs), params)
-  out[_name(spec.vjp)] = (spec.vjp(params, inputs, g, config), [pullback(g)[0]])
-  return out
+  return per_word, {_role("vjp", spec.vjp): (spec.vjp(params, inputs, g, config),
+                                            [pullback(g)[0]])}
 
 
 def check_feature(spec, *, config: settings.ModelConfig = FEATURE_CONFIG,
                   words: Sequence[str] = WORDS, seed: int = 0,
                   rtol: float = RTOL) -> float:
-  """Checks a ``features.FeatureSpec`` on ``words`` (window padding included):
-  ``inputs``' shape and range, ``forward``'s shape, the per-word ``jacobian``
-  and the batched ``vjp`` w.r.t. the parameters against jacfwd/jacrev/vjp, and
-  ``check_grads`` of ``forward`` with the hand Jacobian as its JVP."""
-  inputs = np.asarray(spec.inputs(list(words), config))
+  """Checks a ``features.FeatureSpec`` on ``words`` and a padding position (ids
+  0): ``inputs``' shape and range (called with the run's ``Config``, as training
+  calls it: ``features.inputs_config``), ``forward``'s shape and finiteness per
+  word, the per-word ``jacobian`` and the batched ``vjp`` w.r.t. the parameters
+  against jacfwd/jacrev/vjp, and ``check_grads`` of ``forward`` with the hand
+  Jacobian as its JVP. A failure names the word."""
+  inputs = np.asarray(spec.inputs(list(words), features.inputs_config(config)))
   width, dim = spec.width(config), spec.dim(config)
   if inputs.shape != (len(words), width) or inputs.min(initial=0) < 0 or (
       inputs.max(initial=0) >= spec.size):
@@ -401,17 +427,22 @@ def check_feature(spec, *, config: settings.ModelConfig = FEATURE_CONFIG,
                          f"in [0, {spec.size}), got {inputs.shape} in "
                          f"[{inputs.min(initial=0)}, {inputs.max(initial=0)}]")
   inputs = jnp.asarray(np.concatenate([inputs, np.zeros((1, width), inputs.dtype)]))
+  labels = [f"word {i} {w!r}" for i, w in enumerate(words)] + [
+      f"word {len(words)}: window padding (ids 0)"]
   with jax.enable_x64(True):
     rng = np.random.default_rng(seed)
     shapes = jax.eval_shape(lambda: spec.init(jax.random.key(0), spec.size, config,
                                               jnp.float64))
     params = _normal_like(shapes, rng, scale=0.5)
-    if spec.forward(params, inputs, config).shape != (len(inputs), dim):
+    out = spec.forward(params, inputs, config)
+    if out.shape != (len(inputs), dim):
       raise AssertionError(f"{_name(spec.forward)}: expected [{len(inputs)}, {dim}], "
-                           f"got {spec.forward(params, inputs, config).shape}")
+                           f"got {out.shape}")
+    _assert_finite(f"{_name(spec.forward)} forward", out, labels)
     g = jnp.asarray(rng.normal(size=(len(inputs), dim)))
-    results = _jit(functools.partial(_feature_results, spec, config))(params, inputs, g)
-    worst = _compare(results, rtol)
+    per_word, batch = _jit(functools.partial(_feature_results, spec, config))(
+        params, inputs, g)
+    worst = max(_compare(per_word, rtol, labels), _compare(batch, rtol))
     _check_jvp(lambda p: spec.forward(p, inputs, config),
                lambda primals, tangents: jax.vmap(lambda x: _contract(
                    spec.jacobian(primals[0], x, config), tangents[0]))(inputs),
