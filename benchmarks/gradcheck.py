@@ -3,9 +3,12 @@
   python benchmarks/gradcheck.py                       # full sweep -> results/gradcheck.{json,md,png}
                                                        # (380 rows)
   python benchmarks/gradcheck.py --smoke --output=/tmp/g.json   # one tiny size per component
+  python benchmarks/gradcheck.py --plugins=my_parts --components=window_mine  # your part
 
 Every hand Jacobian of ``wincls/model`` that differentiates a piece of the
-window network ("component", ``gradcheck_lib/components.py``) is compared, in
+window network ("component", ``gradcheck_lib/components.py``), and of the parts
+the ``--plugins`` modules register (imported before the flags are parsed, as
+``experiments/train.py`` does: ``wincls.cli.run``), is compared, in
 float32 and in float64, against
 
 * ``jax.jacfwd`` and ``jax.jacrev`` of the forward function, and
@@ -70,6 +73,7 @@ from benchmarks.gradcheck_lib import components as components_lib
 from benchmarks.gradcheck_lib import measure
 from benchmarks.gradcheck_lib import plot as plot_lib
 from benchmarks.gradcheck_lib import report
+from wincls import cli
 # pylint: enable=g-import-not-at-top,wrong-import-position
 
 _OUTPUT = flags.DEFINE_string("output", "results/gradcheck.json",
@@ -81,7 +85,13 @@ _REPEATS = flags.DEFINE_integer("repeats", 9, "timed calls per method (median)",
                                 lower_bound=1)
 _DTYPES = flags.DEFINE_list("dtypes", "float32,float64", "float32 and/or float64")
 _COMPONENTS = flags.DEFINE_list("components", None,
-                                "only these components (default: all)")
+                                "only these components (default: all, the "
+                                "--plugins' parts included)")
+# Read by cli.run before the other flags are parsed (cli.plugins_in_argv): the
+# modules are imported first, so their parts are components here.
+flags.DEFINE_list("plugins", [], "Modules to import first, comma list: the windows, "
+                  "losses, activations and features they register are checked too "
+                  "(window_NAME, NAME, feature_NAME; docs/extending.md)")
 _FD_DTYPE = flags.DEFINE_enum("fd_dtype", "float64", ["float64", "native"],
                               "evaluate finite differences in float64, or in the "
                               "row's dtype")
@@ -98,20 +108,25 @@ _MAX_BASIS = flags.DEFINE_integer("max_basis_entries", 2**26,
 _SEED = flags.DEFINE_integer("seed", 0, "seed of the random inputs")
 
 Component = cases.Component
-# Read by main at call time (a test replaces it).
-COMPONENTS: dict[str, cases.Component] = components_lib.components()
+# None: every component of the registries, read when main runs (after --plugins
+# registered their parts). A test sets its own.
+COMPONENTS: dict[str, cases.Component] | None = None
 
 
-def _checked_flags() -> tuple[list[str], str]:
+def _components() -> dict[str, cases.Component]:
+  return components_lib.components() if COMPONENTS is None else COMPONENTS
+
+
+def _checked_flags(components: dict[str, cases.Component]) -> tuple[list[str], str]:
   """(the components to run, the JSON path); UsageError naming a bad flag."""
   for name in _DTYPES.value:
     if name not in cases.DTYPES:
       raise app.UsageError(f"--dtypes: {name!r} is not one of {', '.join(cases.DTYPES)}")
-  names = _COMPONENTS.value or list(COMPONENTS)
+  names = _COMPONENTS.value or list(components)
   for name in names:
-    if name not in COMPONENTS:
+    if name not in components:
       raise app.UsageError(f"--components: {name!r} is not one of "
-                           f"{', '.join(COMPONENTS)}")
+                           f"{', '.join(components)}")
   output = _OUTPUT.value
   if not output.endswith(".json"):
     raise app.UsageError(f"--output={output!r}: expected a path ending in .json")
@@ -156,16 +171,17 @@ def _accepted(options: dict) -> bool:
   return True
 
 
-def _run_rows(names: list[str], output: str, *, repeats: int, fd_eps) -> list[dict]:
+def _run_rows(components: dict[str, cases.Component], names: list[str], output: str, *,
+              repeats: int, fd_eps) -> list[dict]:
   """Measures every (component, size, dtype); rewrites the JSON after each row."""
   rows = []
   start = time.perf_counter()
   compiler_options = _compiler_options()
   for name in names:
-    for point in cases.size_points(COMPONENTS[name], _SMOKE.value):
+    for point in cases.size_points(components[name], _SMOKE.value):
       for dtype_name in _DTYPES.value:
         try:
-          row = measure.measure(name, COMPONENTS[name], point, dtype_name,
+          row = measure.measure(name, components[name], point, dtype_name,
                                 repeats=repeats, fd_dtype=_FD_DTYPE.value,
                                 fd_eps=fd_eps, fd_max_columns=_FD_MAX_COLUMNS.value,
                                 max_basis=_MAX_BASIS.value, seed=_SEED.value,
@@ -191,7 +207,8 @@ def _side_path(output: str, suffix: str) -> str:
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"unexpected arguments {argv[1:]}")
-  names, output = _checked_flags()
+  components = _components()
+  names, output = _checked_flags(components)
   repeats = 1 if _SMOKE.value else _REPEATS.value
   fd_eps = {"float32": _FD_EPS_FLOAT32.value, "float64": _FD_EPS_FLOAT64.value}
   meta = {"date": datetime.datetime.now().isoformat(timespec="seconds"),
@@ -202,10 +219,10 @@ def main(argv):
           "fd_max_columns": _FD_MAX_COLUMNS.value,
           "max_basis_entries": _MAX_BASIS.value}
   start = time.perf_counter()
-  rows = _run_rows(names, output, repeats=repeats, fd_eps=fd_eps)
+  rows = _run_rows(components, names, output, repeats=repeats, fd_eps=fd_eps)
   meta["total_seconds"] = round(time.perf_counter() - start, 1)
   text = report.markdown(rows, command="python " + " ".join(sys.argv), meta=meta,
-                         components={n: COMPONENTS[n] for n in names})
+                         components={n: components[n] for n in names})
   md_path, png_path = _side_path(output, ".md"), _side_path(output, ".png")
   with open(md_path + ".tmp", "w") as f:
     f.write(text)
@@ -221,4 +238,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-  app.run(main)
+  cli.run(main)

@@ -9,6 +9,7 @@ defines no flags).
 
 import json
 import math
+import os
 import pathlib
 import subprocess
 import sys
@@ -32,6 +33,7 @@ if str(REPO) not in sys.path:
 from benchmarks.gradcheck_lib import cases
 from benchmarks.gradcheck_lib import components
 from benchmarks.gradcheck_lib import measure
+from benchmarks.gradcheck_lib import report
 # pylint: enable=g-import-not-at-top,wrong-import-position
 
 # Every piece of the window network with a hand Jacobian, and the whole network
@@ -52,17 +54,53 @@ KEYS = (
 )
 
 
-def _run(args, timeout=240):
+def _run(args, timeout=240, env=None):
   return subprocess.run([sys.executable, *args], cwd=REPO, capture_output=True,
-                        text=True, timeout=timeout)
+                        text=True, timeout=timeout, env=env)
+
+
+# A researcher's module (issue 28): a 16-d lookup feature whose dim is its own,
+# not --feature_dim; the smoke run names it with --plugins.
+PLUGIN = textwrap.dedent("""
+    import jax
+    import numpy as np
+    from wincls.model import features
+
+    def _init(key, size, config, dtype):
+      return 0.1 * jax.random.normal(key, (size, 16), dtype)
+
+    features.register("parity16", features.FeatureSpec(
+        inputs=lambda words, config: np.asarray(
+            [[1 + len(w) % 2] for w in words], np.int32).reshape(len(words), 1),
+        width=lambda config: 1, size=3, dim=lambda config: 16, init=_init,
+        forward=features.table_forward, vjp=features.table_vjp,
+        jacobian=features.table_jacobian, help="word length's parity, 16-d"))
+""")
 
 
 @pytest.fixture(scope="module")
 def smoke(tmp_path_factory):
   out = tmp_path_factory.mktemp("gradcheck") / "g.json"
-  proc = _run([str(SCRIPT), "--smoke", f"--output={out}"])
+  plugin_dir = tmp_path_factory.mktemp("plugin")
+  (plugin_dir / "gradcheck_plugin_16d.py").write_text(PLUGIN)
+  env = dict(os.environ, PYTHONPATH=os.pathsep.join(
+      [str(plugin_dir), os.environ.get("PYTHONPATH", "")]))
+  proc = _run([str(SCRIPT), "--smoke", "--plugins=gradcheck_plugin_16d",
+               f"--output={out}"], env=env)
   assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-4000:]
   return out, json.loads(out.read_text())
+
+
+def test_a_plugin_part_is_checked_with_its_own_size(smoke):
+  """--plugins imports the module before the components are listed; the row of
+  its 16-d feature says Fd=16 (it said the point's Fd=2)."""
+  out, rows = smoke
+  mine = [r for r in rows if r["component"] == "feature_parity16"]
+  assert {r["dtype"] for r in mine} == {"float32", "float64"}
+  for row in mine:
+    assert "error" not in row and row["max_rel_err_jacrev"] <= 1e-4, row
+    assert report.size_label(row) == "Fd=16", report.size_label(row)
+  assert "| feature_parity16 | float64 |" in out.with_suffix(".md").read_text()
 
 
 def test_every_component_appears_in_both_dtypes(smoke):
@@ -141,7 +179,7 @@ def test_a_failing_row_is_recorded_and_the_run_exits_nonzero(tmp_path):
       def broken(sizes, rng, dtype):
         raise RuntimeError("injected failure")
       gc.COMPONENTS = {{"broken": gc.Component(broken, ("hidden_size",)),
-                        "tanh": gc.COMPONENTS["tanh"]}}
+                        "tanh": gc.components_lib.components()["tanh"]}}
       sys.argv = ["gradcheck.py", "--smoke", "--dtypes=float64", "--output={out}"]
       app.run(gc.main)
   """)

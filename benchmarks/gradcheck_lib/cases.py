@@ -60,12 +60,16 @@ class Case:
 
   ``hand(wrt, const)`` returns a pytree shaped like ``wrt`` whose leaves are
   ``output shape + leaf shape``, as ``jax.jacfwd(fn)(wrt, const)`` does.
+  ``sizes``: size fields the case really has where its part sets them itself
+  (a feature's ``dim(config)`` is its ``feature_dim``, whatever the point
+  asked); the row records these, so its label reads the true size.
   """
 
   fn: Callable[[Any, Any], Array]
   hand: Callable[[Any, Any], Any]
   wrt: Any
   const: Any
+  sizes: Mapping[str, Any] = dataclasses.field(default_factory=dict)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -159,14 +159,16 @@ def _feature_case(name: str):
     # the parameter count (the [512, c] character table).
     config = settings.ModelConfig(vocab_size=8, feature_dim=s["feature_dim"],
                                   char_dim=3, char_filters=4, char_max_len=8)
-    inputs = np.asarray(spec.inputs(list(_FEATURE_WORDS), config))
+    inputs = np.asarray(spec.inputs(list(_FEATURE_WORDS),
+                                    features.inputs_config(config)))
     word = jnp.asarray(inputs[rng.integers(0, len(inputs))])
     shapes = jax.eval_shape(lambda: spec.init(jax.random.key(0), spec.size, config,
                                               jnp.float32))
     p = jax.tree.map(lambda x: 0.5 * rng.normal(size=x.shape), shapes)
     return cases.Case(fn=lambda v, c: spec.forward(v, c["inputs"], config),
                       hand=lambda v, c: spec.jacobian(v, c["inputs"], config),
-                      wrt=cases.cast(p, dtype), const={"inputs": word})
+                      wrt=cases.cast(p, dtype), const={"inputs": word},
+                      sizes={"feature_dim": spec.dim(config)})
   return build
 
 

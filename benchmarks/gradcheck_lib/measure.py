@@ -224,6 +224,7 @@ def measure(name: str, component: cases.Component, point: dict[str, Any],
   start = time.perf_counter()
   with jax.enable_x64(dtype_name == "float64"):
     case = component.build(point, rng, cases.DTYPES[dtype_name])
+    row.update(case.sizes)
     row.update(_describe(case))
     hand, refs = _time_and_compare(name, case, row, repeats=repeats,
                                    max_basis=max_basis, compiler_options=compiler_options)

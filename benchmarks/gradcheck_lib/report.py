@@ -283,7 +283,7 @@ _PREAMBLE = (
     "then rounds calling hand, jacfwd and jacrev in rotated order, each call ended "
     "by `block_until_ready`); '–' = not run (see the JSON's `skipped_*`). Sizes: m "
     "window half-width, E word-vector dim, Fd casing-feature dim (d = E + Fd, "
-    "D = (2m+1)·d), H hidden, C classes, B batch, T sentence length, k corruptions, "
+    "D = (2m+1)·d; a feature_NAME row: that feature's own dim), H hidden, C classes, B batch, T sentence length, k corruptions, "
     "V vocabulary; out, f and window name a model setting other than the CS224n "
     "model's (multiclass, tanh, concat).")
 _GROWTH = (
