@@ -6,8 +6,12 @@
 it holds with ``jax.jacfwd``, ``jax.jacrev`` and ``jax.vjp`` in float64 on
 seeded random inputs, then run ``jax.test_util.check_grads`` (central
 differences) on the forward with the hand derivative as its JVP. They need no
-other argument; each raises ``AssertionError`` naming the spec's function and
-the worst relative error (``‖hand − ref‖∞ / max(‖ref‖∞, 1e-6)`` per leaf), and
+other argument. Each first evaluates the forward pass on every input case (a
+window that is all padding, an empty sentence, the padding position of a
+feature, ...: docs/extending.md lists them) and reports a non-finite value as
+a forward problem on that case; then it compares the derivatives case by case
+and raises ``AssertionError`` naming the role, the function, the case and the
+worst relative error (``‖hand − ref‖∞ / max(‖ref‖∞, 1e-6)`` per leaf), or
 returns that worst error when all is well. The package's own test grids call
 these same functions (tests/test_window_specs.py, tests/test_jacobians.py,
 tests/test_features.py), so a part of yours passes exactly the checks ours do::
