@@ -20,6 +20,7 @@ import pytest
 from wincls import plugins
 from wincls.model import features
 from wincls.model import layers
+from wincls.model import losses
 from wincls.model import windows
 
 REPO = Path(__file__).resolve().parents[1]
@@ -44,6 +45,22 @@ def test_a_window_that_lies_about_its_shape_or_computes_nan_is_refused():
   _refused(windows.WINDOWS, "broken", dataclasses.replace(
       average, forward=lambda p, v, m: v @ v),
            r"window 'broken': forward failed on vectors \[2, 5, 3\]")
+
+
+def test_a_loss_that_computes_nan_or_the_wrong_shape_is_refused():
+  ce, margin = losses.LOSSES["cross_entropy"], losses.LOSSES["max_margin_neg"]
+  _refused(losses.LOSSES, "fn", ce.forward, r"loss 'fn': expected a LossSpec")
+  _refused(losses.LOSSES, "nan", dataclasses.replace(
+      ce, forward=lambda **kw: ce.forward(**kw) * jnp.nan),
+           r"loss 'nan' \(--output=multiclass\): forward gives non-finite values")
+  _refused(losses.LOSSES, "mean", dataclasses.replace(
+      ce, forward=lambda **kw: jnp.mean(ce.forward(**kw))),
+           r"loss 'mean' \(--output=multiclass\): forward gives shape \(\)")
+  _refused(losses.LOSSES, "one_grad", dataclasses.replace(
+      margin, gradient=lambda **kw: margin.gradient(**kw)[0]),
+           r"loss 'one_grad' \(--output=score\): .*one gradient per score array")
+  _refused(losses.LOSSES, "pairwise", dataclasses.replace(margin, kind="pairwise"),
+           r"loss 'pairwise': kind='pairwise'; expected one of token, corrupted, sentence")
 
 
 def test_an_activation_or_feature_that_misbehaves_is_refused():

@@ -336,13 +336,12 @@ def test_a_loss_kind_serves_only_its_outputs(monkeypatch):
   spec = losses.LOSSES["max_margin_neg"]
   monkeypatch.setitem(losses.LOSSES, "plugin_corrupted", losses.LossSpec(
       spec.forward, spec.gradient, ("score", "multiclass"), "test", kind="corrupted"))
-  monkeypatch.setitem(losses.LOSSES, "plugin_odd", losses.LossSpec(
-      spec.forward, spec.gradient, ("score",), "test", kind="pairwise"))
   config_lib.Config(loss="plugin_corrupted", output="score", target_type="LOC").validate()
   with pytest.raises(ValueError, match="--loss=plugin_corrupted is a corrupted loss, "
                      "which works with --output=score only, not --output=multiclass"):
     config_lib.Config(loss="plugin_corrupted").validate()
   assert "plugin_corrupted" not in losses.outputs_of("multiclass")
   assert "max_margin" in losses.outputs_of("multiclass")  # hinge_cs there
-  with pytest.raises(ValueError, match="loss 'plugin_odd' has kind='pairwise'"):
-    config_lib.Config(loss="plugin_odd", output="score", target_type="LOC").validate()
+  with pytest.raises(ValueError, match="loss 'plugin_odd': kind='pairwise'"):
+    losses.register("plugin_odd", losses.LossSpec(  # refused when registered
+        spec.forward, spec.gradient, ("score",), "test", kind="pairwise"))

@@ -284,10 +284,59 @@ LOSSES: registry.Registry[LossSpec] = registry.Registry("loss", {
         crf.crf_nll, crf.crf_nll_gradient, ("multiclass",),
         "Collobert & Weston's sentence-level log-likelihood (linear-chain CRF)",
         kind="sentence"),
-})
+}, check=lambda name, spec: check_spec(name, spec))
 register = LOSSES.register
 # A multiclass max_margin is the lecture's J with the corruption in label space.
 _MULTICLASS_ALIASES = {"max_margin": "hinge_cs"}
+
+
+def _probe(spec: LossSpec, output: str) -> dict[str, Array]:
+  """Small finite arguments of ``spec.forward`` for ``output`` (B = 4, C = 3, k = 2)."""
+  key = jax.random.key(0)
+  if output == "multiclass":
+    args = {"scores": jax.random.normal(key, (4, 3)), "labels": jnp.array([0, 1, 2, 1])}
+  else:
+    args = {"scores": jax.random.normal(key, (4,)), "labels": jnp.array([1, 0, 1, 0])}
+  if spec.kind == "corrupted":
+    args["corrupted_scores"] = jax.random.normal(jax.random.key(1), (4, 2))
+  return {**args, "margin": 1.0}
+
+
+def check_spec(name: str, spec: LossSpec) -> None:
+  """``LOSSES``' check of a registered loss, naming the part: a ``LossSpec`` of a
+  known kind; a token or corrupted loss's forward
+  gives finite ``[B]`` losses and its gradient finite values of the scores' shapes
+  on small finite scores (B = 4, C = 3, k = 2) for each output it lists. (A
+  sentence loss reads the CRF's parameters: ``wincls.testing.check_loss`` checks it.)
+  Without this a NaN loss reads as a divergence ("lower --learning_rate")."""
+  if not isinstance(spec, LossSpec):
+    raise TypeError(f"loss {name!r}: expected a LossSpec, got a {type(spec).__name__}")
+  if spec.kind not in KINDS:
+    raise ValueError(f"loss {name!r}: kind={spec.kind!r}; expected one of {', '.join(KINDS)}")
+  if spec.kind == "sentence":
+    return
+  # An output the kind does not serve is refused by ``get`` when a run asks for it.
+  for output in set(spec.outputs) & set(KIND_OUTPUTS[spec.kind]):
+    args = _probe(spec, output)
+    try:
+      per_example = jnp.asarray(spec.forward(**args))
+      grads = spec.gradient(**args)
+    except Exception as e:  # a plugin's function can fail any way: name the part
+      raise ValueError(f"loss {name!r} (--output={output}): failed on scores "
+                       f"{list(args['scores'].shape)}: {type(e).__name__}: {e}") from None
+    grads = grads if isinstance(grads, tuple) else (grads,)
+    shapes = [args["scores"].shape] + ([args["corrupted_scores"].shape]
+                                       if spec.kind == "corrupted" else [])
+    for what, value, shape in [("forward", per_example, (4,)),
+                               *[("gradient", jnp.asarray(g), s)
+                                 for g, s in zip(grads, shapes)]]:
+      if value.shape != shape or (what == "gradient" and len(grads) != len(shapes)):
+        raise ValueError(f"loss {name!r} (--output={output}): {what} gives shape "
+                         f"{tuple(value.shape)} ({len(grads)} gradient(s)); expected "
+                         f"{shape}, one gradient per score array")
+      if not bool(jnp.all(jnp.isfinite(value))):
+        raise ValueError(f"loss {name!r} (--output={output}): {what} gives non-finite "
+                         f"values on finite scores {list(args['scores'].shape)}")
 
 
 def get(name: str, output: str) -> LossSpec:
