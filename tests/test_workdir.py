@@ -107,3 +107,12 @@ def test_config_json_holds_the_inputs_beside_the_flags_and_old_ones_load(tmp_pat
   assert config_lib.Config.from_dict(stored) == config
   (tmp_path / "config.json").write_text(json.dumps(stored))
   assert workdir.check_workdir_config(tmp_path, config) is True
+
+
+def test_a_run_is_not_trained_in_a_sweeps_workdir(tmp_path):
+  """train.py on a sweep's directory (it holds grid.json) is refused, naming it;
+  before, the run trained there beside the sweep's files."""
+  (tmp_path / workdir.SWEEP_GRID_FILE).write_text("{}")
+  with pytest.raises(workdir.ConfigMismatchError, match=r"holds a sweep \(grid.json\)"):
+    workdir.inspect_run(tmp_path, config_lib.Config())
+  assert not (tmp_path / workdir.CONFIG_FILE).exists()

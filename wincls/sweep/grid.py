@@ -39,7 +39,7 @@ from wincls.train import workdir as workdir_lib
 from wincls import config as config_lib
 
 # A sweep's workdir: grid.json, results.jsonl and runs/<name>/ per run.
-GRID_FILE = "grid.json"
+GRID_FILE = workdir_lib.SWEEP_GRID_FILE
 RESULTS_FILE = "results.jsonl"
 RUNS_DIR = "runs"
 

@@ -69,6 +69,8 @@ VOCAB_FILE = "vocab.json"
 LABELS_FILE = "labels.json"
 VECTORS_COVERAGE_FILE = "vectors_coverage.json"
 PREDICTIONS_DIR = "predictions"
+# A sweep's workdir holds this file (``wincls.sweep.grid``); a run is not trained there.
+SWEEP_GRID_FILE = "grid.json"
 
 
 class ConfigMismatchError(ValueError):
@@ -194,9 +196,13 @@ def inspect_run(workdir: str | os.PathLike, config: config_lib.Config) -> dict[s
     ``results`` when that run has finished.
 
   Raises:
-    ConfigMismatchError: the workdir holds a run of another config.
+    ConfigMismatchError: the workdir holds a run of another config, or a sweep.
   """
   workdir = Path(workdir)
+  if (workdir / SWEEP_GRID_FILE).exists():
+    raise ConfigMismatchError(
+        f"{workdir} holds a sweep ({SWEEP_GRID_FILE}), not a training run; give "
+        f"train.py another --workdir (the sweep's runs are {workdir}/runs/<name>)")
   workdir.mkdir(parents=True, exist_ok=True)
   # config.json is written once the data is read (bad data leaves no run
   # behind); a workdir without it holds no run, whatever else it holds.
