@@ -176,19 +176,27 @@ def test_a_failing_row_is_recorded_and_the_run_exits_nonzero(tmp_path):
       from absl import app
       sys.path.insert(0, {str(SCRIPT.parent)!r})
       import gradcheck as gc
+      import dataclasses
       def broken(sizes, rng, dtype):
         raise RuntimeError("injected failure")
+      tanh = gc.components_lib.components()["tanh"]
+      def off(sizes, rng, dtype):  # a hand Jacobian 1% off: runs, but is wrong
+        case = tanh.build(sizes, rng, dtype)
+        return dataclasses.replace(case, hand=lambda v, c: 1.01 * case.hand(v, c))
       gc.COMPONENTS = {{"broken": gc.Component(broken, ("hidden_size",)),
-                        "tanh": gc.components_lib.components()["tanh"]}}
+                        "tanh": tanh, "off": gc.Component(off, tanh.axes)}}
       sys.argv = ["gradcheck.py", "--smoke", "--dtypes=float64", "--output={out}"]
       app.run(gc.main)
   """)
   proc = _run(["-c", code])
   assert proc.returncode == 1, proc.stdout[-2000:] + proc.stderr[-2000:]
   rows = json.loads(out.read_text())
-  assert [r["component"] for r in rows] == ["broken", "tanh"]
+  assert [r["component"] for r in rows] == ["broken", "tanh", "off"]
   assert "RuntimeError: injected failure" in rows[0]["error"]
   assert "error" not in rows[1] and rows[1]["max_rel_err_jacrev"] <= 1e-10
+  # A wrong hand Jacobian fails the run too (it exited 0 with a large error).
+  assert "WRONG off float64" in proc.stderr and "WRONG tanh" not in proc.stderr
+  assert "1 of 3 rows failed, 1 disagree with autodiff" in proc.stderr
 
 
 def test_bad_flag_is_a_usage_error(tmp_path):
