@@ -2,11 +2,15 @@
 function, and a forward pass that is undefined on a case is reported as a
 forward problem before any derivative is compared (issue 28)."""
 
+import dataclasses
+
 import jax
 import jax.numpy as jnp
+import numpy as np
 import pytest
 
 from wincls import testing
+from wincls.model import features
 from wincls.model import windows
 
 
@@ -61,3 +65,14 @@ def test_a_wrong_jacobian_names_the_window_it_is_wrong_on():
   with pytest.raises(AssertionError, match=r"jacobian on window 1: left padding "
                      r"\(sentence start\), m = 1: worst relative error"):
     testing.check_window(spec, half_widths=(1,))
+
+
+def test_feature_inputs_get_the_config_training_gives_them():
+  """Training calls inputs() with the run's Config; a feature reading a field only
+  the ModelConfig has passed the checker and failed in training."""
+  casing = features.get("casing")
+  spec = dataclasses.replace(casing, inputs=lambda words, config: np.ones(
+      (len(words), 1), np.int32) * (config.vocab_size > 0))
+  with pytest.raises(AssertionError, match=r"failed with the run's Config .*"
+                     r"AttributeError: 'Config' object has no attribute 'vocab_size'"):
+    testing.check_feature(spec)

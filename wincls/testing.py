@@ -96,8 +96,10 @@ def assert_close(label: str, hand: Any, ref: Any, rtol: float = RTOL) -> float:
                            f"{a.shape}, autodiff's {b.shape}")
     for whose, values in (("the hand derivative", a), ("autodiff's reference", b)):
       if _nonfinite(values):
+        hint = (" (the forward is finite there, its derivative is not: a "
+                "jnp.where whose other branch is nan or inf?)" if whose[0] == "a" else "")
         raise AssertionError(f"{label}{jax.tree_util.keystr(path)}: {whose} gives "
-                             f"{_nonfinite(values)}")
+                             f"{_nonfinite(values)}{hint}")
     scale = max(float(np.max(np.abs(b), initial=0.0)), 1e-6)
     err = float(np.max(np.abs(a - b), initial=0.0)) / scale
     if not err <= worst:
@@ -423,7 +425,12 @@ def check_feature(spec, *, config: settings.ModelConfig = FEATURE_CONFIG,
   word, the per-word ``jacobian`` and the batched ``vjp`` w.r.t. the parameters
   against jacfwd/jacrev/vjp, and ``check_grads`` of ``forward`` with the hand
   Jacobian as its JVP. A failure names the word."""
-  inputs = np.asarray(spec.inputs(list(words), features.inputs_config(config)))
+  try:
+    inputs = np.asarray(spec.inputs(list(words), features.inputs_config(config)))
+  except Exception as e:  # a part's function can fail any way: name it and why
+    raise AssertionError(f"{_name(spec.inputs)}: inputs(words, config) failed with "
+                         "the run's Config (what training passes; docs/extending.md, "
+                         f"Which config): {type(e).__name__}: {e}") from e
   width, dim = spec.width(config), spec.dim(config)
   if inputs.shape != (len(words), width) or inputs.min(initial=0) < 0 or (
       inputs.max(initial=0) >= spec.size):
