@@ -96,8 +96,10 @@ def assert_close(label: str, hand: Any, ref: Any, rtol: float = RTOL) -> float:
                            f"{a.shape}, autodiff's {b.shape}")
     for whose, values in (("the hand derivative", a), ("autodiff's reference", b)):
       if _nonfinite(values):
-        hint = (" (the forward is finite there, its derivative is not: a "
-                "jnp.where whose other branch is nan or inf?)" if whose[0] == "a" else "")
+        hint = ""
+        if whose.startswith("autodiff"):
+          hint = (" (the forward is finite there, its derivative is not: a "
+                  "jnp.where whose other branch is nan or inf?)")
         raise AssertionError(f"{label}{jax.tree_util.keystr(path)}: {whose} gives "
                              f"{_nonfinite(values)}{hint}")
     scale = max(float(np.max(np.abs(b), initial=0.0)), 1e-6)
