@@ -151,6 +151,30 @@ def test_sigint_mid_run_ends_in_one_line_and_the_rerun_finishes_the_run(tmp_path
   assert len(epochs) == 2 * 6
 
 
+FINISHED = """
+import os, signal
+from wincls import interrupts
+interrupts.exit_on_signals()
+from wincls import cli
+
+class Late:  # deleted in the interpreter's exit, once Python put back SIGINT's default
+  def __del__(self, kill=os.kill, pid=os.getpid(), signum=signal.SIGINT):
+    kill(pid, signum)
+    sum(range(100000))
+
+late = Late()
+cli.run(lambda argv: print("done"))
+"""
+
+
+def test_a_signal_during_the_interpreters_exit_after_a_finished_run_is_ignored(tmp_path):
+  script = tmp_path / "finished.py"
+  script.write_text(FINISHED)
+  done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                        env={**os.environ, "PYTHONPATH": str(REPO)}, timeout=120)
+  assert (done.returncode, done.stdout, done.stderr) == (0, "done\n", "")
+
+
 @pytest.fixture
 def in_process(monkeypatch):
   """``cli.run`` in this process: its handlers and hook are restored afterwards, and

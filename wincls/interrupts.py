@@ -52,6 +52,12 @@ class Interrupted(KeyboardInterrupt):
 _mode = "exit"
 # The signal last received and not yet reported.
 _pending: int | None = None
+# Whether a script installed the handlers first (``exit_on_signals``): the
+# process is then its own, and ``ignore_signals`` sets SIG_IGN, which holds
+# through the interpreter's exit (Python's teardown puts back the default
+# action, ending the process, in place of a handler it set, but not SIG_IGN).
+_script = False
+_default_hook = sys.__unraisablehook__  # the module's globals may be gone at exit
 
 
 def _on_signal(signum: int, frame) -> None:
@@ -72,7 +78,7 @@ def _unraisable(info) -> None:
   the default hook."""
   global _mode
   if not isinstance(info.exc_value, KeyboardInterrupt):
-    sys.__unraisablehook__(info)
+    _default_hook(info)
   elif _mode == "in_flight" and _pending is not None:
     _mode = "raise"
     # From another thread: here, the handler would run (and raise) in this hook.
@@ -87,8 +93,8 @@ def _install() -> None:
 
 def exit_on_signals() -> None:
   """Start-up (a script's first lines): SIGINT and SIGTERM end the process in one line."""
-  global _mode, _pending
-  _mode, _pending = "exit", None
+  global _mode, _pending, _script
+  _mode, _pending, _script = "exit", None, True
   _install()
 
 
@@ -103,6 +109,9 @@ def ignore_signals() -> None:
   """The script is ending (its result or error is being reported): signals are ignored."""
   global _mode
   _mode = "ignore"
+  if _script:
+    for signum in SIGNALS:
+      signal.signal(signum, signal.SIG_IGN)
 
 
 def check() -> None:
