@@ -17,6 +17,7 @@ interrupt.
 import gc
 import json
 import os
+import platform
 import re
 import shlex
 import signal
@@ -65,6 +66,10 @@ def _wait(process, ready, what):
     time.sleep(0.005)
 
 
+# The futex system call's number, as /proc/PID/task/TID/syscall shows it.
+FUTEX = {"x86_64": "202", "aarch64": "98"}.get(platform.machine())
+
+
 def _compiling(pid):
   """XLA compiles: three times 20 ms apart, the main thread waits (futex) and another runs."""
   return all(_waits_while_another_runs(pid) and not time.sleep(0.02) for _ in range(3))
@@ -77,7 +82,7 @@ def _waits_while_another_runs(pid):
               for tid in os.listdir(f"/proc/{pid}/task") if tid != str(pid)]
   except (OSError, IndexError):
     return False
-  return main == "202" and "R" in states  # 202: futex (x86-64)
+  return main == FUTEX and "R" in states
 
 
 def _one_line(err, signum, rest):
@@ -91,6 +96,7 @@ def _one_line(err, signum, rest):
   return found
 
 
+@pytest.mark.skipif(not os.path.isdir("/proc"), reason="reads /proc/PID/maps (Linux)")
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
 def test_a_signal_during_the_imports_ends_in_one_line(signum, tmp_path):
   workdir = tmp_path / "w"
@@ -104,6 +110,8 @@ def test_a_signal_during_the_imports_ends_in_one_line(signum, tmp_path):
   assert not workdir.exists()  # nothing written: the rerun is a fresh run
 
 
+@pytest.mark.skipif(FUTEX is None or not os.path.isdir("/proc"),
+                    reason="reads a thread's system call in /proc (Linux, x86-64 or arm64)")
 def test_sigterm_during_the_first_compile_ends_in_one_line_with_nothing_saved(tmp_path):
   workdir, out = tmp_path / "w", tmp_path / "stdout"
   with open(out, "w") as stdout:  # XLA's full pipeline: the compile outlasts the exit
