@@ -171,6 +171,8 @@ class Config:
                          f"{', '.join(features_lib.choices())}" + self._plugins_said(True))
     if len(set(self.features)) != len(self.features):
       raise ValueError(f"--features={','.join(self.features)} names a feature twice")
+    for feature in self.features:  # its data side, on this run's flags
+      features_lib.check_inputs(feature, features_lib.get(feature), self)
     for field in dataclasses.fields(self):
       value = getattr(self, field.name)
       if isinstance(value, float) and not math.isfinite(value):
@@ -241,3 +243,17 @@ class Config:
     # A run trained with a plugin is read back (resumed, tagged) with it.
     plugins_lib.load_saved(d.get("plugins", ()), source)
     return cls(**d)
+
+
+def inputs_config(model_config: ModelConfig) -> Config:
+  """The config a feature's ``inputs(words, config)`` receives: a run's ``Config``.
+
+  Training encodes the data before the model exists (``features.word_inputs``
+  with the run's ``Config``); the checkers (``wincls.testing``, the gradient-check
+  benchmark) call ``inputs`` with this ``Config``, carrying ``model_config``'s
+  shared settings, so a feature's data side sees the same type everywhere. The
+  model side (``dim``, ``init``, ``forward``, ...) gets the ``ModelConfig``.
+  """
+  names = ({f.name for f in dataclasses.fields(Config)}
+           & {f.name for f in dataclasses.fields(model_config)})
+  return Config(**{n: getattr(model_config, n) for n in sorted(names)})

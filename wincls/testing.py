@@ -33,6 +33,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.test_util import check_grads
 
+from wincls import config as config_lib
 from wincls.model import features
 from wincls.model import settings
 
@@ -423,12 +424,12 @@ def check_feature(spec, *, config: settings.ModelConfig = FEATURE_CONFIG,
                   rtol: float = RTOL) -> float:
   """Checks a ``features.FeatureSpec`` on ``words`` and a padding position (ids
   0): ``inputs``' shape and range (called with the run's ``Config``, as training
-  calls it: ``features.inputs_config``), ``forward``'s shape and finiteness per
+  calls it: ``wincls.config.inputs_config``), ``forward``'s shape and finiteness per
   word, the per-word ``jacobian`` and the batched ``vjp`` w.r.t. the parameters
   against jacfwd/jacrev/vjp, and ``check_grads`` of ``forward`` with the hand
   Jacobian as its JVP. A failure names the word."""
   try:
-    inputs = np.asarray(spec.inputs(list(words), features.inputs_config(config)))
+    inputs = np.asarray(spec.inputs(list(words), config_lib.inputs_config(config)))
   except Exception as e:  # a part's function can fail any way: name it and why
     raise AssertionError(f"{_name(spec.inputs)}: inputs(words, config) failed with "
                          "the run's Config (what training passes; docs/extending.md, "

@@ -36,6 +36,7 @@ import numpy as np
 from benchmarks.gradcheck_lib import cases
 from benchmarks.gradcheck_lib import network_cases
 from wincls.model import crf
+from wincls import config as config_lib
 from wincls.model import features
 from wincls.model import layers
 from wincls.model import losses
@@ -160,7 +161,7 @@ def _feature_case(name: str):
     config = settings.ModelConfig(vocab_size=8, feature_dim=s["feature_dim"],
                                   char_dim=3, char_filters=4, char_max_len=8)
     inputs = np.asarray(spec.inputs(list(_FEATURE_WORDS),
-                                    features.inputs_config(config)))
+                                    config_lib.inputs_config(config)))
     word = jnp.asarray(inputs[rng.integers(0, len(inputs))])
     shapes = jax.eval_shape(lambda: spec.init(jax.random.key(0), spec.size, config,
                                               jnp.float32))

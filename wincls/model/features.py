@@ -6,7 +6,7 @@ fine-tuned, sparse updates; not a registry entry, the trainer treats it apart)
 followed by one vector per ``--features`` entry, each computed by a
 ``FeatureSpec`` from the word **as written** (so every word gets one, in the
 vocabulary or not). A spec holds (``config``: the run's ``Config`` for
-``inputs``, the ``ModelConfig`` for the rest (``inputs_config``); ``p``: the
+``inputs``, the ``ModelConfig`` for the rest (``config.inputs_config``); ``p``: the
 feature's parameters, ``params["embed"]["features"][k]``)::
 
     inputs(words, config) -> int32 [num_words, width(config)]   the data side
@@ -135,20 +135,24 @@ FEATURES: registry.Registry[FeatureSpec] = registry.Registry("feature", {
 }, check=lambda name, spec: check_spec(name, spec))
 register = FEATURES.register
 
-# Words a registered feature's data side is tried on (``check_spec``).
+# Words a feature's data side is tried on (``check_inputs``).
 CHECK_WORDS = ("Peter", "lives", "U.S.", "über", "1,000", "東京", "x" * 40)
 
 
 def check_spec(name: str, spec: FeatureSpec) -> None:
-  """``FEATURES``' check: a ``FeatureSpec`` whose ``inputs`` give one row of
-  ``width(config)`` ids in ``[0, size)`` per word (``CHECK_WORDS``)."""
-  from wincls.model import settings  # pylint: disable=g-import-not-at-top
+  """``FEATURES``' check when a feature is registered: a ``FeatureSpec``. Its data
+  side is checked with the run's ``Config`` (``check_inputs``, from
+  ``Config.validate``): a feature may read any of the run's flags there."""
   if not isinstance(spec, FeatureSpec):
     raise TypeError(f"feature {name!r}: expected a FeatureSpec, got a "
                     f"{type(spec).__name__}")
-  config = inputs_config(settings.ModelConfig(
-      vocab_size=8, embed_dim=3, feature_dim=2, char_dim=3, char_filters=4,
-      char_width=3, char_max_len=6))
+
+
+def check_inputs(name: str, spec: FeatureSpec, config) -> None:
+  """A feature's data side on the run's ``Config``: ``inputs`` gives one row of
+  ``width(config)`` ids in ``[0, size)`` per word of ``CHECK_WORDS``, named in one
+  line instead of a shape error deep in training. ``Config.validate`` calls it for
+  each ``--features`` entry; ``wincls.testing.check_feature`` checks the same."""
   try:
     ids = np.asarray(spec.inputs(list(CHECK_WORDS), config))
     expected = (len(CHECK_WORDS), spec.width(config))
@@ -162,21 +166,6 @@ def check_spec(name: str, spec: FeatureSpec) -> None:
   if ids.size and (ids.min() < 0 or ids.max() >= spec.size):
     raise ValueError(f"feature {name!r}: inputs gives ids in [{ids.min()}, "
                      f"{ids.max()}]; expected ids in [0, {spec.size}) (size)")
-
-
-def inputs_config(model_config):
-  """The config ``inputs(words, config)`` receives: the run's ``Config``.
-
-  Training encodes the data before the model exists (``word_inputs`` with the
-  run's ``Config``); the checkers (``check_spec``, ``wincls.testing``) call
-  ``inputs`` with this ``Config`` carrying ``model_config``'s shared settings,
-  so a feature's data side sees the same type everywhere. The model side
-  (``dim``, ``init``, ``forward``, ...) gets the ``ModelConfig``.
-  """
-  from wincls import config as config_lib  # pylint: disable=g-import-not-at-top
-  names = ({f.name for f in dataclasses.fields(config_lib.Config)}
-           & {f.name for f in dataclasses.fields(model_config)})
-  return config_lib.Config(**{n: getattr(model_config, n) for n in sorted(names)})
 
 
 def get(name: str) -> FeatureSpec:
