@@ -19,131 +19,31 @@ tests/test_features.py), so a part of yours passes exactly the checks ours do::
     from wincls import testing
     testing.check_window(my_plugin.MAXPOOL)
 
-Inputs avoid the kinks (hinge margins, relu's 0) where a subgradient is a
+How a hand result is compared with autodiff's (tolerance, non-finite values)
+is ``wincls/derivatives.py``. Inputs avoid the kinks (hinge margins, relu's 0) where a subgradient is a
 convention; tests/test_jacobians.py checks the package's conventions there.
 """
 
 from __future__ import annotations
 
 import functools
-from typing import Any, Callable, Sequence
+from typing import Sequence
 
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jax.test_util import check_grads
 
 from wincls import config as config_lib
-from wincls.model import features
+from wincls import derivatives
+from wincls.derivatives import RTOL
+from wincls.derivatives import assert_close  # noqa: F401  (public: testing.assert_close)
 from wincls.model import settings
 
-RTOL = 1e-10
-# The programs here run once: LLVM's cheap pipeline halves their compile time.
-_FAST = {"xla_backend_optimization_level": 0, "xla_llvm_disable_expensive_passes": True}
 # Words for check_feature: casing classes, digits, one letter, a long word, a
 # non-Latin-1 one, and the empty word of window padding.
 WORDS = ("Peter", "lives", "in", "EU", "1996-08-22", "F-16", "a", ".", "McDonald",
          "Bundesverfassungsgericht", "Zürich", "東京", "")
 
-
-def _jit(f: Callable) -> Callable:
-  return jax.jit(f, compiler_options=_FAST)
-
-
-def _name(fn: Callable) -> str:
-  return getattr(fn, "__qualname__", None) or repr(fn)
-
-
-def _role(role: str, fn: Callable) -> str:
-  """``"jacobian maxpool_jacobian"``: what a part's function is and its name (two
-  lambdas have one name)."""
-  return f"{role} {_name(fn)}"
-
-
-def _nonfinite(a: np.ndarray) -> str:
-  """What the first non-finite entry of ``a`` is: ``nan``, ``inf`` or ``-inf``."""
-  bad = a[~np.isfinite(a)]
-  return str(bad.flat[0]) if bad.size else ""
-
-
-def _assert_finite(what: str, values: Any, labels: Sequence[str]) -> None:
-  """Each case's values (leaves with a leading axis, one row per ``labels``)
-  finite; otherwise ``AssertionError``: ``<what> gives nan on <case>``."""
-  for i, label in enumerate(labels):
-    for leaf in jax.tree.leaves(values):
-      bad = _nonfinite(np.asarray(leaf[i]))
-      if bad:
-        raise AssertionError(f"{what} gives {bad} on {label} (before any derivative is "
-                             "compared: the forward pass itself is undefined there)")
-
-
-def assert_close(label: str, hand: Any, ref: Any, rtol: float = RTOL) -> float:
-  """Per leaf ``max|hand − ref| <= rtol · max(max|ref|, 1e-6)``; the worst ratio.
-
-  Raises:
-    AssertionError: naming ``label``, the leaf and the worst relative error; a
-      non-finite hand value, or autodiff's, is named as such.
-  """
-  hand_leaves, hand_def = jax.tree.flatten(hand)
-  ref_with_path, ref_def = jax.tree_util.tree_flatten_with_path(ref)
-  if hand_def != ref_def:
-    raise AssertionError(f"{label}: the hand result's structure {hand_def} is not "
-                         f"autodiff's {ref_def}")
-  worst, where = 0.0, ""
-  for (path, b), a in zip(ref_with_path, hand_leaves):
-    a, b = np.asarray(a), np.asarray(b)
-    if a.shape != b.shape:
-      raise AssertionError(f"{label}{jax.tree_util.keystr(path)}: hand shape "
-                           f"{a.shape}, autodiff's {b.shape}")
-    for whose, values in (("the hand derivative", a), ("autodiff's reference", b)):
-      if _nonfinite(values):
-        hint = ""
-        if whose.startswith("autodiff"):
-          hint = (" (the forward is finite there, its derivative is not: a "
-                  "jnp.where whose other branch is nan or inf?)")
-        raise AssertionError(f"{label}{jax.tree_util.keystr(path)}: {whose} gives "
-                             f"{_nonfinite(values)}{hint}")
-    scale = max(float(np.max(np.abs(b), initial=0.0)), 1e-6)
-    err = float(np.max(np.abs(a - b), initial=0.0)) / scale
-    if not err <= worst:
-      worst, where = err, jax.tree_util.keystr(path)
-  if not worst <= rtol:
-    raise AssertionError(f"{label}{where}: worst relative error {worst:.3g} > {rtol:g}")
-  return worst
-
-
-def _compare(results: dict[str, tuple[Any, list[Any]]], rtol: float,
-             labels: Sequence[str] | None = None) -> float:
-  """The worst error of every (hand, reference) pair. ``labels``: the leaves'
-  leading axis holds one case each, and a failure names the first failing case."""
-  worst = 0.0
-  for name, (hand, refs) in results.items():
-    for ref in refs:
-      if labels is None:
-        worst = max(worst, assert_close(name, hand, ref, rtol))
-        continue
-      for i, label in enumerate(labels):
-        pick = lambda t, i=i: jax.tree.map(lambda x: x[i], t)
-        worst = max(worst, assert_close(f"{name} on {label}", pick(hand), pick(ref),
-                                        rtol))
-  return worst
-
-
-def _normal_like(tree: Any, rng: np.random.Generator, scale: float = 1.0) -> Any:
-  return jax.tree.map(lambda s: jnp.asarray(scale * rng.normal(size=s.shape)), tree)
-
-
-def _check_jvp(f: Callable, jvp: Callable, args: tuple, eps: float = 1e-4) -> None:
-  """``check_grads`` of ``f`` with ``jvp(primals, tangents)`` as its derivative."""
-  g = jax.custom_jvp(f)
-  g.defjvp(lambda primals, tangents: (f(*primals), jvp(primals, tangents)))
-  check_grads(jax.jit(g), args, order=1, modes=("fwd", "rev"), eps=eps)
-
-
-def _contract(jacobian: Any, tangent: Any) -> Array:
-  """``Σ_leaves J·t`` for leaves ``[out...] + leaf shape``."""
-  return sum(jnp.tensordot(j, t, axes=t.ndim) for j, t in
-             zip(jax.tree.leaves(jacobian), jax.tree.leaves(tangent)))
 
 
 Array = jax.Array
@@ -175,7 +75,7 @@ def _window_problem(spec, half_width: int, dim: int, rng):
   if spec.init is not None:
     shapes = jax.eval_shape(lambda: spec.init(jax.random.key(0), window_len, dim,
                                               jnp.float64))
-    params = _normal_like(shapes, rng)
+    params = derivatives.normal_like(shapes, rng)
   masks = jnp.asarray(_window_masks(half_width, rng))
   vectors = jnp.asarray(rng.normal(size=(len(masks), window_len, dim)))
   g = jnp.asarray(rng.normal(size=(len(masks), spec.out_dim(window_len, dim))))
@@ -186,17 +86,17 @@ def _window_results(spec, params, vectors, masks, g):
   """Per window (leading axis): jacobian(s) and their references; the batch VJP."""
   def per_window(v, mask):
     f_v = lambda v: spec.forward(params, v, mask)
-    out = {_role("jacobian", spec.jacobian): (spec.jacobian(params, v, mask),
+    out = {derivatives.role_of("jacobian", spec.jacobian): (spec.jacobian(params, v, mask),
                                   [jax.jacfwd(f_v)(v), jax.jacrev(f_v)(v)])}
     if spec.init is not None:
       f_p = lambda p: spec.forward(p, v, mask)
-      out[_role("jacobian_params", spec.jacobian_params)] = (
+      out[derivatives.role_of("jacobian_params", spec.jacobian_params)] = (
           spec.jacobian_params(params, v, mask),
           [jax.jacfwd(f_p)(params), jax.jacrev(f_p)(params)])
     return out
   _, pullback = jax.vjp(lambda p, v: spec.forward(p, v, masks), params, vectors)
   return (jax.vmap(per_window)(vectors, masks),
-          {_role("vjp", spec.vjp): (spec.vjp(params, vectors, masks, g), [pullback(g)])})
+          {derivatives.role_of("vjp", spec.vjp): (spec.vjp(params, vectors, masks, g), [pullback(g)])})
 
 
 def _window_vjp_per_window(spec, params, vectors, masks, g):
@@ -213,10 +113,10 @@ def _check_window_forward(spec, params, vectors, masks, labels: list[str]) -> No
   out = spec.forward(params, vectors, masks)
   expected = (len(masks), spec.out_dim(window_len, dim))
   if out.shape != expected:
-    raise AssertionError(f"{_name(spec.out_dim)}: forward gives {out.shape[1:]} at "
+    raise AssertionError(f"{derivatives.name_of(spec.out_dim)}: forward gives {out.shape[1:]} at "
                          f"m={(window_len - 1) // 2}, d={dim}; out_dim says "
                          f"{expected[1]}")
-  _assert_finite(f"{_name(spec.forward)} forward", out, labels)
+  derivatives.assert_finite(f"{derivatives.name_of(spec.forward)} forward", out, labels)
 
 
 def check_window(spec, *, half_widths: Sequence[int] = (0, 1, 2), dim: int = 3,
@@ -227,7 +127,7 @@ def check_window(spec, *, half_widths: Sequence[int] = (0, 1, 2), dim: int = 3,
   against ``jax.vjp``, and ``check_grads`` of ``forward`` with the hand
   Jacobians. A failure names the window (``window 4: all padding, m = 1``)."""
   if (spec.init is None) != (spec.jacobian_params is None):
-    raise AssertionError(f"{_name(spec.forward)}: a window with parameters needs both "
+    raise AssertionError(f"{derivatives.name_of(spec.forward)}: a window with parameters needs both "
                          "init and jacobian_params (and one without, neither)")
   with jax.enable_x64(True):
     rng = np.random.default_rng(seed)
@@ -236,15 +136,15 @@ def check_window(spec, *, half_widths: Sequence[int] = (0, 1, 2), dim: int = 3,
               for m in half_widths}
     for m, (params, vectors, masks, _) in zip(half_widths, problems):
       _check_window_forward(spec, params, vectors, masks, labels[m])
-    results = _jit(lambda ps: [_window_results(spec, *p) for p in ps])(problems)
+    results = derivatives.jit(lambda ps: [_window_results(spec, *p) for p in ps])(problems)
     worst = 0.0
     for m, problem, (per_window, batch) in zip(half_widths, problems, results):
-      worst = max(worst, _compare(per_window, rtol, labels[m]))
+      worst = max(worst, derivatives.compare(per_window, rtol, labels[m]))
       try:
-        worst = max(worst, _compare(batch, rtol))
+        worst = max(worst, derivatives.compare(batch, rtol))
       except AssertionError as e:
-        hand, ref = _jit(functools.partial(_window_vjp_per_window, spec))(*problem)
-        _compare({_role("vjp", spec.vjp): (hand, [ref])}, rtol, labels[m])
+        hand, ref = derivatives.jit(functools.partial(_window_vjp_per_window, spec))(*problem)
+        derivatives.compare({derivatives.role_of("vjp", spec.vjp): (hand, [ref])}, rtol, labels[m])
         raise AssertionError(f"{e} (on the batch of windows {labels[m][0]} ... "
                              f"{labels[m][-1]}; each alone agrees)") from None
     params, vectors, masks, _ = problems[min(1, len(problems) - 1)]
@@ -254,15 +154,15 @@ def check_window(spec, *, half_widths: Sequence[int] = (0, 1, 2), dim: int = 3,
       p, v = primals
       t = jnp.tensordot(spec.jacobian(p, v, mask), tangents[1], axes=2)
       if p is not None:
-        t = t + _contract(spec.jacobian_params(p, v, mask), tangents[0])
+        t = t + derivatives.contract(spec.jacobian_params(p, v, mask), tangents[0])
       return t
 
     if params is None:
-      _check_jvp(lambda v: spec.forward(None, v, mask),
+      derivatives.check_jvp(lambda v: spec.forward(None, v, mask),
                  lambda primals, tangents: jvp((None,) + primals, (None,) + tangents),
                  (vectors,))
     else:
-      _check_jvp(lambda p, v: spec.forward(p, v, mask), jvp, (params, vectors))
+      derivatives.check_jvp(lambda p, v: spec.forward(p, v, mask), jvp, (params, vectors))
   return worst
 
 
@@ -279,13 +179,13 @@ def check_activation(spec, *, size: int = 7, seed: int = 0, rtol: float = RTOL) 
     z = rng.uniform(0.1, 2.0, size) * rng.choice([-1.0, 1.0], size)
     z = jnp.asarray(np.where(np.abs(np.abs(z) - 1.0) < 0.1, z * 1.3, z))
     labels = [f"z = {v:.4g}" for v in np.asarray(z)]
-    _assert_finite(f"{_name(spec.forward)} forward", spec.forward(z), labels)
-    hand, fwd, rev = _jit(lambda z: (jnp.diag(spec.derivative(z)),
+    derivatives.assert_finite(f"{derivatives.name_of(spec.forward)} forward", spec.forward(z), labels)
+    hand, fwd, rev = derivatives.jit(lambda z: (jnp.diag(spec.derivative(z)),
                                      jax.jacfwd(spec.forward)(z),
                                      jax.jacrev(spec.forward)(z)))(z)
-    worst = _compare({_role("derivative", spec.derivative): (hand, [fwd, rev])}, rtol,
+    worst = derivatives.compare({derivatives.role_of("derivative", spec.derivative): (hand, [fwd, rev])}, rtol,
                      labels)
-    _check_jvp(spec.forward, lambda p, t: spec.derivative(p[0]) * t[0], (z,))
+    derivatives.check_jvp(spec.forward, lambda p, t: spec.derivative(p[0]) * t[0], (z,))
   return worst
 
 
@@ -306,7 +206,7 @@ def _loss_inputs(spec, output: str, batch: int, num_classes: int, rng):
     mask[0], mask[1] = True, False  # a full sentence; an empty one (batch padding)
     crf_params = {"transitions": rng.normal(size=(num_classes, num_classes)),
                   "start": rng.normal(size=num_classes), "end": rng.normal(size=num_classes)}
-    return ({"emissions": jnp.asarray(emissions), "crf_params": _normal_like(
+    return ({"emissions": jnp.asarray(emissions), "crf_params": derivatives.normal_like(
                  crf_params, rng)},
             {"labels": jnp.asarray(rng.integers(0, num_classes, (batch, length)),
                                    jnp.int32), "mask": jnp.asarray(mask, jnp.float64)})
@@ -359,7 +259,7 @@ def _loss_results(spec, differentiable, fixed):
       refs.append((_per_example(full[0]), full[1]))
     else:
       refs.append(tuple(_per_example(j) for j in full))
-  return {_role("gradient", spec.gradient): (hand, refs)}
+  return {derivatives.role_of("gradient", spec.gradient): (hand, refs)}
 
 
 def check_loss(spec, *, batch: int = 6, num_classes: int = 4, seed: int = 0,
@@ -378,10 +278,10 @@ def check_loss(spec, *, batch: int = 6, num_classes: int = 4, seed: int = 0,
                                            np.random.default_rng(seed))
       labels = _loss_labels(spec, output, fixed)
       names = _names(differentiable)
-      _assert_finite(f"{_name(spec.forward)} forward (--output={output})",
+      derivatives.assert_finite(f"{derivatives.name_of(spec.forward)} forward (--output={output})",
                      spec.forward(**differentiable, **fixed), labels)
-      results = _jit(functools.partial(_loss_results, spec))(differentiable, fixed)
-      worst = max(worst, _compare(results, rtol, labels))
+      results = derivatives.jit(functools.partial(_loss_results, spec))(differentiable, fixed)
+      worst = max(worst, derivatives.compare(results, rtol, labels))
 
       def jvp(primals, tangents, names=names, fixed=fixed):
         grad = spec.gradient(**dict(zip(names, primals)), **fixed)
@@ -394,7 +294,7 @@ def check_loss(spec, *, batch: int = 6, num_classes: int = 4, seed: int = 0,
         return sum(jnp.sum((g * t).reshape(g.shape[0], -1), axis=1)
                    for g, t in zip(grad, tangents))
 
-      _check_jvp(lambda *xs, names=names, fixed=fixed: spec.forward(
+      derivatives.check_jvp(lambda *xs, names=names, fixed=fixed: spec.forward(
           **dict(zip(names, xs)), **fixed), jvp, tuple(differentiable[n] for n in names))
   return worst
 
@@ -410,12 +310,12 @@ FEATURE_CONFIG = settings.ModelConfig(vocab_size=8, embed_dim=3, feature_dim=2,
 def _feature_results(spec, config, params, inputs, g):
   """Per word (leading axis): the jacobian and its references; the batch VJP."""
   one = lambda p, x: spec.forward(p, x, config)
-  per_word = {_role("jacobian", spec.jacobian): (
+  per_word = {derivatives.role_of("jacobian", spec.jacobian): (
       jax.vmap(lambda x: spec.jacobian(params, x, config))(inputs),
       [jax.vmap(lambda x: jax.jacfwd(one)(params, x))(inputs),
        jax.vmap(lambda x: jax.jacrev(one)(params, x))(inputs)])}
   _, pullback = jax.vjp(lambda p: one(p, inputs), params)
-  return per_word, {_role("vjp", spec.vjp): (spec.vjp(params, inputs, g, config),
+  return per_word, {derivatives.role_of("vjp", spec.vjp): (spec.vjp(params, inputs, g, config),
                                             [pullback(g)[0]])}
 
 
@@ -431,13 +331,13 @@ def check_feature(spec, *, config: settings.ModelConfig = FEATURE_CONFIG,
   try:
     inputs = np.asarray(spec.inputs(list(words), config_lib.inputs_config(config)))
   except Exception as e:  # a part's function can fail any way: name it and why
-    raise AssertionError(f"{_name(spec.inputs)}: inputs(words, config) failed with "
+    raise AssertionError(f"{derivatives.name_of(spec.inputs)}: inputs(words, config) failed with "
                          "the run's Config (what training passes; docs/extending.md, "
                          f"Which config): {type(e).__name__}: {e}") from e
   width, dim = spec.width(config), spec.dim(config)
   if inputs.shape != (len(words), width) or inputs.min(initial=0) < 0 or (
       inputs.max(initial=0) >= spec.size):
-    raise AssertionError(f"{_name(spec.inputs)}: expected int [{len(words)}, {width}] "
+    raise AssertionError(f"{derivatives.name_of(spec.inputs)}: expected int [{len(words)}, {width}] "
                          f"in [0, {spec.size}), got {inputs.shape} in "
                          f"[{inputs.min(initial=0)}, {inputs.max(initial=0)}]")
   inputs = jnp.asarray(np.concatenate([inputs, np.zeros((1, width), inputs.dtype)]))
@@ -447,18 +347,18 @@ def check_feature(spec, *, config: settings.ModelConfig = FEATURE_CONFIG,
     rng = np.random.default_rng(seed)
     shapes = jax.eval_shape(lambda: spec.init(jax.random.key(0), spec.size, config,
                                               jnp.float64))
-    params = _normal_like(shapes, rng, scale=0.5)
+    params = derivatives.normal_like(shapes, rng, scale=0.5)
     out = spec.forward(params, inputs, config)
     if out.shape != (len(inputs), dim):
-      raise AssertionError(f"{_name(spec.forward)}: expected [{len(inputs)}, {dim}], "
+      raise AssertionError(f"{derivatives.name_of(spec.forward)}: expected [{len(inputs)}, {dim}], "
                            f"got {out.shape}")
-    _assert_finite(f"{_name(spec.forward)} forward", out, labels)
+    derivatives.assert_finite(f"{derivatives.name_of(spec.forward)} forward", out, labels)
     g = jnp.asarray(rng.normal(size=(len(inputs), dim)))
-    per_word, batch = _jit(functools.partial(_feature_results, spec, config))(
+    per_word, batch = derivatives.jit(functools.partial(_feature_results, spec, config))(
         params, inputs, g)
-    worst = max(_compare(per_word, rtol, labels), _compare(batch, rtol))
-    _check_jvp(lambda p: spec.forward(p, inputs, config),
-               lambda primals, tangents: jax.vmap(lambda x: _contract(
+    worst = max(derivatives.compare(per_word, rtol, labels), derivatives.compare(batch, rtol))
+    derivatives.check_jvp(lambda p: spec.forward(p, inputs, config),
+               lambda primals, tangents: jax.vmap(lambda x: derivatives.contract(
                    spec.jacobian(primals[0], x, config), tangents[0]))(inputs),
                (params,))
   return worst
