@@ -50,9 +50,7 @@ from wincls.sweep.run import result_rows
 from wincls.sweep.run import results_path
 from wincls.sweep.run import run_sweep
 from wincls.sweep.run import sweep_lock
-from wincls.sweep.stats import betainc
 from wincls.sweep.stats import mean_interval
 from wincls.sweep.stats import paired_differences
 from wincls.sweep.stats import summarize
-from wincls.sweep.stats import t_cdf
 from wincls.sweep.stats import t_quantile
