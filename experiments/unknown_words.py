@@ -10,6 +10,10 @@ is not (``wincls.metrics.recall_by_known``). With ``--json`` it prints one JSON
 object per run instead.
 """
 
+# First, before the heavy imports: a signal from here on ends the script in one line.
+from wincls import interrupts  # pylint: disable=g-bad-import-order
+interrupts.exit_on_signals()
+
 import json
 from pathlib import Path
 
