@@ -6,9 +6,11 @@ inside ``report_to(counter)``, the caller's, so that a sweep
 (``wincls.sweep.run``) has one bar and one ETA for its whole grid, and every
 epoch line of its runs shows the sweep's ETA.
 
-The bar (tqdm, on stderr) is drawn only when stderr is a terminal; the lines
-printed meanwhile go through ``AroundBars`` (``wincls.cli`` sends absl's log
-lines there), which lifts the bar off the terminal while a line is written.
+The bar is ``tqdm.auto``'s: in Jupyter (with ipywidgets) a widget bar, which
+is always drawn; elsewhere tqdm's text bar on stderr, drawn only when stderr
+is a terminal. The lines printed meanwhile go through ``AroundBars``
+(``wincls.cli`` sends absl's log lines there), which lifts a text bar off the
+terminal while a line is written.
 """
 
 from __future__ import annotations
@@ -20,14 +22,17 @@ import time
 from typing import Any, Iterator
 
 import tqdm
+from tqdm import auto as tqdm_auto
+from tqdm import std as tqdm_std
 
 _OUTER: contextvars.ContextVar[Any] = contextvars.ContextVar("wincls_epoch_counter",
                                                               default=None)
 
 
 def on_terminal() -> bool:
-  """Whether bars are drawn: tqdm draws on stderr, so stderr is a terminal."""
-  return sys.stderr.isatty()
+  """Whether bars are drawn: tqdm.auto chose a notebook's widget bar, or the text
+  bar's stderr is a terminal."""
+  return tqdm_auto.tqdm is not tqdm_std.tqdm or sys.stderr.isatty()
 
 
 def format_seconds(seconds: float) -> str:
@@ -48,8 +53,8 @@ class Counter:
     self.total, self.done, self.trained, self.desc = total, initial, 0, desc
     self.label = ""  # what the job's caller calls the current run ("run 2/4")
     self.start = time.perf_counter()
-    self.bar = tqdm.tqdm(total=total, initial=initial, desc=desc, unit="epoch",
-                         disable=not on_terminal())
+    self.bar = tqdm_auto.tqdm(total=total, initial=initial, desc=desc, unit="epoch",
+                              disable=not on_terminal())
 
   def update(self, epochs: int = 1) -> None:
     """Counts ``epochs`` trained now."""

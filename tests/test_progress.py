@@ -1,0 +1,27 @@
+"""The epoch bar: tqdm.auto's bar class, so a notebook shows progress."""
+
+import io
+import sys
+
+from tqdm import auto as tqdm_auto
+from tqdm import std as tqdm_std
+
+from wincls.train import progress
+
+
+def test_bar_is_tqdm_auto_s_and_shows_in_a_notebook(monkeypatch):
+  monkeypatch.setattr(sys, "stderr", io.StringIO())  # not a terminal
+
+  class NotebookBar(tqdm_std.tqdm):
+    """Stands for tqdm.notebook's widget bar, which tqdm.auto picks in Jupyter."""
+
+  monkeypatch.setattr(tqdm_auto, "tqdm", NotebookBar)
+  counter = progress.Counter(total=3)
+  assert isinstance(counter.bar, NotebookBar)
+  assert not counter.bar.disable
+  counter.close()
+  # A plain console bar with stderr not a terminal stays off, as before.
+  monkeypatch.setattr(tqdm_auto, "tqdm", tqdm_std.tqdm)
+  counter = progress.Counter(total=3)
+  assert counter.bar.disable
+  counter.close()
