@@ -4,7 +4,8 @@
 ``train_fraction`` × ``setting`` (fastest), where ``setting`` is an arms axis
 whose arms differ **only** in the word vectors (``arms``):
 
-- ``random``: ``vectors=random`` (the table drawn by ``models.init_params``);
+- ``random``: ``vectors=random`` (the table drawn by
+  ``wincls.model.network.init_params``);
 - ``frozen``: the pre-trained vectors, ``freeze_vectors=True``;
 - ``fine_tuned``: the pre-trained vectors, trained.
 

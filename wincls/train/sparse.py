@@ -15,7 +15,7 @@ step instead
    or a plugin's), the corrupted windows' centre words, which the train step
    draws before the loss runs (``objective.with_corruptions``, the very ids
    the dense step draws),
-2. runs ``models.apply``/``objectives.loss_fn`` (or ``backprop.hand_grad``)
+2. runs ``objective.loss_fn`` (or ``objective.hand_grad``)
    *unchanged* on params whose ``embed.words`` is that ``[S, E]`` table, so the
    gradient w.r.t. it is directly the rows' gradient (``value_and_row_grads``;
    no ``[V, E]`` gradient exists),
@@ -308,12 +308,12 @@ def value_and_row_grads(grad_fn: Callable[[Any, Any], tuple[Any, Any]],
 
   Args:
     grad_fn: ``(params, batch) -> (value, grads)``, e.g.
-      ``functools.partial(jax.value_and_grad(objectives.loss_fn, has_aux=True),
+      ``functools.partial(jax.value_and_grad(objective.loss_fn, has_aux=True),
       config=..., loss=..., key=...)`` or ``functools.partial(
-      backprop.hand_grad, ...)``; it sees ``params`` whose ``embed.words`` is the
+      objective.hand_grad, ...)``; it sees ``params`` whose ``embed.words`` is the
       ``[S, E]`` table of the batch's rows and ``batch["window_ids"]`` remapped
       into it.
-    params: ``models.init_params``'s pytree (full ``[V, E]`` word table).
+    params: ``wincls.model.network.init_params``'s pytree (full ``[V, E]`` word table).
     batch: a token or sentence batch with ``"window_ids"``.
 
   Returns:
