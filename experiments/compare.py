@@ -3,12 +3,13 @@ r"""The main job: window representations × losses × seeds, with intervals.
   python experiments/compare.py --dataset=conll2003 --workdir=/tmp/compare
 
 trains the grid ``--windows`` (average, concat) × ``--losses`` (cross_entropy,
-max_margin), each configuration with ``--num_seeds`` (5) replicas trained in one
-program, and writes ``results.jsonl`` (one row per configuration and seed),
-``results.csv``, ``results.md`` (mean ± std and 95% t-intervals over seeds, and
-paired differences such as concat − average and max_margin − cross_entropy)
-and the plots ``f1_by_config.png`` and ``dev_f1_per_epoch.png`` into
-``--workdir``. Each configuration trains in ``<workdir>/runs/<name>/`` as a
+max_margin), each configuration with ``--num_seeds`` (5) replicas trained
+together (``wincls.train.programs.Static.seed_loop``: on the CPU N calls of
+the one-seed program, vmapped on an accelerator), and writes ``results.jsonl``
+(one row per configuration and seed), ``results.csv``, ``results.md`` (mean ±
+std and 95% t-intervals over seeds, and paired differences such as concat −
+average and max_margin − cross_entropy) and the plots ``f1_by_config.png`` and
+``dev_f1_per_epoch.png`` into ``--workdir``. Each configuration trains in ``<workdir>/runs/<name>/`` as a
 resumable run of ``experiments/train.py``: a killed sweep rerun with the same
 command keeps its rows and completes the rest. On a terminal one progress bar
 counts the whole grid's epochs; the output has one line per epoch of each

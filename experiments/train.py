@@ -1,4 +1,8 @@
-r"""Trains one configuration (all of its seeds in one program) and evaluates it on dev.
+r"""Trains one configuration (all of its seeds together) and evaluates it on dev.
+
+The seeds share one compiled program: on the CPU it is called once per seed
+and epoch, on an accelerator it is vmapped over the seeds
+(``wincls.train.programs.Static.seed_loop``).
 
 Launch (CoNLL-2003 from ../shared/data/conll2003 or $WINCLS_CONLL2003_DIR)::
 

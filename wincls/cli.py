@@ -90,7 +90,8 @@ HELP = {
     "patience": "Stop after this many epochs without better dev F1 (0: off).",
     "grad": "Gradient: autodiff (jax.grad) or hand (wincls/model/objective.py hand_grad).",
     "seed": "Random seed (of the first replica).",
-    "num_seeds": "Replicas with seeds seed, seed+1, ... trained in one program.",
+    "num_seeds": ("Replicas with seeds seed, seed+1, ... trained together: N calls of "
+                  "the one-seed program on the CPU, vmapped on an accelerator."),
 }
 
 # Exceptions that mean bad input (flags, files), reported in one line.

@@ -2,10 +2,10 @@
 
 ``Config`` holds every setting of a run (data, model, loss, optimisation). Its
 field names are the flag names of ``experiments/train.py`` and the keys of the
-``config.json`` saved in a run's workdir. ``ModelConfig`` is the part the pure
-model functions need; it is hashable, so it is passed to jitted functions as a
-static argument, and it carries the sizes that come from the data (vocabulary,
-feature tables, classes).
+``config.json`` saved in a run's workdir. ``Config.model_config`` builds from
+it the ``ModelConfig`` (``wincls.model.settings``, re-exported here), the part
+the pure model functions need: it lives in ``wincls/model/`` so that the model
+imports nothing above it.
 
 Sweep-varied numbers (learning rate) are *not* in ``ModelConfig``, so changing
 them never recompiles the model.

@@ -1,7 +1,9 @@
 """Running a grid: one resumable training run per configuration, result rows.
 
 Each run trains in ``<workdir>/runs/<name>/`` (a resumable
-``train.train_and_evaluate`` run, all its seeds vmapped in one program); when
+``train.train_and_evaluate`` run, its seeds trained together as
+``wincls.train.programs.Static.seed_loop`` says: on the CPU N calls of the
+one-seed program); when
 it finishes, one row per seed goes to ``results.jsonl`` (or, for a shard,
 ``results.shard-<i>-of-<n>.jsonl``), keyed by ``(run, seed)`` and never
 duplicated. A killed sweep rerun with the same command skips the rows it has,

@@ -6,8 +6,9 @@ training process per workdir), then, in ``wincls.train.resume``, reads the
 data (``open_run``: data, vocabularies, config.json), places the data and
 compiles the settings (``build_run``) and starts from scratch or resumes from
 ``checkpoints/latest`` (``start``); then per epoch it trains
-(``_train_epoch``: one compiled, seed-vmapped epoch per data part; a seed whose
-loss or parameters become non-finite is frozen, ``wincls.train.divergence``),
+(``_train_epoch``: one compiled epoch per data part, over the seeds as
+``programs.Static.seed_loop`` says: N calls on the CPU, vmapped elsewhere; a
+seed whose loss or parameters become non-finite is frozen, ``wincls.train.divergence``),
 evaluates on dev and updates early stopping (``_evaluate_epoch``) and writes
 metrics and checkpoints (``_save_epoch``), and finally scores each seed's best
 parameters and writes predictions and ``results.json`` (``_finish``).
@@ -78,7 +79,7 @@ def _train_epoch(run: resume.Run, progress: resume.Progress, epoch: int
   """
   order = np.arange(len(run.parts))
   if len(run.parts) > 1:
-    # Depends on the epoch only, so that every seed (vmapped or not) sees
+    # Depends on the epoch only, so that every seed (however they are looped) sees
     # the same bucket order.
     order = np.random.default_rng(epoch).permutation(len(run.parts))
   before = resume.copy_tree(progress.state)  # the last finite state of a seed that diverges

@@ -7,7 +7,7 @@ initialiser with them bound by ``functools.partial`` (state donated), and
 compiled programs.
 
 **Seeds.** ``num_seeds=N`` trains N independent replicas with seeds ``seed,
-seed+1, ...`` in one program: the state (params and optimizer state) has a
+seed+1, ...`` together: the state (params and optimizer state) has a
 leading axis of size N, and the epoch runs over it and over the per-seed keys
 (init key, shuffles, dropout), with the data shared. Replica i computes what a
 run with ``seed=seed+i`` computes, up to float rounding (tests/test_loop.py).
