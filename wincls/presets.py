@@ -1,13 +1,15 @@
 """Measured configurations, as ``Config`` field -> value.
 
+What each one measures, with its command, is in docs/results.md ("Headlines");
+the figures live there, not here.
+
 ``--preset=NAME`` (``cli.define_preset_flag``; ``PRESETS``) fills every flag
 not given on the command line from one of them; ``--vectors`` alone takes
 ``pretrained``.
 
 ``DEFAULTS``: ``Config``'s defaults (tests/test_presets.py checks they are
 equal), the configuration tuned with randomly initialised word vectors and
-cross-entropy (CoNLL-2003 testa, docs/results.md "Tuning"), 5 seeds: dev entity
-F1 0.883 ± 0.002::
+cross-entropy (CoNLL-2003 testa, docs/results.md "Tuning")::
 
   python experiments/train.py --dataset=conll2003 --num_seeds=5 --workdir=W
 
@@ -16,22 +18,19 @@ every figure of the defaults in README and docs measures.
 
 ``RANDOM_INIT`` (``--preset=random_init``): the best measured configuration
 with random word vectors, ``DEFAULTS`` with the sentence-level CRF and the
-character CNN (docs/results.md "Character features"), 5 seeds: dev entity F1
-0.9036 ± 0.0023. The characters win with either loss there (paired, 5 seeds:
-+0.36, CI [0.05, 0.66] with cross-entropy; +0.46, CI [0.09, 0.84] with the
-CRF)::
+character CNN (docs/results.md "Character features", where the characters
+win with either loss)::
 
   python experiments/train.py --dataset=conll2003 --num_seeds=5 --preset=random_init \
       --workdir=W
 
 ``PRETRAINED`` (``--preset=pretrained``, or ``--vectors`` alone): the best
 configuration with pre-trained vectors (glove-6b-100d, fine-tuned,
-sentence-level CRF): dev entity F1 0.9349 ± 0.0019 over 3 seeds; see its
-docstring below and docs/vectors.md for the search. The characters do not win
-there (+0.17, CI [-0.18, 0.53]), so it keeps words and casing. ``--vectors``
-itself is not in it: a run names its vectors, and the preset fills in the
-flags it does not give, ``embed_dim`` as the vectors' own dimension
-(``chosen``: it must match them).
+sentence-level CRF); its docstring below, and docs/vectors.md for the search.
+The characters do not win there (docs/results.md "Character features"), so it
+keeps words and casing. ``--vectors`` itself is not in it: a run names its
+vectors, and the preset fills in the flags it does not give, ``embed_dim`` as
+the vectors' own dimension (``chosen``: it must match them).
 
 ``VECTORS_STUDY``: the settings every arm of the word-vectors study shares
 (``DEFAULTS`` with 100-d vectors and a training-words vocabulary).
@@ -107,19 +106,17 @@ PRETRAINED: dict[str, object] = {
 }
 """Best configuration with pre-trained vectors (glove-6b-100d, fine-tuned).
 
-CoNLL-2003 testa (dev), 3 seeds: dev entity F1 0.9349 ± 0.0019 (seeds 0.9368,
-0.9330, 0.9348; best epochs 8, 14, 16; 252 s for the 3 seeds on 2 shared CPU
-cores)::
+Its dev F1 on CoNLL-2003 testa is in docs/results.md ("Headlines"); the
+search that chose it, run by run, in docs/vectors.md ("The best pre-trained
+configuration")::
 
   python experiments/train.py --dataset=conll2003 --vectors=glove-6b-100d \
       --embed_dim=100 --loss=crf --activation=relu --dropout=0.3 \
       --word_dropout=0.1 --epochs=20 --num_seeds=3 --workdir=W
 
 It differs from ``DEFAULTS`` in ``embed_dim`` (the vectors' 100), ``loss``
-and ``epochs``. The search (8 runs, table in docs/vectors.md): dropout 0.5 gave
-0.9343 ± 0.0011; cross_entropy 0.9186 ± 0.0005 (dropout 0.5), and frozen
-vectors with it 0.8791 ± 0.0027; word dropout 0.2 and 0 were worse than 0.1;
-a window of 7 (m=3) did not help the CRF (0.9340 ± 0.0012).
+and ``epochs``. In the search, dropout 0.5, cross-entropy, frozen vectors,
+word dropout 0.2 or 0 and a window of 7 (m=3) did no better.
 """
 
 

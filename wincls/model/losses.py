@@ -22,8 +22,10 @@ the outputs it works with, its kind and its forward/gradient pair. Kinds:
 
 ``get(name, output)`` resolves a flag value: ``max_margin`` with the multiclass
 output is the lecture's ``J`` with the corruption in label space, i.e. exactly
-the Crammer–Singer hinge ``hinge_cs``. How to add a loss: its functions here,
-its ``LOSSES`` entry, its row in the test grid (docs/architecture.md).
+the Crammer–Singer hinge ``hinge_cs``. How to add a loss: its functions, given to
+``register`` (here, or from any module named with ``--plugins``;
+docs/extending.md). The test grids read ``LOSSES``, so nothing else is edited;
+``wincls.testing.check_loss`` checks a spec's gradient.
 """
 
 from __future__ import annotations

@@ -20,8 +20,10 @@ word and 0 at the sentence-boundary padding ``<s>``/``</s>`` and ``<pad>``):
 * ``vjp(p, e, mask, g) -> (∂J/∂p, ∂J/∂e)`` for ``g = ∂J/∂x``, batched (``∂J/∂p``
   summed over the batch; None without parameters).
 
-How to add one: write its functions below, add its entry to ``WINDOWS`` and
-its row to ``tests/test_window_specs.py``'s grid (docs/architecture.md).
+How to add one: write its functions and give them to ``register`` (here, or
+from any module named with ``--plugins``; docs/extending.md). The test grid
+(``tests/test_window_specs.py``) and the checkers read ``WINDOWS``, so nothing
+else is edited; ``wincls.testing.check_window`` checks a spec's derivatives.
 """
 
 from __future__ import annotations
