@@ -2,6 +2,7 @@
 
 import json
 import logging
+import os
 import socket
 import subprocess
 import sys
@@ -44,6 +45,35 @@ def test_stale_lock_is_taken_over_and_another_hosts_is_not(tmp_path, caplog):
     lock_lib.WorkdirLock(tmp_path).acquire()
   assert json.loads(path.read_text())["host"] == "elsewhere"  # left alone
 
+
+
+def test_a_lock_whose_pid_now_runs_another_process_is_stale(tmp_path):
+  """The lock records when its holder started (/proc/<pid>/stat field 22, in the
+  boot of /proc/sys/kernel/random/boot_id): a live pid that started at another
+  time, or in another boot, is a reused pid and does not hold the lock."""
+  try:
+    with open("/proc/self/stat", encoding="ascii") as f:
+      ticks = int(f.read().rsplit(")", 1)[1].split()[19])
+    with open("/proc/sys/kernel/random/boot_id", encoding="ascii") as f:
+      boot = f.read().strip()
+  except OSError:
+    pytest.skip("no /proc here: a live pid holds its lock")
+  path = tmp_path / "lock"
+  with lock_lib.WorkdirLock(tmp_path):
+    assert json.loads(path.read_text())["start_ticks"] == ticks
+  mine = {"pid": os.getpid(), "host": socket.gethostname(), "started": "earlier",
+          "token": "old", "boot_id": boot, "start_ticks": ticks}
+  for reused in ({"start_ticks": ticks + 1}, {"boot_id": "another boot"}):
+    path.write_text(json.dumps({**mine, **reused}))
+    with lock_lib.WorkdirLock(tmp_path) as lock:  # taken over
+      assert json.loads(path.read_text())["token"] == lock.token
+  no_start = {k: v for k, v in mine.items() if k not in ("boot_id", "start_ticks")}
+  damaged = {**mine, "start_ticks": str(ticks + 1)}
+  for held in (mine, no_start, damaged):  # the holder; an older lock file: pid only
+    path.write_text(json.dumps(held))
+    with pytest.raises(lock_lib.WorkdirLockedError, match=f"pid {os.getpid()} on host"):
+      lock_lib.WorkdirLock(tmp_path).acquire()
+    assert json.loads(path.read_text())["token"] == "old"
 
 def test_run_releases_its_lock_on_errors(tmp_path, monkeypatch):
   def fail(*args, **kwargs):

@@ -2,7 +2,8 @@
 
 ``train_and_evaluate`` holds ``<workdir>/lock`` while it trains (a sweep's run
 holds the lock of its own ``runs/<name>/``). The file is created atomically
-(``O_CREAT | O_EXCL``) and holds JSON ``{"pid", "host", "started", "token"}``;
+(``O_CREAT | O_EXCL``) and holds JSON ``{"pid", "host", "started", "token"}``
+and, where ``/proc`` says, ``"boot_id"`` and ``"start_ticks"`` (below);
 a second process on the same workdir gets ``WorkdirLockedError`` naming the
 holder (``experiments/train.py``: one ``error:`` line, exit status 2). The
 lock is released when the run ends, normally or by an exception.
@@ -14,7 +15,13 @@ takeover renames the stale file to a name of our own first and checks it is
 still the stale one (by its token), so two processes taking over at once do
 not both win. A lock of another host cannot be checked from here: the error
 says so and names the file to delete once that process is known to be gone.
-A reused pid makes a stale lock look held; the message names the pid to check.
+A pid is reused once its process is gone, so a live pid alone does not show
+that the holder runs: the lock also records when its holder started (field 22
+of ``/proc/<pid>/stat``, clock ticks since boot) and in which boot
+(``/proc/sys/kernel/random/boot_id``). A live pid that started at another time,
+or in another boot, runs another process, and the lock is stale. Where
+``/proc`` is missing (macOS), and for a lock file written without them, a
+live pid holds the lock, and the refusal names the pid to check.
 
 A sweep holds a lock of its own workdir too (``wincls.sweep.run``): the same
 ``<workdir>/lock`` when it is unsharded (so a run and a sweep never write one
@@ -51,6 +58,29 @@ class WorkdirLockedError(ValueError):
   """Another process holds the workdir's lock."""
 
 
+def _stat_fields(pid: int) -> list[str] | None:
+  """The fields of ``/proc/<pid>/stat`` after the command's name (field 3 on),
+  or None (no such process, or no /proc)."""
+  try:
+    with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as f:
+      return f.read().rsplit(")", 1)[1].split()
+  except (OSError, IndexError):
+    return None
+
+
+def process_start(pid: int) -> dict[str, Any] | None:
+  """``{"boot_id", "start_ticks"}``: when process ``pid`` of this host started
+  (``/proc/<pid>/stat`` field 22, clock ticks since boot) and in which boot;
+  None where ``/proc`` does not say."""
+  fields = _stat_fields(pid)
+  try:
+    with open("/proc/sys/kernel/random/boot_id", encoding="ascii") as f:
+      boot_id = f.read().strip()
+    return {"boot_id": boot_id, "start_ticks": int(fields[19])}
+  except (OSError, TypeError, IndexError, ValueError):
+    return None
+
+
 def _pid_alive(pid: int) -> bool:
   """Whether process ``pid`` of this host runs (a zombie does not)."""
   try:
@@ -59,12 +89,8 @@ def _pid_alive(pid: int) -> bool:
     return False
   except PermissionError:
     return True  # another user's process
-  try:
-    with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as f:
-      state = f.read().rsplit(")", 1)[1].split()[0]
-    return state != "Z"
-  except (OSError, IndexError):
-    return True
+  fields = _stat_fields(pid)
+  return not fields or fields[0] != "Z"
 
 
 class WorkdirLock:
@@ -113,7 +139,14 @@ class WorkdirLock:
         return True
     if holder.get("host") != socket.gethostname() or not isinstance(holder.get("pid"), int):
       return False
-    return not _pid_alive(holder["pid"])
+    now = process_start(holder["pid"])  # before: a pid gone meanwhile reads as dead
+    if not _pid_alive(holder["pid"]):
+      return True
+    recorded = {key: holder.get(key) for key in ("boot_id", "start_ticks")}
+    if (not isinstance(recorded["boot_id"], str)
+        or not isinstance(recorded["start_ticks"], int) or now is None):
+      return False  # a lock file without them, or no /proc: the live pid holds it
+    return now != recorded  # started at another time or in another boot: reused
 
   def _take_over(self, holder: dict[str, Any] | None) -> bool:
     """Removes the stale lock ``holder``; False if another process changed it."""
@@ -179,7 +212,8 @@ class WorkdirLock:
     """
     content = {
         "pid": os.getpid(), "host": socket.gethostname(), "token": self.token,
-        "started": datetime.datetime.now().astimezone().isoformat(timespec="seconds")}
+        "started": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
+        **(process_start(os.getpid()) or {})}
     if self.what is not None:
       content["what"] = self.what
     content = json.dumps(content, allow_nan=False)
