@@ -6,22 +6,22 @@ Threefry-2x32 hash (20 rounds; Salmon et al., "Parallel random numbers: as
 easy as 1, 2, 3", SC 2011). On the CPU jax lowers the hash as a 5-trip
 ``while`` loop (to keep compile times down); XLA runs each trip as separate
 kernels with copies of the counters in between, and cannot fuse the hash
-with the ``uniform``/``bernoulli`` arithmetic around it. In the default
-``train.py`` epoch that loop was a third of every step (the two dropout masks,
-``[256, 275]`` and ``[256, 300]``, plus the word dropout).
+with the ``uniform``/``bernoulli`` arithmetic around it; in the default
+``train.py`` epoch (two dropout masks and the word dropout) that loop was a
+large share of every step (docs/benchmarks.md, "Where the epoch goes").
 
 ``use_unrolled_cpu_lowering()`` registers the straight-line form of the same
 hash for the CPU on arrays of ``SMALL`` elements or more: identical bits (the
 known-answer vectors of Random123 in tests/test_threefry.py; a run's results
 do not change, bit for bit), which XLA fuses into one elementwise loop with its
-consumers. The default epoch (``benchmarks/throughput.py --configs=cw
---batch_sizes=256 --impls=wincls_train``, quiet 2-core CPU) 1.74 s instead of
-2.2 s. Smaller arrays (the scalar ``fold_in`` of every key) keep the loop
-form: XLA would otherwise fuse a scalar key's straight-line hash into each
-consumer and recompute it per element. ``programs.py`` calls it before it
-compiles anything. Other backends keep jax's lowering (the GPU has its own
-kernel). It changes a lowering only: keys, ``jax.random``'s API and the other
-generators (``rbg``) are untouched.
+consumers (the epoch time before and after: docs/benchmarks.md). Smaller
+arrays (the scalar ``fold_in`` of every key) keep the loop form: XLA would
+otherwise fuse a scalar key's straight-line hash into each consumer and
+recompute it per element. ``programs.py`` calls it before it compiles
+anything. Other backends keep jax's lowering, which on the GPU is already
+this straight-line form (jax 0.10 uses its GPU kernel only with
+``jax_threefry_gpu_kernel_lowering`` set). It changes a lowering only: keys,
+``jax.random``'s API and the other generators (``rbg``) are untouched.
 """
 
 from __future__ import annotations
