@@ -14,7 +14,8 @@ them fixed or train them. Every other setting is shared: ``presets.VECTORS_STUDY
 (``Config``'s recommended defaults with ``--embed_dim=100`` and
 ``--novocab_include_dev``, so every arm has the training words as its
 vocabulary), replaced by any ``Config`` flag given. Each configuration trains
-``--num_seeds`` (3) replicas vmapped in one program, for ``max(--epochs,
+``--num_seeds`` (3) replicas together (``Static.seed_loop``: N calls of the
+one-seed program on the CPU, vmapped on an accelerator), for ``max(--epochs,
 ceil(--min_steps / steps per epoch))`` epochs (small fractions train longer;
 the same for every arm; ``wincls/sweep/vectors_study.py``).
 

@@ -15,6 +15,8 @@ Three kinds of name are checked:
     ``/`` is dropped, and ``.py`` may be left out; a word holding ``*``, ``<``, ``{``, ``$`` or ``%``
     (a glob or a template) is skipped. ``model/x.py``, ``train/x.py``,
     ``data/x.py`` and ``sweep/x.py`` are read as paths inside ``wincls/``.
+    ``tests/test_x.py::name``: ``name`` (up to a ``::`` or ``[``) must be a
+    function or class of that file.
 (b) Dotted names starting with ``wincls.``: the longest prefix that is a
     module must be followed by nothing, or by an attribute it has.
 (c) In backticks, ``short.attr`` where ``short`` is a module deleted from
@@ -49,6 +51,7 @@ SUFFIXES = {"json", "jsonl", "py", "md", "txt", "npz", "npy", "csv", "tsv",
 PATH_RE = re.compile(r"(?<![\w/.~-])((?:%s)/[\w./*<>{}$%%-]*)" % "|".join(
     TOP_DIRS + SUBPACKAGES))
 MODULE_RE = re.compile(r"(?<![\w.])wincls(?:\.[A-Za-z_]\w*)+")
+TEST_RE = re.compile(r"(?<![\w/.~-])(tests/[\w/.-]+\.py)::(\w+)")
 TICKED_RE = re.compile(r"`+([A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+)(?:\([^`]*\))?`+")
 
 
@@ -138,6 +141,15 @@ def _path_exists(word: str) -> bool:
   return (ROOT / word).exists() or (ROOT / f"{word}.py").exists()
 
 
+@cache
+def _test_names(test_file: str) -> frozenset[str]:
+  path = ROOT / test_file
+  if not path.exists():
+    return frozenset()
+  return frozenset(node.name for node in ast.walk(ast.parse(path.read_text()))
+                   if isinstance(node, (ast.FunctionDef, ast.ClassDef)))
+
+
 def _texts(path: Path):
   """(line, text) of the prose in one file: all of a .md, a .py's docs."""
   source = path.read_text()
@@ -192,6 +204,8 @@ def _check(path: Path) -> tuple[int, list[str]]:
     for word in PATH_RE.findall(text):
       if not any(c in word for c in "*<>{}$%"):
         names.append((word, _path_exists(word)))
+    for test_file, name in TEST_RE.findall(text):
+      names.append((f"{test_file}::{name}", name in _test_names(test_file)))
     for dotted in MODULE_RE.findall(text):
       names.append((dotted, _resolves(dotted)))
     for dotted in TICKED_RE.findall(text):
@@ -227,6 +241,7 @@ def test_the_scanner_sees_each_kind():
   assert not _resolves("wincls.models.apply")
   assert not _resolves("wincls.config.NoSuchThing")
   assert {"models", "objectives", "backprop"} <= _deleted_short_names()
+  assert "test_names_in_prose_resolve" in _test_names("tests/test_names.py")
   assert PATH_RE.findall("see W/config.json and runs/x/docs/a.md") == []
   assert TICKED_RE.findall("``models.apply`` and `losses.REGISTRY`") == [
       "models.apply", "losses.REGISTRY"]
