@@ -22,10 +22,13 @@ Three kinds of name are checked:
 (c) In backticks, ``short.attr`` where ``short`` is a module deleted from
     ``wincls/`` (``git log --diff-filter=D``) whose short name no current
     module has (``models``, ``objectives``, ``backprop`` ...) is always a hit;
-    in a ``.py`` file, ``short.attr`` where the file imports ``short`` as a
-    ``wincls`` module must name an attribute of that module; in a ``.md``
-    file, the same for ``short`` the short name of exactly one module (not
-    ``config``: there it is mostly a ``Config`` value). A last part that
+    ``short.attr`` must name an attribute of module ``short`` where ``short``
+    is a ``wincls`` module the file imports by that name, or the short name of
+    exactly one module that the file does not bind otherwise (an argument or
+    variable of that name; never ``config``, the prose's usual name for a
+    ``Config`` value); ``Class.attr`` must name an attribute (or a ``self.x``)
+    of ``Class`` where one module alone defines a top-level class of that
+    name. A last part that
     is a file suffix (``config.json``) is a file name, not an attribute.
 
 The test fails listing every unresolved name as ``file:line: name``, and says
@@ -121,8 +124,29 @@ def _has_attrs(module: str, attrs: list[str]) -> bool:
     node = scope[attr]
     if node is None:  # a function, value or import: not read further
       return True
-    scope = _bound(node.body)
+    scope = _class_attrs(node)
   return True
+
+
+def _class_attrs(node: ast.ClassDef) -> dict[str, ast.AST | None]:
+  """A class's body names and the ``self.x`` its methods assign."""
+  names = _bound(node.body)
+  for sub in ast.walk(node):
+    if (isinstance(sub, ast.Attribute) and isinstance(sub.ctx, ast.Store)
+        and isinstance(sub.value, ast.Name) and sub.value.id == "self"):
+      names.setdefault(sub.attr, None)
+  return names
+
+
+@cache
+def _unique_classes() -> dict[str, str]:
+  """Class name -> module, for a class defined at the top of one module only."""
+  seen: dict[str, list[str]] = {}
+  for module, path in _modules().items():
+    for node in ast.parse(path.read_text()).body:
+      if isinstance(node, ast.ClassDef):
+        seen.setdefault(node.name, []).append(module)
+  return {name: mods[0] for name, mods in seen.items() if len(mods) == 1}
 
 
 def _resolves(dotted: str) -> bool:
@@ -170,13 +194,23 @@ def _texts(path: Path):
 
 
 def _imported_modules(path: Path) -> dict[str, str]:
-  """Short name -> wincls module: those a .py imports, or any unique for a .md."""
+  """Short name -> wincls module, as ``short.attr`` in the file's prose reads.
+
+  The modules a .py file imports by name, and every short name that one module
+  alone has and the file binds to nothing else (no argument or variable of
+  that name; not ``config``, the prose's usual name for a ``Config`` value).
+  """
+  shorts = [name.rsplit(".", 1)[-1] for name in _modules()]
+  out = {short: name for short, name in zip(shorts, _modules())
+         if shorts.count(short) == 1 and short != "config"}
   if path.suffix != ".py":
-    shorts = [name.rsplit(".", 1)[-1] for name in _modules()]
-    return {short: name for short, name in zip(shorts, _modules())
-            if shorts.count(short) == 1 and short != "config"}
-  out = {}
-  for node in ast.walk(ast.parse(path.read_text())):
+    return out
+  tree = ast.parse(path.read_text())
+  for node in ast.walk(tree):
+    if isinstance(node, ast.arg) or (isinstance(node, ast.Name)
+                                     and isinstance(node.ctx, ast.Store)):
+      out.pop(getattr(node, "arg", None) or getattr(node, "id", None), None)
+  for node in ast.walk(tree):
     if isinstance(node, ast.ImportFrom) and node.module and not node.level:
       for alias in node.names:
         full = f"{node.module}.{alias.name}"
@@ -197,7 +231,8 @@ def _files() -> list[Path]:
 
 
 def _check(path: Path) -> tuple[int, list[str]]:
-  rel, imported = path.relative_to(ROOT), _imported_modules(path)
+  rel = path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
+  imported = _imported_modules(path)
   deleted, count, hits = _deleted_short_names(), 0, []
   for line_no, text in _texts(path):
     names = []
@@ -216,6 +251,9 @@ def _check(path: Path) -> tuple[int, list[str]]:
         names.append((dotted, False))
       elif short in imported:
         names.append((dotted, _has_attrs(imported[short], attrs)))
+      elif short in _unique_classes():
+        names.append((dotted, _has_attrs(_unique_classes()[short],
+                                         [short, *attrs])))
     count += len(names)
     hits += [f"{rel}:{line_no}: {name}" for name, ok in names if not ok]
   return count, hits
@@ -232,8 +270,19 @@ def test_names_in_prose_resolve():
                     + "\n".join(hits))
 
 
-def test_the_scanner_sees_each_kind():
+def test_the_scanner_sees_each_kind(tmp_path):
   """Each rule finds its name, and a wrong one is a hit (the test can fail)."""
+  good = tmp_path / "good.md"
+  good.write_text("wincls/train/step.py, ``network.apply``, ``Static.seed_loop``,"
+                  " wincls.config.Config, tests/test_names.py::test_the_scanner"
+                  "_sees_each_kind, W/config.json, ``vocab.json``\n")
+  assert _check(good) == (6, [])  # the test file counts as a path too
+  bad = tmp_path / "bad.md"
+  bad.write_text("``models.apply`` wincls/nothing.py wincls.config.Nope\n"
+                 "``Static.nope`` ``network.nope`` tests/test_names.py::nope\n")
+  count, hits = _check(bad)
+  assert count == 7 and len(hits) == 6, hits
+  assert f"{bad}:1: models.apply" in hits
   assert _path_exists("wincls/train/step.py")
   assert not _path_exists("wincls/train/nothing.py")
   assert _path_exists("results/...") and _path_exists("model/settings.py")
