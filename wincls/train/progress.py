@@ -32,7 +32,9 @@ _OUTER: contextvars.ContextVar[Any] = contextvars.ContextVar("wincls_epoch_count
 def on_terminal() -> bool:
   """Whether bars are drawn: tqdm.auto chose a notebook's widget bar, or the text
   bar's stderr is a terminal."""
-  return tqdm_auto.tqdm is not tqdm_std.tqdm or sys.stderr.isatty()
+  # tqdm.auto's class is never tqdm.std's (it adds asyncio): ask for the widget bar.
+  from tqdm import notebook  # pylint: disable=g-import-not-at-top
+  return issubclass(tqdm_auto.tqdm, notebook.tqdm_notebook) or sys.stderr.isatty()
 
 
 def format_seconds(seconds: float) -> str:
