@@ -90,9 +90,8 @@ _COMPONENTS = flags.DEFINE_list("components", None,
                                 "--plugins' parts included)")
 # Read by cli.run before the other flags are parsed (cli.plugins_in_argv): the
 # modules are imported first, so their parts are components here.
-flags.DEFINE_list("plugins", [], "Modules to import first, comma list: the windows, "
-                  "losses, activations and features they register are checked too "
-                  "(window_NAME, NAME, feature_NAME; docs/extending.md)")
+cli.define_plugins_flag("their parts are checked too (window_NAME, NAME, "
+                        "feature_NAME).")
 _FD_DTYPE = flags.DEFINE_enum("fd_dtype", "float64", ["float64", "native"],
                               "evaluate finite differences in float64, or in the "
                               "row's dtype")

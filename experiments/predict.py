@@ -52,9 +52,9 @@ _TOKENIZE = flags.DEFINE_bool("tokenize", False, "Text input: split punctuation 
 _OPEN_VOCAB = flags.DEFINE_bool("open_vocab", True, "With a run's pre-trained vectors, "
                                  "give words outside the training vocabulary their "
                                  "pre-trained rows (--noopen_vocab: <unk>, to compare).")
-flags.DEFINE_list("plugins", [], "Modules to import first, comma list (your own: "
-                  "the current directory too). The plugins the run's config.json "
-                  "names load from your installed packages and PYTHONPATH only.")
+cli.define_plugins_flag("yours import from the current directory too; those "
+                        "the run's config.json names, from your installed packages "
+                        "and PYTHONPATH only.")
 flags.mark_flags_as_required(["workdir", "input", "output"])
 
 

@@ -31,9 +31,9 @@ _WORKDIRS = flags.DEFINE_multi_string(
 _OUTPUT_DIR = flags.DEFINE_string("output_dir", None, "Where to write the table and plots.")
 _MAX_WINDOWS = flags.DEFINE_integer("max_windows", 20000,
                                     "Dev windows to average over (the first ones).")
-flags.DEFINE_list("plugins", [], "Modules to import first, comma list (your own: "
-                  "the current directory too). The plugins the run's config.json "
-                  "names load from your installed packages and PYTHONPATH only.")
+cli.define_plugins_flag("yours import from the current directory too; those "
+                        "a run's config.json names, from your installed packages "
+                        "and PYTHONPATH only.")
 flags.mark_flags_as_required(["workdirs", "output_dir"])
 
 

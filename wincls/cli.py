@@ -37,6 +37,10 @@ from wincls.model import layers
 from wincls.model import losses
 from wincls.model import windows
 
+PLUGINS_HELP = ("Modules to import first, comma list: they register windows, losses, "
+                "activations or features of their own (docs/extending.md)")
+
+
 HELP = {
     "vocab_include_dev": "With pre-trained vectors, add the dev words the vectors know "
                          "to the vocabulary (not needed: evaluation and tagging give "
@@ -53,9 +57,8 @@ HELP = {
     "normalize_digits": "Map digits to 0 before vocabulary lookup.",
     "features": lambda: ("Word features after the word vector, a comma list (empty: "
                          "none) of: " + features_lib.help_text() + "."),
-    "plugins": "Modules to import first, comma list: they register windows, losses, "
-               "activations or features of their own (docs/extending.md); saved in "
-               "config.json, so resuming and predict.py load them again.",
+    "plugins": PLUGINS_HELP + "; saved in config.json, so resuming and predict.py "
+                              "load them again.",
     "char_dim": "chars: dimension of a character vector.",
     "char_filters": "chars: convolution filters (the feature's dimension).",
     "char_width": "chars: characters per convolution window.",
@@ -193,6 +196,12 @@ def check_paths(config: config_lib.Config) -> None:
     sparse.check_supported(config)
   if config.vectors == "file" and not config.vectors_path:
     raise ValueError("--vectors=file needs --vectors_path")
+
+
+def define_plugins_flag(more: str, flag_values: flags.FlagValues = flags.FLAGS) -> None:
+  """``--plugins`` of a script without the Config flags (predict.py, saliency.py,
+  benchmarks/gradcheck.py); ``run`` imports them before the flags are parsed."""
+  flags.DEFINE_list("plugins", [], f"{PLUGINS_HELP}; {more}", flag_values=flag_values)
 
 
 def define_preset_flag(flag_values: flags.FlagValues = flags.FLAGS) -> None:
