@@ -270,3 +270,19 @@ def test_a_second_signal_while_the_first_is_on_its_way_out_is_ignored(in_process
     cli.run(main)
   assert released and e.value.code == 143
   assert capsys.readouterr().err.startswith("interrupted (SIGTERM); rerun with: ")
+
+
+def test_a_signal_while_latest_is_written_says_what_the_rerun_may_find(tmp_path):
+  """The message of a signal inside the write of checkpoints/latest: before, it
+  said "no epoch was saved yet" although the rename had already put epoch 1 there."""
+  import types  # pylint: disable=g-import-not-at-top
+  from wincls.train import loop, resume  # pylint: disable=g-import-not-at-top
+  run = types.SimpleNamespace(config=types.SimpleNamespace(epochs=3), workdir=tmp_path,
+                              seeds=(0, 1))
+  progress = resume.Progress(state=None, best_params=None, early={}, epoch=0, writing=1)
+  where = loop._interrupted(KeyboardInterrupt(), run, progress, finishing=False).where
+  assert where.startswith("at epoch 1 of 3 (2 seeds): ")
+  assert "holds epoch 1 if its write had finished, else no epoch" in where
+  progress.epoch, progress.writing = 1, None
+  where = loop._interrupted(KeyboardInterrupt(), run, progress, finishing=False).where
+  assert where.endswith("checkpoints/latest holds epoch 1")

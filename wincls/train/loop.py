@@ -188,9 +188,10 @@ def _save_epoch(run: resume.Run, progress: resume.Progress, epoch: int, rows: li
   progress.epochs_seconds += time.perf_counter() - epoch_start
   latest_tree = distributed.to_host({"state": progress.state, "epoch": epoch,
                                      "wall_time": progress.elapsed, **early})
+  progress.writing = epoch
   if run.lead:
     workdir_lib.save_checkpoint(run.workdir, workdir_lib.LATEST, latest_tree)
-  progress.epoch = epoch
+  progress.epoch, progress.writing = epoch, None
 
 
 def _finish(run: resume.Run, progress: resume.Progress, start_time: float, *,
@@ -366,4 +367,8 @@ def _interrupted(error: KeyboardInterrupt, run: resume.Run, progress: resume.Pro
   at = (f"after epoch {saved} of {total}, scoring the best checkpoints" if finishing
         else f"at epoch {saved + 1} of {total} ({len(run.seeds)} seeds)")
   holds = f"{latest} holds epoch {saved}" if saved else "no epoch was saved yet"
+  if progress.writing is not None:  # the signal came while latest was written
+    before = f"epoch {saved}" if saved else "no epoch"
+    holds = (f"{latest} holds epoch {progress.writing} if its write had finished, "
+             f"else {before} (the rerun resumes from what it holds)")
   return interrupts.Interrupted(interrupts.signum_of(error), f"{at}: {holds}")

@@ -87,6 +87,8 @@ class Progress:
     epoch: the last finished epoch (0: none).
     elapsed: seconds of training in every process so far (from the checkpoint).
     epochs_seconds: the part of ``elapsed`` spent in this process.
+    writing: the epoch whose ``checkpoints/latest`` is being written (None: none),
+      so that a signal in the write says what the rerun may find.
   """
 
   state: Any
@@ -95,6 +97,7 @@ class Progress:
   epoch: int = 0
   elapsed: float = 0.0
   epochs_seconds: float = 0.0
+  writing: int | None = None
 
   def stopped(self, patience: int) -> np.ndarray:
     """bool ``[S]``: the seeds that went ``patience`` epochs without improving
