@@ -254,3 +254,22 @@ def test_predict_py_runs_no_module_of_the_current_directory(tmp_path):
   assert len(lines) == 1 and lines[0].startswith(
       "error: W/config.json: plugin 'evilmod' is not importable"), lines
   assert not (tmp_path / "ran").exists()
+
+
+def test_a_saved_config_checked_leaves_the_current_directory_off_sys_path(
+    tmp_path, monkeypatch):
+  """``Config.validate`` of a config read from a workdir imports its plugins no
+  second time, so it does not put the current directory on sys.path (where a
+  later optional import, e.g. ``try: import ipywidgets``, would find a file of
+  the workdir's choosing); before, it appended it."""
+  (tmp_path / "yours").mkdir()
+  (tmp_path / "yours" / "own_plugin.py").write_text("WHO = 'yours'\n")
+  monkeypatch.chdir(tmp_path)
+  monkeypatch.syspath_prepend(str(tmp_path / "yours"))
+  monkeypatch.setattr(sys, "path", [e for e in sys.path if e not in ("", ".")])
+  try:
+    config_lib.Config.from_dict({"plugins": ["own_plugin"]},
+                                source="W/config.json").validate()
+    assert str(tmp_path) not in sys.path and os.getcwd() not in sys.path
+  finally:
+    sys.modules.pop("own_plugin", None)

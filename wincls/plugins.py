@@ -46,7 +46,9 @@ def load(modules: Iterable[str]) -> None:
   Raises:
     PluginError: a module failed to import, with its name and the error.
   """
-  modules = [m for m in modules if m]
+  # Imported already (by load_saved, for a config read from a workdir): the
+  # current directory is not put on sys.path for them.
+  modules = [m for m in modules if m and m not in sys.modules]
   if not modules:
     return
   cwd = os.getcwd()
