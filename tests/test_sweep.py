@@ -416,3 +416,45 @@ def test_a_flag_an_axis_would_replace_is_an_error_naming_both():
       "--learning_rate=0.5 is replaced by the sweep's axis "
       "--axis=learning_rate=0.1,0.01")):
     sweep.settle_axes([rates], {"learning_rate": 0.5})
+
+
+def _hparams_sessions(run_dir):
+  """``[(hparams, {metric tag: value})]`` of a run's ``tensorboard/hparams/``
+  event files, one per HParams session start (what TensorBoard compares)."""
+  from tensorboardX.proto import plugin_hparams_pb2  # pylint: disable=g-import-not-at-top
+  from test_events import _events  # pylint: disable=g-import-not-at-top
+  sessions = []
+  for path in sorted((run_dir / "tensorboard").glob("**/*tfevents*")):
+    for event in _events(path):
+      for value in event.summary.value:
+        if value.tag == "_hparams_/session_start_info":
+          info = plugin_hparams_pb2.HParamsPluginData.FromString(
+              value.metadata.plugin_data.content).session_start_info
+          sessions.append(({k: getattr(v, v.WhichOneof("kind"))
+                            for k, v in info.hparams.items()}, {}))
+        elif value.HasField("simple_value") and sessions:
+          sessions[-1][1][value.tag] = value.simple_value
+  return sessions
+
+
+def test_each_run_has_one_hparams_session_rebuilt_by_a_rerun(tmp_path):
+  axes = AXES[:2]
+  sweep.run_sweep(BASE, axes, tmp_path, train_fn=fake_train, reports=False)
+  # A rerun skips the finished runs; one whose rows are lost trains again; one
+  # killed between its rows and its hparams (none written) gets them.
+  workdir_lib.rewrite_jsonl(tmp_path / "results.jsonl",
+                            lambda r: r["window"] == "concat")
+  # (The files as an earlier process named them: a rerun's name differs.)
+  runs = sweep.make_grid(BASE, axes)
+  for run in runs:
+    for path in (tmp_path / "runs" / run.name / "tensorboard" / "hparams").iterdir():
+      path.rename(path.with_name("events.out.tfevents.0000000001.host.1"))
+      if run is runs[-1]:
+        path.with_name("events.out.tfevents.0000000001.host.1").unlink()
+  rows = sweep.run_sweep(BASE, axes, tmp_path, train_fn=fake_train, reports=False)
+  for run in runs:
+    f1s = [r["dev_f1"] for r in rows if r["run"] == run.name]
+    (session,) = _hparams_sessions(tmp_path / "runs" / run.name)
+    assert session[0] == dict(run.values)
+    assert session[1] == {"dev/f1_mean": pytest.approx(np.mean(f1s)),
+                          "dev/f1_std": pytest.approx(np.std(f1s, ddof=1))}

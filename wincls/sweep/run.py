@@ -26,6 +26,11 @@ training, ``eval_s``: the per-epoch dev evaluations, which include compiling
 the evaluation program once; each the run's, all its seeds together) and
 whatever a ``row_fields`` function adds.
 
+TensorBoard: each finished run's ``runs/<name>/tensorboard/hparams/`` holds
+one HParams session (``write_hparams``), rewritten from its rows when they
+are appended and by every rerun, so ``tensorboard --logdir=<workdir>``
+compares the runs.
+
 Progress: one ``progress.Counter`` for the whole grid, counted in epochs (a
 run's epochs are ``config.epochs``; a run that stops early or resumes jumps to
 its end): its bar (when stderr is a terminal) and the ETA that every epoch line
@@ -42,9 +47,11 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from absl import logging
+import numpy as np
 
 from wincls.train import checks
 from wincls.train import distributed
+from wincls.train import events
 from wincls.train import lock as lock_lib
 from wincls.train import progress
 from wincls.train import workdir as workdir_lib
@@ -101,6 +108,16 @@ def run_times(run_dir: str | os.PathLike) -> dict[str, float]:
   return {"compile_s": float(sum(r.get("compile_time", 0.0) for r in rows)),
           "train_s": float(sum(r.get("epoch_time", 0.0) for r in rows)),
           "eval_s": float(sum(r.get("eval_time", 0.0) for r in rows))}
+
+
+def write_hparams(workdir: Path, run: grid_lib.Run, rows: Sequence[dict]) -> None:
+  """The run's HParams session: its axis values, ``dev/f1_mean`` and
+  ``dev/f1_std`` (ddof=1, as ``results.json``'s) of its rows' seeds."""
+  f1s = np.array([r["dev_f1"] for r in rows if r["run"] == run.name], np.float64)
+  if distributed.is_lead() and f1s.size:
+    events.write_hparams(workdir / grid_lib.RUNS_DIR / run.name, dict(run.values), {
+        "dev/f1_mean": float(f1s.mean()),
+        "dev/f1_std": float(f1s.std(ddof=1)) if f1s.size > 1 else 0.0})
 
 
 def check_runs(runs: Sequence[grid_lib.Run],
@@ -205,7 +222,8 @@ def _run_shard(runs: Sequence[grid_lib.Run], mine: Sequence[grid_lib.Run],
   try:
     with progress.report_to(counter):
       for run in mine:
-        if finished(run):
+        if finished(run):  # rebuilt: a kill may have cut its last write short
+          write_hparams(workdir, run, rows)
           continue
         counter.label, position = f"run {run.index + 1}/{len(runs)}", counter.done
         counter.bar.set_postfix_str(run.name)
@@ -219,6 +237,7 @@ def _run_shard(runs: Sequence[grid_lib.Run], mine: Sequence[grid_lib.Run],
         workdir_lib.append_jsonl(path, new)
         rows.extend(new)
         done.update(grid_lib.row_key(r) for r in new)
+        write_hparams(workdir, run, rows)
         # A run that stopped early or resumed moves the count to its end.
         counter.jump_to(position + run.config.epochs)
         trained += 1

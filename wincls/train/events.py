@@ -21,6 +21,11 @@ so an epoch's points are on disk before its checkpoint is written.
 A finished run's rerun opens no writer. Only process 0 writes (the loop calls
 ``rebuild`` and ``write`` where it writes ``metrics.jsonl``); tensorboardX
 (no TensorFlow) is imported by ``rebuild``.
+
+A sweep's run also has ``tensorboard/hparams/``: one HParams session (its
+axis values, its final dev F1 over seeds), so TensorBoard's HPARAMS tab
+compares a sweep's runs. ``write_hparams`` replaces that directory's event
+file by a new one each time (derived from ``results.jsonl``, never patched).
 """
 
 from __future__ import annotations
@@ -36,6 +41,7 @@ from wincls.train import files
 from wincls.train import workdir as workdir_lib
 
 EVENTS_DIR = "tensorboard"
+HPARAMS_DIR = "hparams"  # under EVENTS_DIR: a sweep run's HParams session
 _NOT_SCALARS = ("epoch", "seed")
 _EVENT_FILES = "*tfevents*"  # what TensorBoard reads in a directory
 
@@ -75,7 +81,7 @@ def remove_event_files(workdir: str | os.PathLike) -> list[Path]:
 
 
 class _SeedFile:
-  """One seed's event file, written synchronously (TFRecord framing)."""
+  """One event file (a seed's, hparams'), written synchronously (TFRecord framing)."""
 
   def __init__(self, directory: Path):
     from tensorboardX import record_writer  # pylint: disable=g-import-not-at-top
@@ -111,6 +117,39 @@ class _SeedFile:
 
   def close(self) -> None:
     self._records.close()
+
+
+def write_hparams(workdir: str | os.PathLike, hparams: dict[str, Any],
+                  metrics: dict[str, float]) -> Path:
+  """Replaces ``<workdir>/tensorboard/hparams/``'s event files by one HParams
+  session: ``hparams`` (a value not bool, number or str as its ``str``) and
+  the ``metrics`` scalars (tag: value, at step 0); returns the file.
+
+  A kill while this runs leaves at most a file cut short, which the next call
+  removes with the others: each call leaves exactly one session.
+  """
+  from tensorboardX import summary  # pylint: disable=g-import-not-at-top
+  from tensorboardX.proto import summary_pb2  # pylint: disable=g-import-not-at-top
+  directory = Path(workdir) / EVENTS_DIR / HPARAMS_DIR
+  for path in sorted(directory.glob(_EVENT_FILES)):
+    try:
+      path.unlink(missing_ok=True)
+    except OSError as e:
+      raise files.with_path(e, path) from None
+  values = {k: v if isinstance(v, (bool, int, float, str)) else str(v)
+            for k, v in hparams.items()}
+  hparams_file = _SeedFile(directory)
+  # Session start and end; not the experiment: TensorBoard derives it from the
+  # sessions, each value's domain and whether it differs between runs included.
+  _, session_start, session_end = summary.hparams(values, metrics)
+  for part in (session_start, session_end):
+    hparams_file.add(part, step=0)
+  hparams_file.add(summary_pb2.Summary(value=[
+      summary_pb2.Summary.Value(tag=tag, simple_value=float(value))
+      for tag, value in metrics.items()]), step=0)
+  hparams_file.flush()
+  hparams_file.close()
+  return hparams_file.path
 
 
 class EpochWriter:
