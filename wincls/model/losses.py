@@ -306,15 +306,15 @@ def _probe(spec: LossSpec, output: str) -> dict[str, Array]:
 
 def check_spec(name: str, spec: LossSpec) -> None:
   """``LOSSES``' check of a registered loss, naming the part: a ``LossSpec`` of a
-  known kind; a token or corrupted loss's forward
-  gives finite ``[B]`` losses and its gradient finite values of the scores' shapes
-  on small finite scores (B = 4, C = 3, k = 2) for each output it lists. (A
-  sentence loss reads the CRF's parameters: ``wincls.testing.check_loss`` checks it.)
-  Without this a NaN loss reads as a divergence ("lower --learning_rate")."""
+  known kind; a token or corrupted loss's forward gives finite ``[B]`` losses and
+  its gradient finite values of the scores' shapes on small finite scores for each
+  output it serves (a sentence loss reads the CRF's parameters: ``check_loss`` of
+  ``wincls.testing``). Else a NaN loss would read as a divergence."""
   if not isinstance(spec, LossSpec):
     raise TypeError(f"loss {name!r}: expected a LossSpec, got a {type(spec).__name__}")
   if spec.kind not in KINDS:
-    raise ValueError(f"loss {name!r}: kind={spec.kind!r}; expected one of {', '.join(KINDS)}")
+    raise ValueError(f"loss {name!r}: kind={spec.kind!r}; expected one of "
+                     f"{', '.join(KINDS)}")
   if spec.kind == "sentence":
     return
   # An output the kind does not serve is refused by ``get`` when a run asks for it.
@@ -345,9 +345,6 @@ def get(name: str, output: str) -> LossSpec:
   """The spec that computes ``--loss=name`` with ``--output=output``."""
   if name not in LOSSES:
     raise ValueError(f"--loss={name!r} is not one of {', '.join(LOSSES)}")
-  if LOSSES[name].kind not in KINDS:
-    raise ValueError(f"loss {name!r} has kind={LOSSES[name].kind!r}; expected one of "
-                     f"{', '.join(KINDS)}")
   if output not in LOSSES[name].outputs:
     allowed = outputs_of(output)
     raise ValueError(f"--loss={name} does not work with --output={output}; expected "
