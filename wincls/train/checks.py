@@ -1,10 +1,10 @@
 """What a run refuses before it reads its data: ``check_run(config, layout)``.
 
 The one list of a run's up-front checks: ``Config.validate`` (choices,
-ranges, window/loss/output combinations), the inputs' paths and the dataset
-(``cli.check_paths``), what ``--embedding_update=sparse`` supports
-(``optim.check_supported``), the batch split over ``layout``'s devices, and
-named vectors (installed, of the size ``--embed_dim``). ``train_and_evaluate``
+ranges, window/loss/output combinations), the inputs' paths, the dataset and
+what ``--embedding_update=sparse`` supports (``cli.check_paths``, which the
+scripts also run on their flags), the batch split over ``layout``'s devices,
+and named vectors (installed, of the size ``--embed_dim``). ``train_and_evaluate``
 calls it first; a sweep calls it for every run of its grid before the first
 one trains (``wincls.sweep.run``), so that an impossible run is found before
 hours of others. Each error is one line naming the flag.
@@ -15,7 +15,6 @@ from __future__ import annotations
 from wincls import config as config_lib
 from wincls.model import losses
 from wincls.train import distributed
-from wincls.train import optim
 
 
 def check_named_vectors(config: config_lib.Config) -> None:
@@ -41,8 +40,7 @@ def check_run(config: config_lib.Config,
   returns ``config``."""
   from wincls import cli  # pylint: disable=g-import-not-at-top
   config.validate()
-  cli.check_paths(config)
-  optim.check_supported(config)
+  cli.check_paths(config)  # sparse support too
   if not losses.is_sentence(config.loss):  # sentence batches may split unevenly
     distributed.check_batch_size(config.batch_size, layout)
   check_named_vectors(config)

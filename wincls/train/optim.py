@@ -110,12 +110,6 @@ def dense_part(tree: Any, embedding_update: str) -> Any:
   return tree
 
 
-def check_supported(config: config_lib.Config) -> None:
-  """Raises ValueError if ``config.embedding_update`` cannot serve ``config``."""
-  if config.embedding_update == "sparse":
-    sparse.check_supported(config)
-
-
 class TrainOptimizer(NamedTuple):
   """Dense or sparse parameter updates behind one ``init``/``update`` pair.
 
