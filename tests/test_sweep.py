@@ -6,6 +6,7 @@ config and seed, no training); tests/test_scripts.py runs real sweeps.
 
 import dataclasses
 import hashlib
+import json
 import math
 import os
 import re
@@ -458,3 +459,17 @@ def test_each_run_has_one_hparams_session_rebuilt_by_a_rerun(tmp_path):
     assert session[0] == dict(run.values)
     assert session[1] == {"dev/f1_mean": pytest.approx(np.mean(f1s)),
                           "dev/f1_std": pytest.approx(np.std(f1s, ddof=1))}
+
+
+def test_a_grid_file_from_before_a_field_existed_still_answers(tmp_path):
+  """A base field added since grid.json was written is absent from it: the sweep
+  ran at that field's default, so the rerun goes on; another value is refused."""
+  runs = sweep.make_grid(BASE, AXES[:1])
+  sweep.check_grid_file(tmp_path, BASE, runs, AXES[:1])
+  stored = workdir_lib.read_json(tmp_path / "grid.json")
+  del stored["base"]["gazetteers"]
+  (tmp_path / "grid.json").write_text(json.dumps(stored))
+  sweep.check_grid_file(tmp_path, BASE, runs, AXES[:1])
+  with pytest.raises(workdir_lib.ConfigMismatchError, match=r"base fields \['gazetteers'\]"):
+    sweep.check_grid_file(tmp_path, dataclasses.replace(BASE, gazetteers=("LOC=x",)),
+                          runs, AXES[:1])

@@ -109,6 +109,19 @@ def test_config_json_holds_the_inputs_beside_the_flags_and_old_ones_load(tmp_pat
   assert workdir.check_workdir_config(tmp_path, config) is True
 
 
+def test_a_config_json_from_before_a_field_existed_resumes_at_its_default(tmp_path):
+  """A field added since a run was saved is absent from its config.json: that
+  run ran as the default does, so it resumes; a stored non-default still differs."""
+  config = config_lib.Config(epochs=2)
+  workdir.check_workdir_config(tmp_path, config)
+  stored = json.loads((tmp_path / "config.json").read_text())
+  del stored["gazetteers"], stored["char_width"]
+  (tmp_path / "config.json").write_text(json.dumps(stored))
+  assert workdir.check_workdir_config(tmp_path, config) is True
+  with pytest.raises(workdir.ConfigMismatchError, match=r"--char_width: stored 3, now 5"):
+    workdir.check_workdir_config(tmp_path, dataclasses.replace(config, char_width=5))
+
+
 def test_a_run_is_not_trained_in_a_sweeps_workdir(tmp_path):
   """train.py on a sweep's directory (it holds grid.json) is refused, naming it;
   before, the run trained there beside the sweep's files."""

@@ -63,6 +63,8 @@ HELP = {
     "char_filters": "chars: convolution filters (the feature's dimension).",
     "char_width": "chars: characters per convolution window.",
     "char_max_len": "chars: the first this many characters of a word are read.",
+    "gazetteers": "gazetteer: lists as TYPE=PATH, a comma list (one entry a line); "
+                  "empty: the default lists.",
     "vectors": "Word vectors: random, glove-6b-100d, or file (with --vectors_path).",
     "vectors_path": "A GloVe/word2vec file of pre-trained vectors.",
     "freeze_vectors": "Word vectors receive no update.",

@@ -118,6 +118,9 @@ class Config:
   char_filters: int = 32
   char_width: int = 3
   char_max_len: int = 16
+  # Gazetteer lists (--features=...,gazetteer): TYPE=PATH entries, one list
+  # entry per line; empty: the default lists (wincls/model/gazetteer.py).
+  gazetteers: tuple[str, ...] = ()
 
   def model_config(self, *, vocab_size: int, num_classes: int,
                    feature_sizes: tuple[int, ...] | None = None) -> ModelConfig:
@@ -237,7 +240,7 @@ class Config:
       raise ValueError(f"{source or 'a saved config'}: unknown config fields {unknown}; "
                        f"expected some of {sorted(names)}")
     d = {k: v for k, v in d.items() if k in names}
-    for name in ("features", "plugins"):
+    for name in ("features", "plugins", "gazetteers"):
       if name in d:
         d[name] = tuple(d[name]) if isinstance(d[name], list) else d[name]
     # A run trained with a plugin is read back (resumed, tagged) with it.

@@ -320,6 +320,8 @@ def check_grid_file(workdir: str | os.PathLike, base: config_lib.Config,
   if _create(path, workdir_lib.json_dumps(wanted, path, indent=2) + "\n"):
     return
   stored = workdir_lib.read_json(path)
+  if isinstance(stored, dict) and isinstance(stored.get("base"), dict):
+    stored["base"] = workdir_lib.with_defaults(stored["base"])
   if stored != wanted:
     diffs = [k for k in wanted if stored.get(k) != wanted[k]]
     detail = ""

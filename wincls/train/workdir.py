@@ -82,6 +82,16 @@ def config_dict(config: config_lib.Config) -> dict[str, Any]:
   return json.loads(config.to_json())
 
 
+def with_defaults(stored: dict[str, Any]) -> dict[str, Any]:
+  """A saved config with the fields added since it was written at their defaults.
+
+  A field that a file lacks is one that did not exist when it was written: that
+  run ran as the field's default does, so an older ``config.json`` or
+  ``grid.json`` resumes and compares equal to a config giving the default.
+  """
+  return config_dict(config_lib.Config()) | stored
+
+
 def _unused(name: str, config: dict[str, Any]) -> bool:
   """A field that changes nothing in this run (its default changed since old runs)."""
   return name == "vocab_include_dev" and config.get("vectors", "random") == "random"
@@ -121,6 +131,7 @@ def check_workdir_config(workdir: str | os.PathLike, config: config_lib.Config, 
   if not isinstance(stored, dict):
     raise ValueError(f"{path}: damaged: holds a {type(stored).__name__}, expected the "
                      "run's config (a JSON object)")
+  stored = with_defaults(stored)
   fields = sorted((set(stored) | set(wanted)) - set(config_lib.SAVED_RECORDS))
   diffs = [f"--{name}: stored {stored.get(name, '<absent>')!r}, now "
            f"{wanted.get(name, '<absent>')!r}"
