@@ -35,6 +35,9 @@ from pathlib import Path
 import sys
 from typing import Iterable
 
+HELP = ("Modules to import first, comma list: they register windows, losses, "
+        "activations or features of their own (docs/extending.md)")
+
 
 class PluginError(ValueError):
   """A plugin module could not be imported (one line naming where the name came from)."""
