@@ -3,11 +3,17 @@ r"""Dev entity recall of entities with and without words outside the training vo
   python experiments/unknown_words.py --workdirs=W1 --workdirs=W2
 
 For each finished run of train.py, reads each seed's ``predictions/dev.seed<s>.txt``
-(word, gold, predicted) and the run's ``vocab.json``, and prints, per run, the
+(word, gold, predicted; a one-seed run writes ``predictions/dev.txt`` only, which
+is read then) and the run's ``vocab.json``, and prints, per run, the
 recall (mean ± std over seeds) of the gold entities whose words are all training
 words (after the vocabulary's normalisation) and of those with at least one that
 is not (``wincls.metrics.recall_by_known``). With ``--json`` it prints one JSON
 object per run instead.
+
+It reads no ``config.json`` and builds no model, so a run trained with parts of
+your own (``--plugins``) needs neither them nor the flag; ``--plugins`` is
+accepted all the same, so that the command line of ``predict.py`` and
+``saliency.py`` serves here too.
 """
 
 # First, before the heavy imports: a signal from here on ends the script in one line.
@@ -25,6 +31,8 @@ from wincls import cli
 _WORKDIRS = flags.DEFINE_multi_string(
     "workdirs", None, "Workdirs of finished train.py runs (repeat the flag).")
 _JSON = flags.DEFINE_bool("json", False, "One JSON object per run.")
+cli.define_plugins_flag("this script reads no config.json and builds no model, so "
+                        "no run needs them here (accepted as predict.py's is).")
 flags.mark_flags_as_required(["workdirs"])
 
 
@@ -39,9 +47,12 @@ def main(argv):
   for workdir in _WORKDIRS.value:
     vocab = vocab_lib.Vocab.load(Path(workdir) / "vocab.json")
     known = lambda word, words=frozenset(vocab.words): vocab.normalize(word) in words
-    files = sorted((Path(workdir) / "predictions").glob("dev.seed*.txt"))
+    predictions = Path(workdir) / "predictions"
+    files = (sorted(predictions.glob("dev.seed*.txt"))
+             or [p for p in [predictions / "dev.txt"] if p.is_file()])  # one seed
     if not files:
-      raise app.UsageError(f"--workdirs={workdir}: no predictions/dev.seed*.txt")
+      raise app.UsageError(f"--workdirs={workdir}: no predictions/dev.seed*.txt or "
+                           "predictions/dev.txt (not a finished run of train.py?)")
     per_seed = []
     for path in files:
       gold = conll.read_conll(path, tag_column=-2)

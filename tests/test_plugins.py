@@ -162,6 +162,22 @@ def test_predict_py_tags_without_being_told_the_plugin(trained, tmp_path):
   assert row["tokens"] == ["Peter", "lives", "in", "Paris"]
 
 
+def test_unknown_words_py_reads_a_plugin_run_with_or_without_the_plugin(trained):
+  """It reads vocab.json and the predictions only: the plugin need not be
+  importable; ``--plugins`` is accepted as predict.py's is."""
+  workdir = trained / "autodiff"
+  bare = dict(_env(), PYTHONPATH=os.environ.get("PYTHONPATH", ""))  # no docs/examples
+  outputs = []
+  for env, extra in ((bare, []), (_env(), ["--plugins=wincls_plugin_example"])):
+    done = subprocess.run(
+        [sys.executable, str(REPO / "experiments" / "unknown_words.py"),
+         f"--workdirs={workdir}", "--json", *extra],
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    outputs.append(json.loads(done.stdout))
+  assert outputs[0] == outputs[1] and set(outputs[0]) == {"workdir", "known", "unknown"}
+
+
 def test_a_plugin_that_fails_to_import_is_one_line_and_exit_2(capsys):
   """train.py's flag parsing (``cli._parse_flags``, what ``cli.run`` uses)."""
   with pytest.raises(SystemExit) as exit_info:
