@@ -11,7 +11,8 @@ wrong class" is ``best_wrong_class`` (the lowest-index argmax), the one tie rule
 the loss and its gradient share.
 
 **The registry.** ``LOSSES`` holds one ``LossSpec`` per ``--loss``: its help,
-the outputs it works with, its kind and its forward/gradient pair. Kinds:
+the outputs it works with, its kind, its forward/gradient pair and how a seed
+ensemble combines its scores (``ensemble``: ``wincls/train/ensemble.py``). Kinds:
 
 * ``token``: ``forward(*, scores, labels, margin) -> [B]``,
   ``gradient(...) -> ∂loss/∂scores`` (``[B, C]`` or ``[B]``);
@@ -246,6 +247,7 @@ KINDS = ("token", "corrupted", "sentence")
 # emissions of every position.
 KIND_OUTPUTS = {"token": ("multiclass", "score"), "corrupted": ("score",),
                 "sentence": ("multiclass",)}
+ENSEMBLE_RULES = ("scores", "probabilities")  # LossSpec.ensemble
 
 
 @dataclasses.dataclass(frozen=True)
@@ -258,12 +260,15 @@ class LossSpec:
   help: str
   kind: str = "token"  # "token" | "corrupted" | "sentence"
   uses_margin: bool = False  # reads --margin (Δ)
+  # How a seed ensemble combines multiclass token scores (wincls/train/ensemble.py):
+  # "probabilities" (softmax, averaged: scores are logits) or "scores" (averaged).
+  ensemble: str = "scores"
 
 
 LOSSES: registry.Registry[LossSpec] = registry.Registry("loss", {
     "cross_entropy": LossSpec(
         softmax_cross_entropy, softmax_cross_entropy_gradient, ("multiclass",),
-        "softmax cross-entropy (maximum likelihood)"),
+        "softmax cross-entropy (maximum likelihood)", ensemble="probabilities"),
     "max_margin": LossSpec(
         max_margin, max_margin_gradient, ("score", "multiclass"),
         "the lecture's J = Σ_k max(0, Δ - s + s_c_k), s_c_k: corrupted windows "
@@ -315,6 +320,9 @@ def check_spec(name: str, spec: LossSpec) -> None:
   if spec.kind not in KINDS:
     raise ValueError(f"loss {name!r}: kind={spec.kind!r}; expected one of "
                      f"{', '.join(KINDS)}")
+  if spec.ensemble not in ENSEMBLE_RULES:
+    raise ValueError(f"loss {name!r}: ensemble={spec.ensemble!r}; expected one of "
+                     f"{', '.join(ENSEMBLE_RULES)}")
   if spec.kind == "sentence":
     return
   # An output the kind does not serve is refused by ``get`` when a run asks for it.

@@ -2,7 +2,10 @@
 
 Predictions are decoded to tags of the label scheme (argmax, or Viterbi for
 the CRF) and scored against the gold tags of the original file with conlleval
-semantics (``wincls.metrics``). ``output="score"`` runs are binary detectors
+semantics (``wincls.metrics``). A loaded tagger tags with one seed, or with
+all of the run's seeds as an ensemble (``Tagger.load(W, ensemble=True)``;
+the rule per output kind: ``wincls.train.ensemble``); one seed is the
+ensemble of a ``[1, ...]`` slice. ``output="score"`` runs are binary detectors
 of ``target_type`` (decision ``s > 0``) scored by token-level detection
 P/R/F1; their ``dev_f1`` is that detection F1. ``epoch_rows`` and
 ``seed_results`` turn the scores into ``metrics.jsonl`` rows and
@@ -28,6 +31,7 @@ from wincls.data import vocab as vocab_lib
 from wincls.data import windows as windows_lib
 from wincls.model import losses
 from wincls.train import distributed
+from wincls.train import ensemble as ensemble_lib
 from wincls.train import inputs as inputs_lib
 from wincls.train import prepare
 from wincls.train import programs
@@ -62,11 +66,15 @@ class Tagger:
     extender: the run's pre-trained vectors as a ``vectors.Extender`` (open
       vocabulary, ``prepare.encode``), or None.
     layout: devices to split the evaluation batches over (None: one device).
-    params: parameters with a seed axis ``[S, ...]`` for ``tag``/``tag_corpus``
-      (``Tagger.load`` sets them, one seed), or None.
+    params: parameters with a seed axis ``[S, ...]`` for ``tag``/``tag_corpus``,
+      which tag with their ensemble (``predict_ensemble``; ``Tagger.load`` sets
+      them: one seed, or every seed with ``ensemble=True``), or None.
   """
 
-  seed_index: int = 0  # of the run's seeds, for a loaded tagger
+  # Of the run's seeds, for a loaded tagger: the ones in ``params``, and that
+  # one seed's index (None for an ensemble).
+  seed_indices: tuple[int, ...] = (0,)
+  seed_index: int | None = 0
 
   def __init__(self, model_config: config_lib.ModelConfig, config: config_lib.Config,
                label_vocab: vocab_lib.LabelVocab, *,
@@ -81,7 +89,8 @@ class Tagger:
     self.params = params
 
   @classmethod
-  def load(cls, workdir, *, seed_index: int | None = None) -> "Tagger":
+  def load(cls, workdir, *, seed_index: int | None = None,
+           ensemble: bool = False) -> "Tagger":
     """The best checkpoint of a finished (or running) run as a tagger.
 
     Args:
@@ -90,8 +99,10 @@ class Tagger:
         ``results.json`` for the best seed; the run's pre-trained vectors when
         it used some).
       seed_index: which replica (default: the best on dev).
+      ensemble: tag with every seed of the run (``wincls.train.ensemble``);
+        not with ``seed_index``.
     """
-    return load_tagger(workdir, seed_index=seed_index)
+    return load_tagger(workdir, seed_index=seed_index, ensemble=ensemble)
 
   def _put(self, arrays: dict[str, np.ndarray]) -> dict[str, Array]:
     if self.layout is None:
@@ -113,24 +124,40 @@ class Tagger:
       data: the encoded corpus; its ``new_rows`` (open vocabulary) are appended
         to every seed's word table.
     """
-    config = self.config
+    return self._run(lambda batch_size: programs.eval_fn(
+        self.model_config, self.config.loss, batch_size, self.layout), params, data,
+                     lead=(jax.tree.leaves(params)[0].shape[0],))
+
+  def predict_ensemble(self, params: Any, data: windows_lib.WindowedCorpus
+                       ) -> np.ndarray:
+    """The seeds' combined predictions ``[N]`` (``wincls.train.ensemble``).
+
+    One program vmapped over the seed axis of ``params`` ``[S, ...]``; with
+    ``S = 1`` it decodes what ``predict`` gives that seed.
+    """
+    rule = ensemble_lib.rule_of(self.config.loss, self.config.output)
+    return self._run(lambda batch_size: ensemble_lib.tag_fn(
+        self.model_config, rule, batch_size, self.layout), params, data, lead=())
+
+  def _run(self, program, params: Any, data: windows_lib.WindowedCorpus, *,
+           lead: tuple[int, ...]) -> np.ndarray:
+    """``program(batch_size)(params, arrays)`` over the corpus: one call on the
+    token windows, or one per sentence bucket (a sentence loss), whose ``[...,
+    S_b, T]`` tags go back to the tokens' rows: ``lead + [N]``."""
     if data.new_rows is not None and len(data.new_rows):
       params = _with_new_rows(params, data.new_rows)
-    num_seeds = jax.tree.leaves(params)[0].shape[0]
-    if not losses.is_sentence(config.loss):
-      fn = programs.eval_fn(self.model_config, config.loss, EVAL_BATCH_SIZE, self.layout)
+    if not losses.is_sentence(self.config.loss):
       arrays = {"window_ids": data.window_ids, "feature_ids": data.feature_ids}
-      return np.asarray(fn(params, self._put(arrays)))
-    out = np.zeros((num_seeds, data.window_ids.shape[0]), np.int32)
+      return np.asarray(program(EVAL_BATCH_SIZE)(params, self._put(arrays)))
+    out = np.zeros(lead + (data.window_ids.shape[0],), np.int32)
     starts = np.cumsum(data.lengths) - data.lengths
     for bucket in prepare.sentence_buckets(data, batch_size=1):
       arrays = {k: v for k, v in bucket.arrays.items() if k != "labels"}
-      fn = programs.eval_fn(self.model_config, config.loss,
-                         max(1, EVAL_BATCH_SIZE // bucket.length), self.layout)
-      tags = np.asarray(fn(params, self._put(arrays)))  # [S, S_b, T]
+      fn = program(max(1, EVAL_BATCH_SIZE // bucket.length))
+      tags = np.asarray(fn(params, self._put(arrays)))  # lead + [S_b, T]
       mask = bucket.arrays["mask"].astype(bool)
       rows = (starts[bucket.sentences][:, None] + np.arange(bucket.length)[None, :])
-      out[:, rows[mask]] = tags[:, mask]
+      out[..., rows[mask]] = tags[..., mask]
     return out
 
   def to_tags(self, predictions: np.ndarray, lengths: np.ndarray, *,
@@ -195,11 +222,12 @@ class Tagger:
     return gold, self.to_tags(predictions, data.lengths, scheme=scheme)
 
   def tag_corpus(self, corpus: conll.Corpus) -> tuple[np.ndarray, windows_lib.WindowedCorpus]:
-    """``(predictions [N], data)`` of ``self.params`` (one seed) on a corpus."""
+    """``(predictions [N], data)`` of ``self.params``' seeds (their ensemble;
+    one seed: its own) on a corpus."""
     if self.params is None:
       raise ValueError("Tagger.tag needs parameters: use Tagger.load(workdir)")
     data = self.encode(corpus)
-    return self.predict(self.params, data)[0], data
+    return self.predict_ensemble(self.params, data), data
 
   def tag(self, tokens: Sequence[str]) -> dict[str, Any]:
     """Entities of one tokenised sentence.
@@ -248,25 +276,39 @@ class Tagger:
 
 
 def load_tagger(workdir: str | os.PathLike, *, seed_index: int | None = None,
-                open_vocab: bool = True) -> Tagger:
-  """``Tagger`` with one seed's best parameters (``Tagger.load``).
+                ensemble: bool = False, open_vocab: bool = True) -> Tagger:
+  """``Tagger`` with one seed's best parameters, or every seed's (``Tagger.load``).
 
-  ``open_vocab=False`` encodes words outside the training vocabulary as
-  ``<unk>`` even when the run's vectors know them (to measure what the open
-  vocabulary is worth).
+  ``ensemble=True`` takes the seeds that finished an epoch (``ensemble_seeds``),
+  so a run of one seed is its own ensemble. ``open_vocab=False`` encodes words
+  outside the training vocabulary as ``<unk>`` even when the run's vectors
+  know them (to measure what the open vocabulary is worth).
   """
   check_workdir(workdir)
+  if not isinstance(ensemble, (bool, np.bool_)):
+    raise ValueError(f"--ensemble={ensemble!r} must be True or False")
   if seed_index is not None and (isinstance(seed_index, bool) or
                                  not isinstance(seed_index, (int, np.integer))):
     raise ValueError(f"--seed_index={seed_index!r} must be an integer (or None: the "
                      "best seed on dev)")
+  if ensemble and seed_index is not None:
+    raise ValueError(f"--seed_index={seed_index} and --ensemble exclude each other: "
+                     "--ensemble tags with every seed of the run, --seed_index with one")
   config, vocab, label_vocab, model_config, best, results = saved_run.load_run(workdir)
-  if seed_index is None:
-    seed_index = (results["best_seed_index"] if results and "best_seed_index" in results
-                  else int(np.argmax(np.asarray(best["f1"]))))
-  if not 0 <= seed_index < config.num_seeds:
-    raise ValueError(f"--seed_index={seed_index} must be in [0, {config.num_seeds}) "
-                     f"(the run has {config.num_seeds} seeds)")
+  if ensemble:
+    seed_indices = ensemble_seeds(best["epoch"])
+    if not seed_indices:
+      raise ValueError(f"--ensemble: no seed of {workdir} has finished an epoch "
+                       "(checkpoints/best holds no trained parameters)")
+  else:
+    if seed_index is None:
+      seed_index = (results["best_seed_index"]
+                    if results and "best_seed_index" in results
+                    else int(np.argmax(np.asarray(best["f1"]))))
+    if not 0 <= seed_index < config.num_seeds:
+      raise ValueError(f"--seed_index={seed_index} must be in [0, {config.num_seeds}) "
+                       f"(the run has {config.num_seeds} seeds)")
+    seed_indices = [int(seed_index)]
   extender = None
   if config.vectors != "random" and open_vocab:
     from wincls.data import vectors as vectors_lib
@@ -276,11 +318,32 @@ def load_tagger(workdir: str | os.PathLike, *, seed_index: int | None = None,
     inputs_lib.check(workdir_lib.read_json(config_path), config, source=config_path,
                      only_vectors=True)
     extender = vectors_lib.Extender(*prepare.load_run_vectors(config))
-  params = jax.tree.map(lambda x: x[seed_index:seed_index + 1], best["params"])
   tagger = Tagger(model_config, config, label_vocab, vocab=vocab, extender=extender,
-                  params=params)
-  tagger.seed_index = seed_index
+                  params=select_seeds(best["params"], seed_indices))
+  tagger.seed_indices = tuple(seed_indices)
+  tagger.seed_index = None if ensemble else seed_indices[0]
   return tagger
+
+
+def ensemble_seeds(best_epoch: np.ndarray) -> list[int]:
+  """The seed indices an ensemble takes: every seed whose best epoch is >= 1.
+
+  A seed that diverged in its first epoch has only its initial parameters in
+  ``checkpoints/best`` (best epoch 0), never scored on dev: it is left out.
+  Seeds that diverged later keep their last finite best epoch, as in
+  ``dev_f1_mean`` (``wincls.train.divergence``).
+  """
+  return [int(i) for i in np.flatnonzero(np.asarray(best_epoch) >= 1)]
+
+
+def select_seeds(params: Any, seed_indices: Sequence[int]) -> Any:
+  """``params [S, ...]`` restricted to ``seed_indices`` (all of them, in order:
+  ``params`` itself)."""
+  num_seeds = jax.tree.leaves(params)[0].shape[0]
+  if list(seed_indices) == list(range(num_seeds)):
+    return params
+  index = np.asarray(seed_indices, np.int32)
+  return jax.tree.map(lambda x: x[index], params)
 
 
 def check_workdir(workdir) -> None:
