@@ -25,7 +25,14 @@ workdir (docs/reliability.md, "Opening someone else's workdir");
 
 With pre-trained vectors every input word the vectors know gets its
 pre-trained row, in the training vocabulary or not (open vocabulary). With
-several seeds ``--seed_index`` picks the replica (default: the best on dev).
+several seeds ``--seed_index`` picks the replica (default: the best on dev), or
+``--ensemble`` tags with all of them as one vmapped program (each token's class
+probabilities averaged for cross-entropy, the emission and transition scores
+averaged and decoded once for the CRF, the scores averaged otherwise:
+``wincls/train/ensemble.py``), with the same inputs and outputs:
+
+  python experiments/predict.py --workdir=/tmp/w1 --ensemble --input=eng.testa \
+      --output=/tmp/pred.txt
 """
 
 # First, before the heavy imports: a signal from here on ends the script in one line.
@@ -43,6 +50,9 @@ _INPUT = flags.DEFINE_string("input", None, "File to tag.")
 _OUTPUT = flags.DEFINE_string("output", None, "Where to write the tagged file.")
 _SEED_INDEX = flags.DEFINE_integer("seed_index", None,
                                    "Replica to use (default: the best on dev).")
+_ENSEMBLE = flags.DEFINE_bool("ensemble", False, "Tag with every seed of the run "
+                              "together (wincls/train/ensemble.py) instead of one; "
+                              "not with --seed_index.")
 _INPUT_FORMAT = flags.DEFINE_enum("input_format", "conll", ["conll", "text"],
                                   "conll (one token per line) or text (one sentence "
                                   "per line; output JSON lines of entities).")
@@ -63,12 +73,16 @@ def main(argv):
   if len(argv) > 1:
     raise cli.app.UsageError(f"unexpected arguments {argv[1:]}")
   out = train.predict_file(_WORKDIR.value, _INPUT.value, _OUTPUT.value,
-                           seed_index=_SEED_INDEX.value,
+                           seed_index=_SEED_INDEX.value, ensemble=_ENSEMBLE.value,
                            input_format=_INPUT_FORMAT.value, tokenize=_TOKENIZE.value,
                            open_vocab=_OPEN_VOCAB.value)
+  if out["ensemble"]:
+    tagged_with = (f"the ensemble of {len(out['seeds'])} seed"
+                   f"{'s' if len(out['seeds']) > 1 else ''} {out['seeds']}")
+  else:
+    tagged_with = f"seed {out['seed']} (index {out['seed_index']})"
   print(f"tagged {out['num_sentences']} sentences, {out['num_tokens']} tokens "
-        f"({out['num_entities']} entities) with seed {out['seed']} (index "
-        f"{out['seed_index']}) -> {_OUTPUT.value}")
+        f"({out['num_entities']} entities) with {tagged_with} -> {_OUTPUT.value}")
   scores = out["scores"]
   if scores is not None:
     ap = scores.get("average_precision")  # detectors (--output=score)

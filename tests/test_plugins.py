@@ -156,8 +156,10 @@ def test_predict_py_tags_without_being_told_the_plugin(trained, tmp_path):
   text = tmp_path / "in.txt"
   text.write_text("Peter lives in Paris\n")
   done = _script("predict.py", f"--workdir={trained / 'autodiff'}", f"--input={text}",
-                 "--input_format=text", f"--output={tmp_path / 'out.jsonl'}")
+                 "--input_format=text", f"--output={tmp_path / 'out.jsonl'}",
+                 "--ensemble")  # the plugin loss's spec gives the rule; one seed
   assert done.returncode == 0, done.stderr[-2000:]
+  assert "with the ensemble of 1 seed [0]" in done.stdout
   row = json.loads((tmp_path / "out.jsonl").read_text().splitlines()[0])
   assert row["tokens"] == ["Peter", "lives", "in", "Paris"]
 

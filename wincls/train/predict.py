@@ -3,6 +3,10 @@
 The run is read back by ``evaluate.load_tagger`` (``saved_run.load_run``):
 prediction needs only ``config.json``, ``vocab.json``, ``labels.json`` and
 ``checkpoints/best`` (plus the run's pre-trained vectors, if it used some).
+It tags with the best seed on dev, one named seed (``seed_index``), or the
+ensemble of all the run's seeds (``ensemble=True``; the rule per output kind:
+``wincls.train.ensemble``); every input format and output is the same either
+way.
 
 Inputs (``predict_file``): a CoNLL file (one token per line; one column =
 words only, more = the last holds gold tags) written back as ``word [gold]
@@ -91,8 +95,8 @@ def _write_jsonl(path: Path, lines: list[str], results: list[dict[str, Any]]) ->
 
 def predict_file(workdir: str | os.PathLike, input_path: str | os.PathLike,
                  output_path: str | os.PathLike, *, seed_index: int | None = None,
-                 input_format: str = "conll", tokenize: bool = False,
-                 open_vocab: bool = True) -> dict[str, Any]:
+                 ensemble: bool = False, input_format: str = "conll",
+                 tokenize: bool = False, open_vocab: bool = True) -> dict[str, Any]:
   """Tags a file with run ``workdir``'s best checkpoint (module docstring).
 
   Args:
@@ -100,22 +104,26 @@ def predict_file(workdir: str | os.PathLike, input_path: str | os.PathLike,
     input_path: a CoNLL file, or plain text (``input_format="text"``).
     output_path: where to write (its directory must exist).
     seed_index: which replica (default: the best on dev).
+    ensemble: tag with every seed of the run (not with ``seed_index``).
     input_format: ``conll`` or ``text``.
     tokenize: text input: split lines with ``text.tokenize`` instead of on spaces.
     open_vocab: False: words outside the training vocabulary become ``<unk>``
       even when the run's vectors know them (``evaluate.load_tagger``).
 
   Returns:
-    ``{"seed_index", "seed", "num_sentences", "num_tokens", "num_entities",
-    "scores"}`` with ``scores`` as the training's dev scores (``Tagger.evaluate``)
-    when gold tags are present, else None.
+    ``{"seed_index", "seed", "seed_indices", "seeds", "ensemble",
+    "num_sentences", "num_tokens", "num_entities", "scores"}`` with
+    ``scores`` as the training's dev scores (``Tagger.evaluate``) when gold
+    tags are present, else None; ``seed_indices``/``seeds`` the seeds tagged
+    with (``seed_index``/``seed``: the one seed, None for an ensemble).
   """
   if input_format not in INPUT_FORMATS:
     raise ValueError(f"--input_format={input_format!r} is not one of "
                      f"{', '.join(INPUT_FORMATS)}")
   evaluate.check_workdir(workdir)
   output_path = _check_output(output_path, input_path, workdir)
-  tagger = evaluate.load_tagger(workdir, seed_index=seed_index, open_vocab=open_vocab)
+  tagger = evaluate.load_tagger(workdir, seed_index=seed_index, ensemble=ensemble,
+                                open_vocab=open_vocab)
   vectors_path = tagger.config.vectors_path
   if vectors_path and os.path.realpath(vectors_path) == os.path.realpath(output_path):
     raise ValueError(f"--output={output_path} is the run's --vectors_path; writing it "
@@ -134,7 +142,10 @@ def predict_file(workdir: str | os.PathLike, input_path: str | os.PathLike,
     if corpus.scheme != conll.NO_TAGS:
       scores = tagger.evaluate(predictions, corpus, data)
   num_entities = sum(len(s["entities"]) for s in sentences)
-  config = tagger.config
-  return {"seed_index": tagger.seed_index, "seed": config.seed + tagger.seed_index,
-          "num_sentences": len(corpus), "num_tokens": corpus.num_tokens,
-          "num_entities": num_entities, "scores": scores}
+  seeds = [tagger.config.seed + i for i in tagger.seed_indices]
+  return {"seed_index": tagger.seed_index,
+          "seed": None if tagger.seed_index is None else seeds[0],
+          "seed_indices": list(tagger.seed_indices), "seeds": seeds,
+          "ensemble": bool(ensemble), "num_sentences": len(corpus),
+          "num_tokens": corpus.num_tokens, "num_entities": num_entities,
+          "scores": scores}
