@@ -5,7 +5,10 @@ trained in-process; ``predict_file`` on the dev file must reproduce
 ``results.json``'s dev F1 to the digit, words known only to the vectors must
 get their pre-trained rows, CoNLL output is in the input's scheme (conlleval
 reads IOB1/IOB2 only), and plain text is tagged from the command line's library
-function and from ``Tagger.load(workdir).tag(tokens)``.
+function and from ``Tagger.load(workdir).tag(tokens)``. With ``--ensemble``
+(every seed together) the same: dev reproduces ``results.json``'s
+``dev_f1_ensemble``, and its JSON lines are those of ``Tagger.load(workdir,
+ensemble=True)``; the rules themselves: tests/test_ensemble.py.
 """
 
 import json
@@ -245,3 +248,39 @@ def test_load_refuses_a_bad_seed_index_or_workdir(runs):
   for bad in (None, ""):
     with pytest.raises(ValueError, match="--workdir is empty"):
       train.Tagger.load(bad)
+
+
+def test_results_json_gives_best_seed_mean_and_ensemble_and_predict_reproduces_it(
+    runs, files, tmp_path):
+  workdir, results = runs["random"]
+  f1s = [s["dev_f1"] for s in results["seeds"]]
+  assert results["dev_f1_best_seed"] == f1s[results["best_seed_index"]] == max(f1s)
+  assert results["dev_f1_mean"] == pytest.approx(np.mean(f1s), abs=1e-12)
+  assert results["ensemble"]["seeds"] == [0, 1]
+  assert results["ensemble"]["rule"] == "mean_probabilities"  # cross_entropy
+  out = train.predict_file(workdir, files["dev"], tmp_path / "pred.txt", ensemble=True)
+  assert out["scores"]["f1"] == results["dev_f1_ensemble"] == results["ensemble"]["dev_f1"]
+  assert out["seed_index"] is None and out["seeds"] == [0, 1] and out["ensemble"]
+  pred = conll.read_conll(tmp_path / "pred.txt", tag_column=2, scheme="iob2")
+  assert [s.words for s in pred.sentences] == conll.read_conll(files["dev"]).words
+  with pytest.raises(ValueError, match="--seed_index=0 and --ensemble exclude each other"):
+    train.predict_file(workdir, files["dev"], tmp_path / "x.txt", ensemble=True,
+                       seed_index=0)
+  with pytest.raises(ValueError, match="--ensemble='yes' must be True or False"):
+    train.Tagger.load(workdir, ensemble="yes")
+
+
+def test_ensemble_text_output_is_the_json_lines_of_the_python_ensemble(runs, tmp_path):
+  """``--input_format=text --ensemble`` (the script's flag: tests/test_plugins.py)."""
+  workdir, _ = runs["pretrained"]
+  text = tmp_path / "in.txt"
+  text.write_text("Peter lives in Paris\n\nI love London , USA\n")
+  out = train.predict_file(workdir, text, tmp_path / "out.jsonl", input_format="text",
+                           ensemble=True)
+  assert out["seeds"] == [0, 1] and out["num_sentences"] == 2
+  rows = [json.loads(line) for line in (tmp_path / "out.jsonl").read_text().splitlines()]
+  assert [r["text"] for r in rows] == ["Peter lives in Paris", "", "I love London , USA"]
+  tagger = train.Tagger.load(workdir, ensemble=True)
+  assert tagger.seed_indices == (0, 1) and tagger.seed_index is None
+  tagged = tagger.tag_sentences([r["tokens"] for r in rows])
+  assert [t["entities"] for t in tagged] == [r["entities"] for r in rows]

@@ -55,6 +55,7 @@ from wincls.train import checks
 from wincls.train import console
 from wincls.train import distributed
 from wincls.train import divergence
+from wincls.train import ensemble
 from wincls.train import evaluate
 from wincls.train import events
 from wincls.train import files
@@ -230,6 +231,8 @@ def _finish(run: resume.Run, progress: resume.Progress, start_time: float, *,
       "best_seed_index": best_index,
       "dev_f1_mean": float(f1s.mean()),
       "dev_f1_std": float(f1s.std(ddof=1)) if num_seeds > 1 else 0.0,
+      "dev_f1_best_seed": float(f1s[best_index]),
+      **_ensemble_results(run, progress, scores),
       "epochs_run": int(progress.epoch),
       "wall_time": float(wall_time),
       "num_train_windows": int(data.train.labels.shape[0]),
@@ -242,6 +245,31 @@ def _finish(run: resume.Run, progress: resume.Progress, start_time: float, *,
     workdir_lib.write_json(run.workdir / workdir_lib.RESULTS_FILE, results)
   logging.info("%s", console.run_line(run_name, results))
   return results
+
+
+def _ensemble_results(run: resume.Run, progress: resume.Progress,
+                      scores: list[dict[str, Any]]) -> dict[str, Any]:
+  """``results.json``'s ``dev_f1_ensemble`` and ``ensemble`` (its seeds, rule and
+  dev scores): the seeds' best parameters tagging dev together, as
+  ``predict.py --ensemble`` does (``wincls.train.ensemble``). One seed is its
+  own ensemble (not recomputed); no seed with a best epoch: null."""
+  tagger, seeds = run.tagger, run.seeds
+  indices = evaluate.ensemble_seeds(progress.early["best_epoch"])
+  if not indices:
+    return {"dev_f1_ensemble": None, "ensemble": None}
+  if len(indices) == 1:
+    s = scores[indices[0]]
+  else:
+    params = evaluate.select_seeds(progress.best_params, indices)
+    s = tagger.evaluate(tagger.predict_ensemble(params, run.data.dev),
+                        run.data.dev_corpus, run.data.dev)
+  entry = {"seeds": [seeds[i] for i in indices],
+           "rule": ensemble.rule_of(tagger.config.loss, tagger.config.output),
+           "dev_f1": s["f1"], "dev_precision": s["precision"],
+           "dev_recall": s["recall"], "dev_accuracy": s["accuracy"]}
+  if "per_type" in s:
+    entry["per_type"] = s["per_type"]
+  return {"dev_f1_ensemble": s["f1"], "ensemble": entry}
 
 
 def train_and_evaluate(config: config_lib.Config, workdir: str | os.PathLike, *,
@@ -263,8 +291,9 @@ def train_and_evaluate(config: config_lib.Config, workdir: str | os.PathLike, *,
     The content of ``results.json``: ``{"seeds": [{"seed", "best_epoch",
     "dev_f1", "dev_precision", "dev_recall", "dev_accuracy", "per_type",
     "diverged", "diverged_epoch", "diverged_step"}...], "diverged_seeds",
-    "best_seed_index", "dev_f1_mean", "dev_f1_std", "epochs_run",
-    "wall_time", "num_train_windows", "num_dev_windows", ...}``.
+    "best_seed_index", "dev_f1_mean", "dev_f1_std", "dev_f1_best_seed",
+    "dev_f1_ensemble", "ensemble": {"seeds", "rule", "dev_f1", ...},
+    "epochs_run", "wall_time", "num_train_windows", "num_dev_windows", ...}``.
 
   Raises:
     workdir.ConfigMismatchError: ``workdir`` holds a run of another config.
