@@ -3,6 +3,7 @@
   python benchmarks/epoch_profile.py --config=cw --threads=2 \\
       --output=results/epoch_profile_cw.json
   python benchmarks/epoch_profile.py --config=cw --window=average --embedding_update=sparse
+  python benchmarks/epoch_profile.py --plugins=my_parts --window=mine   # a window of yours
 
 Prints (and with ``--output`` writes as JSON) ``profiling.profile``: the
 trainer's own compiled epoch on CoNLL-2003 train, timed untraced and then
@@ -29,7 +30,10 @@ if str(_REPO) not in sys.path:
 from benchmarks import peers  # pylint: disable=g-import-not-at-top
 from benchmarks import profiling  # pylint: disable=g-import-not-at-top
 from benchmarks import workload  # pylint: disable=g-import-not-at-top
+from wincls import cli  # pylint: disable=g-import-not-at-top
 from wincls import config as config_lib  # pylint: disable=g-import-not-at-top
+from wincls.model import layers  # pylint: disable=g-import-not-at-top
+from wincls.model import windows  # pylint: disable=g-import-not-at-top
 
 _CONFIG = flags.DEFINE_enum("config", "cw", list(workload.CONFIGS), "model shape")
 _WINDOW = flags.DEFINE_string("window", "concat",
@@ -52,6 +56,9 @@ _DATA_DIR = flags.DEFINE_string("data_dir", None, "CoNLL-2003 directory (default
 _MAX_WINDOWS = flags.DEFINE_integer("max_windows", None,
                                     "train on the first N windows only (a quick look)")
 _OUTPUT = flags.DEFINE_string("output", None, "JSON file to write (optional)")
+# Read by cli.run before the other flags are parsed (cli.plugins_in_argv).
+cli.define_plugins_flag("their windows (--window) and activations "
+                        "(--model_overrides=activation=NAME) can be profiled.")
 
 
 def main(argv):
@@ -60,6 +67,12 @@ def main(argv):
     overrides = workload.parse_overrides(_MODEL_OVERRIDES.value)
   except ValueError as e:
     raise app.UsageError(str(e)) from e
+  try:  # before the data is read
+    windows.WINDOWS.lookup(_WINDOW.value)
+    if "activation" in overrides:
+      layers.ACTIVATIONS.lookup(overrides["activation"])
+  except ValueError as e:
+    raise app.UsageError(f"{e} (a part of your own: --plugins=MODULE)") from e
   threads = _THREADS.value or os.cpu_count() or 1
   note = peers.limit_threads(threads)
   result = profiling.profile(
@@ -79,4 +92,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-  app.run(main)
+  cli.run(main)

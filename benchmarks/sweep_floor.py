@@ -13,6 +13,11 @@ entry), ``H`` the hidden size (0 for softmax regression: ``D·C`` instead) and
 masks, the optimizer's pass over the word table, conlleval, checkpoints,
 compiles) counts against the sweep, so ``wall / floor`` is what the
 sweep loses to everything but its matmuls.
+
+A sweep over parts of your own needs them registered to size ``D``: the
+plugins each run's ``config.json`` names are imported from your installed
+packages and ``PYTHONPATH`` (``plugins.load_saved``), or name them with
+``--plugins`` (from the current directory too).
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ if str(_REPO) not in sys.path:
   sys.path.insert(0, str(_REPO))
 
 from benchmarks import roofline  # pylint: disable=g-import-not-at-top
+from wincls import cli  # pylint: disable=g-import-not-at-top
 from wincls import config as config_lib  # pylint: disable=g-import-not-at-top
 from wincls.model import network  # pylint: disable=g-import-not-at-top
 
@@ -82,4 +88,9 @@ def main(argv):
 
 
 if __name__ == "__main__":
-  app.run(main)
+  # Defined here, not at import: the tests import this module beside others
+  # that define --plugins too. cli.run reads it before the other flags.
+  cli.define_plugins_flag("yours import from the current directory too; those "
+                          "a run's config.json names, from your installed packages "
+                          "and PYTHONPATH only.")
+  cli.run(main)

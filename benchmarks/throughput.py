@@ -37,6 +37,11 @@ semantics, configuration and batch size):
   ``benchmarks/peers/torch_window.py`` (skipped with a note without torch).
 * ``numpy_hand`` (dense): ``benchmarks/peers/numpy_hand.py``.
 
+  The peers implement the activations ``tanh`` and ``relu``
+  (``peers.ACTIVATIONS``); with another (``--model_overrides=activation=NAME``,
+  one of yours with ``--plugins``) only the ``wincls`` rows are timed and each
+  peer's row holds the error.
+
   The peers drop the ragged last batch and time at most
   ``--peer_max_windows`` windows of each epoch (whole batches; their cost per
   step is constant). ``windows`` in each row says how many windows were timed.
@@ -98,6 +103,7 @@ from benchmarks import throughput_report  # pylint: disable=g-import-not-at-top
 from benchmarks import workload  # pylint: disable=g-import-not-at-top
 from benchmarks.peers import numpy_hand  # pylint: disable=g-import-not-at-top
 from benchmarks.peers import wincls_train  # pylint: disable=g-import-not-at-top
+from wincls import cli  # pylint: disable=g-import-not-at-top
 
 CONFIGS = workload.CONFIGS
 TRAIN_IMPLS = ("wincls_train", "wincls_train_sparse")
@@ -311,4 +317,8 @@ def main(argv):
 
 
 if __name__ == "__main__":
-  app.run(main)
+  # Defined here, not at import: the tests import this module beside others
+  # that define --plugins too. cli.run reads it before the other flags.
+  cli.define_plugins_flag("an activation of theirs can be timed "
+                          "(--model_overrides=activation=NAME; wincls rows only).")
+  cli.run(main)

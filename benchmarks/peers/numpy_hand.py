@@ -136,6 +136,9 @@ def make_runner(data: peers.Data, spec: peers.Spec, *, batch_size: int, seed: in
   """A NumPy runner; ``max_windows`` caps the windows of one timed epoch."""
   if variant not in VARIANTS:
     raise ValueError(f"numpy_hand: variant {variant!r} is not one of {VARIANTS}")
+  if spec.activation not in peers.ACTIVATIONS:  # it would compute tanh instead
+    raise ValueError(f"numpy_hand: activation {spec.activation!r} is not one of "
+                     f"{peers.ACTIVATIONS}")
   if spec.chars:
     raise ValueError("numpy_hand: no character CNN by hand (the chars feature of "
                      "cw_chars); compare wincls_train with the torch rows there")
