@@ -66,7 +66,7 @@ def _config(classifier="hidden1", output="multiclass", loss="cross_entropy",
             window="concat", activation="tanh", half_width=1, hidden=4, dropout=0.0,
             freeze_vectors=False):
   kind, hidden2 = CLASSIFIERS[classifier]
-  return config_lib.ModelConfig(
+  return config_lib.ModelConfig(features=(), 
       vocab_size=VOCAB, feature_sizes=FEATURE_SIZES, num_classes=NUM_CLASSES,
       window=window, window_size=half_width, embed_dim=3, feature_dim=2, classifier=kind,
       hidden_size=hidden, hidden2_size=hidden2, activation=activation, output=output,

@@ -34,3 +34,26 @@ def test_defaults_are_valid():
 def test_bad_values_name_the_flag(overrides, message):
   with pytest.raises(ValueError, match=message):
     _with(**overrides).validate()
+
+
+def test_config_and_model_config_share_each_default_and_help():
+  """One home per setting: the model's settings are ModelSettings fields, which
+  Config and ModelConfig both inherit, and every flag's help is its field's."""
+  from absl import flags  # pylint: disable=g-import-not-at-top
+  from wincls import cli  # pylint: disable=g-import-not-at-top
+  from wincls.model import features, settings  # pylint: disable=g-import-not-at-top
+  config, shared = config_lib.Config(), dataclasses.fields(settings.ModelSettings)
+  model = config_lib.ModelConfig(vocab_size=10)
+  assert len(shared) >= 15
+  for field in shared:
+    assert getattr(model, field.name) == getattr(config, field.name), field.name
+  assert config.model_config(vocab_size=10, num_classes=5) == model
+  assert model.feature_sizes == features.sizes(config.features)  # the data's: registered
+  flag_values = flags.FlagValues()
+  cli.define_config_flags(flag_values)
+  for field in dataclasses.fields(config_lib.Config):
+    assert "help" in field.metadata, field.name
+    assert flag_values[field.name].help == settings.help_of(field)
+    default = field.default
+    assert flag_values[field.name].default == (list(default) if isinstance(default, tuple)
+                                               else default), field.name

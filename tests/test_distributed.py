@@ -77,7 +77,7 @@ def spec_of(sharding):
 
 def synthetic(report):
   """One compiled epoch program per layout on random data: final states."""
-  model_config = config_lib.ModelConfig(vocab_size=16, feature_sizes=(3,), num_classes=3,
+  model_config = config_lib.ModelConfig(features=(), vocab_size=16, feature_sizes=(3,), num_classes=3,
                                         embed_dim=4, feature_dim=2, hidden_size=6,
                                         window_size=1)
   rng = np.random.default_rng(0)
@@ -101,7 +101,7 @@ def synthetic(report):
     static = programs.Static(model_config=model_config, loss="cross_entropy",
                          grad="autodiff", margin=1.0, num_corruptions=1,
                          optimizer="adam", schedule="constant", total_steps=0,
-                         layout=layout)
+                         word_dropout=0.0, embedding_update="dense", layout=layout)
     if layout is None:
       state = programs._init_fn(static)(keys, None, 0.05, 0.0, float("inf"))
       initial = distributed.to_host(state)  # the epochs donate ``state``
@@ -130,7 +130,7 @@ def synthetic(report):
   static = programs.Static(model_config=model_config, loss="cross_entropy",
                        grad="autodiff", margin=1.0, num_corruptions=1,
                        optimizer="adam", schedule="constant", total_steps=0,
-                       embedding_update="sparse", layout=four_words)
+                       word_dropout=0.0, embedding_update="sparse", layout=four_words)
   shapes = jax.eval_shape(programs._init_fn(static), keys, None, 0.05, 0.0, 1.0)
   rows = distributed.state_shardings(shapes, four_words, vocab_size=16)["rows"]
   report["sparse_rows_specs"] = [spec_of(rows.count), spec_of(rows.mu), spec_of(rows.nu)]

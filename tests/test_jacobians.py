@@ -456,7 +456,7 @@ def test_crf_nll_gradient():
 
 def _network_config(classifier, hidden, hidden2, output, activation, window="concat",
                     half_width=1, feature_sizes=()):
-  return config_lib.ModelConfig(
+  return config_lib.ModelConfig(features=(), 
       vocab_size=7, feature_sizes=feature_sizes, num_classes=3, window=window,
       window_size=half_width, embed_dim=2, feature_dim=1, classifier=classifier,
       hidden_size=hidden, hidden2_size=hidden2, activation=activation, output=output)

@@ -17,7 +17,7 @@ V, E, FEATURE_SIZE, FD, H, C, B = 20, 4, 5, 2, 3, 4, 6
 
 
 def _config(**overrides):
-  base = dict(vocab_size=V, feature_sizes=(FEATURE_SIZE,), num_classes=C,
+  base = dict(vocab_size=V, features=(), feature_sizes=(FEATURE_SIZE,), num_classes=C,
               window="concat", window_size=1, embed_dim=E, feature_dim=FD,
               classifier="hidden", hidden_size=H, activation="tanh")
   base.update(overrides)

@@ -22,9 +22,9 @@ V, E, FEATURE_SIZE, FD, H, C, B = 20, 4, 5, 2, 3, 4, 6
 
 
 def _config(**overrides):
-  base = dict(vocab_size=V, feature_sizes=(FEATURE_SIZE,), num_classes=C,
+  base = dict(vocab_size=V, features=(), feature_sizes=(FEATURE_SIZE,), num_classes=C,
               window="concat", window_size=1, embed_dim=E, feature_dim=FD,
-              classifier="hidden", hidden_size=H, activation="tanh")
+              classifier="hidden", hidden_size=H, activation="tanh", dropout=0.0)
   base.update(overrides)
   return ModelConfig(**base)
 
@@ -285,7 +285,7 @@ def _real_sentence_batch(m):
 def test_one_train_step_on_conll_changes_every_trainable_leaf():
   # The sentence-level (CRF) loss: its step reaches every parameter there is.
   vocab_size, num_tags, batch = _real_sentence_batch(m=2)
-  config = ModelConfig(vocab_size=vocab_size, feature_sizes=(3,), num_classes=num_tags,
+  config = ModelConfig(features=(), vocab_size=vocab_size, feature_sizes=(3,), num_classes=num_tags,
                        window_size=2, embed_dim=8, feature_dim=2, hidden_size=16,
                        hidden2_size=4, use_crf=True)
   params = network.init_params(jax.random.key(0), config=config)

@@ -26,7 +26,7 @@ def _norm(tree):
 
 @pytest.mark.parametrize("embedding_update", ["dense", "sparse"])
 def test_train_optimizer_init_and_one_sgd_update(embedding_update):
-  model_config = config_lib.ModelConfig(vocab_size=12, feature_sizes=(3,), num_classes=3,
+  model_config = config_lib.ModelConfig(features=(), vocab_size=12, feature_sizes=(3,), num_classes=3,
                                         embed_dim=4, feature_dim=2, hidden_size=5,
                                         window_size=1)
   params = network.init_params(jax.random.key(0), config=model_config)

@@ -19,7 +19,7 @@ _REPO = Path(__file__).resolve().parents[1]
 
 
 def _setup(window, output="multiclass"):
-  config = config_lib.ModelConfig(vocab_size=30, feature_sizes=(5,), num_classes=4,
+  config = config_lib.ModelConfig(features=(), vocab_size=30, feature_sizes=(5,), num_classes=4,
                                   window=window, window_size=2, embed_dim=4,
                                   feature_dim=2, hidden_size=6, activation="tanh",
                                   output=output)

@@ -17,9 +17,9 @@ from wincls.train import sparse
 from wincls.train import step
 
 VOCAB = 20
-CONFIG = config_lib.ModelConfig(vocab_size=VOCAB, feature_sizes=(4,), num_classes=3,
+CONFIG = config_lib.ModelConfig(features=(), vocab_size=VOCAB, feature_sizes=(4,), num_classes=3,
                                 window_size=1, embed_dim=3, feature_dim=2,
-                                hidden_size=4)
+                                hidden_size=4, dropout=0.0)
 BATCH = 4
 
 
@@ -252,7 +252,7 @@ def test_errors_name_what_was_expected():
                                            target_type="LOC"))
   # A corrupted loss run on the rows without its words drawn first: one message,
   # not a read of rows that are not there.
-  config = config_lib.ModelConfig(vocab_size=VOCAB, window_size=1, embed_dim=3,
+  config = config_lib.ModelConfig(features=(), vocab_size=VOCAB, window_size=1, embed_dim=3,
                                   hidden_size=4, output="score")
   params = network.init_params(jax.random.key(0), config=config)
   batch = {"window_ids": _batch(0)["window_ids"], "labels": jnp.zeros([BATCH], jnp.int32)}
@@ -314,7 +314,7 @@ def test_sparse_sgd_equals_dense_for_a_corrupted_loss(loss, grad, monkeypatch):
   masks), and the batch has a padding row.
   """
   monkeypatch.setitem(losses.LOSSES, "plugin_corrupted", _PLUGIN_LOSS)
-  config = config_lib.ModelConfig(vocab_size=40, feature_sizes=(4,), window_size=1,
+  config = config_lib.ModelConfig(features=(), vocab_size=40, feature_sizes=(4,), window_size=1,
                                   embed_dim=3, feature_dim=2, hidden_size=4,
                                   output="score", window="masked_average")
   batches = []

@@ -30,7 +30,7 @@ def _tiny_batch(model_config, batch_size=6):
 
 
 def test_train_step_updates_every_trainable_leaf_and_no_frozen_one():
-  model_config = config_lib.ModelConfig(vocab_size=12, feature_sizes=(3,), num_classes=3,
+  model_config = config_lib.ModelConfig(features=(), vocab_size=12, feature_sizes=(3,), num_classes=3,
                                         embed_dim=4, feature_dim=2, hidden_size=5,
                                         window_size=1, freeze_vectors=True)
   params = network.init_params(jax.random.key(0), config=model_config)
@@ -62,7 +62,7 @@ def test_train_step_updates_every_trainable_leaf_and_no_frozen_one():
 
 
 def test_hand_and_autodiff_train_steps_agree():
-  model_config = config_lib.ModelConfig(vocab_size=12, feature_sizes=(3,), num_classes=3,
+  model_config = config_lib.ModelConfig(features=(), vocab_size=12, feature_sizes=(3,), num_classes=3,
                                         embed_dim=4, feature_dim=2, hidden_size=5,
                                         window_size=1)
   params = network.init_params(jax.random.key(0), config=model_config)
@@ -84,7 +84,7 @@ def test_hand_and_autodiff_train_steps_agree():
 def test_sparse_embedding_update_equals_dense():
   # AdaGrad's sparse rows are exact (wincls/train/sparse.py), clipping included.
   optimizer = "adagrad"
-  model_config = config_lib.ModelConfig(vocab_size=12, feature_sizes=(3,), num_classes=3,
+  model_config = config_lib.ModelConfig(features=(), vocab_size=12, feature_sizes=(3,), num_classes=3,
                                         embed_dim=4, feature_dim=2, hidden_size=5,
                                         window_size=1)
   keys = programs.seed_keys(0, 1)
@@ -99,7 +99,7 @@ def test_sparse_embedding_update_equals_dense():
       static = programs.Static(
           model_config=model_config, loss="cross_entropy", grad="autodiff", margin=1.0,
           num_corruptions=1, optimizer=optimizer, schedule="linear", total_steps=4,
-          embedding_update=update)
+          word_dropout=0.0, embedding_update=update)
       state = programs._init_fn(static)(keys, None, 0.3, 0.0, 0.2)  # clip 0.2 binds
       step_fn = jax.vmap(functools.partial(
           step.train_step, tx=programs._optimizer_for(static), config=model_config,
@@ -131,7 +131,7 @@ def test_word_dropout_ids():
 
 def test_seed_loops_calls_and_vmap_train_the_same_replicas():
   """``seed_loop="calls"``: replica i is bitwise the one-seed run; vmap agrees."""
-  model_config = config_lib.ModelConfig(vocab_size=30, feature_sizes=(3,), num_classes=3,
+  model_config = config_lib.ModelConfig(features=(), vocab_size=30, feature_sizes=(3,), num_classes=3,
                                         embed_dim=4, feature_dim=2, hidden_size=5,
                                         window_size=1, dropout=0.3, activation="relu")
   config = config_lib.Config(window_size=1, embed_dim=4, feature_dim=2, hidden_size=5,

@@ -17,7 +17,7 @@ from wincls.train import workdir
 
 @jax.jit
 def _state():
-  model_config = config_lib.ModelConfig(vocab_size=10, feature_sizes=(3,), num_classes=4,
+  model_config = config_lib.ModelConfig(features=(), vocab_size=10, feature_sizes=(3,), num_classes=4,
                                         embed_dim=4, feature_dim=2, hidden_size=5,
                                         freeze_vectors=True)
   params = network.init_params(jax.random.key(0), config=model_config)

@@ -32,72 +32,10 @@ from absl import flags
 from wincls import config as config_lib
 from wincls import interrupts
 from wincls import plugins
-from wincls.model import features as features_lib
-from wincls.model import layers
-from wincls.model import losses
-from wincls.model import windows
+from wincls.model import settings
 
-PLUGINS_HELP = ("Modules to import first, comma list: they register windows, losses, "
-                "activations or features of their own (docs/extending.md)")
+PLUGINS_HELP = config_lib.PLUGINS_HELP
 
-
-HELP = {
-    "vocab_include_dev": "With pre-trained vectors, add the dev words the vectors know "
-                         "to the vocabulary (not needed: evaluation and tagging give "
-                         "every word the vectors know its pre-trained row anyway).",
-    "dataset": "Dataset: conll2003 (reads --data_dir), wnut16 (bundled), or files "
-               "(--train_path and --dev_path).",
-    "data_dir": "Directory holding CoNLL-2003's eng.train and eng.testa.",
-    "train_path": "A CoNLL file replacing the dataset's train split.",
-    "dev_path": "A CoNLL file replacing the dataset's dev split.",
-    "train_fraction": "Fraction of the training sentences used (a fixed subset).",
-    "label_scheme": "Labels the classifier predicts: io, iob2 or iobes.",
-    "min_count": "Keep training words seen at least this often (others are UNK).",
-    "lowercase": "Lowercase words before vocabulary lookup.",
-    "normalize_digits": "Map digits to 0 before vocabulary lookup.",
-    "features": lambda: ("Word features after the word vector, a comma list (empty: "
-                         "none) of: " + features_lib.help_text() + "."),
-    "plugins": PLUGINS_HELP + "; saved in config.json, so resuming and predict.py "
-                              "load them again.",
-    "char_dim": "chars: dimension of a character vector.",
-    "char_filters": "chars: convolution filters (the feature's dimension).",
-    "char_width": "chars: characters per convolution window.",
-    "char_max_len": "chars: the first this many characters of a word are read.",
-    "gazetteers": "gazetteer: lists as TYPE=PATH, a comma list (one entry a line); "
-                  "empty: the default lists.",
-    "vectors": "Word vectors: random, glove-6b-100d, or file (with --vectors_path).",
-    "vectors_path": "A GloVe/word2vec file of pre-trained vectors.",
-    "freeze_vectors": "Word vectors receive no update.",
-    "window": lambda: "Window representation: " + windows.help_text() + ".",
-    "window_size": "Half-width m of the window (2m+1 words).",
-    "embed_dim": "Dimension of a word vector.",
-    "feature_dim": "Dimension of each feature vector.",
-    "classifier": "softmax (scores = W x + b) or hidden (a hidden layer first).",
-    "hidden_size": "Width of the hidden layer.",
-    "hidden2_size": "Width of an optional second hidden layer (0: none).",
-    "activation": lambda: "Non-linearity: " + layers.ACTIVATIONS.help_text() + ".",
-    "output": "multiclass (one score per label) or score (one score: a detector).",
-    "target_type": "With --output=score: the entity type detected (e.g. LOC).",
-    "dropout": "Dropout rate on the window vector and hidden layers.",
-    "word_dropout": "Probability that a training word id becomes <unk>.",
-    "embedding_update": "dense (optax on the whole word table) or sparse (only "
-                        "the rows a batch uses; wincls/train/sparse.py).",
-    "loss": lambda: "Loss: " + losses.help_text() + ".",
-    "margin": "Margin of the hinge losses.",
-    "num_corruptions": "Corrupted windows per true window (max_margin, score).",
-    "optimizer": "sgd, adam or adagrad.",
-    "learning_rate": "Base learning rate.",
-    "schedule": "Learning-rate schedule: constant, cosine or linear (decay to 0).",
-    "grad_clip": "Clip the gradient's global norm to this (0: off).",
-    "weight_decay": "Decoupled weight decay (0: off).",
-    "batch_size": "Windows per step (loss=crf: about this many token positions).",
-    "epochs": "Training epochs.",
-    "patience": "Stop after this many epochs without better dev F1 (0: off).",
-    "grad": "Gradient: autodiff (jax.grad) or hand (wincls/model/objective.py hand_grad).",
-    "seed": "Random seed (of the first replica).",
-    "num_seeds": ("Replicas with seeds seed, seed+1, ... trained together: N calls of "
-                  "the one-seed program on the CPU, vmapped on an accelerator."),
-}
 
 # Exceptions that mean bad input (flags, files), reported in one line.
 USER_ERRORS = (ValueError, FileNotFoundError, NotADirectoryError, IsADirectoryError,
@@ -105,16 +43,19 @@ USER_ERRORS = (ValueError, FileNotFoundError, NotADirectoryError, IsADirectoryEr
 
 
 def _help(name: str) -> str:
-  """A field's help; the registries' are read when asked (plugins add to them)."""
-  text = HELP.get(name, f"Config.{name}.")
-  return text() if callable(text) else text
+  """A field's help, from its metadata (``settings.setting``); the registries'
+  are read when asked (plugins add to them)."""
+  return settings.help_of(_FIELDS[name])
+
+
+_FIELDS = {f.name: f for f in dataclasses.fields(config_lib.Config)}
 
 
 def refresh_help(flag_values: flags.FlagValues = flags.FLAGS) -> None:
   """Rewrites the help of the flags whose choices are registries (after plugins)."""
-  for name, text in HELP.items():
-    if callable(text) and name in flag_values:
-      flag_values[name].help = text()
+  for name, field in _FIELDS.items():
+    if field.metadata.get("registry") and name in flag_values:
+      flag_values[name].help = _help(name)
 
 
 def plugins_in_argv(argv: list[str]) -> list[str]:

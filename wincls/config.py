@@ -1,11 +1,13 @@
-"""Configuration: one frozen dataclass per concern, field names = flag names.
+"""Configuration: ``Config``, every setting of a run; field names = flag names.
 
 ``Config`` holds every setting of a run (data, model, loss, optimisation). Its
 field names are the flag names of ``experiments/train.py`` and the keys of the
-``config.json`` saved in a run's workdir. ``Config.model_config`` builds from
-it the ``ModelConfig`` (``wincls.model.settings``, re-exported here), the part
-the pure model functions need: it lives in ``wincls/model/`` so that the model
-imports nothing above it.
+``config.json`` saved in a run's workdir; each field's default and help text
+are written once, in the field (``settings.setting``), and ``wincls/cli.py``
+makes the flags from them. The model's settings are inherited from
+``ModelSettings`` (``wincls/model/settings.py``), which ``ModelConfig`` (the
+part the pure model functions need, re-exported here) inherits too, so the two
+agree on every shared default. ``Config.model_config`` adds the data's sizes.
 
 Sweep-varied numbers (learning rate) are *not* in ``ModelConfig``, so changing
 them never recompiles the model.
@@ -25,6 +27,7 @@ from wincls.model import layers
 from wincls.model import losses
 from wincls.model import windows
 from wincls.model.settings import CLASSIFIERS, OUTPUTS, ModelConfig  # noqa: F401
+from wincls.model.settings import ModelSettings, setting
 
 # The model's choices are the live registries (wincls/model/registry.py): a
 # part registered by any module, before validation, is a valid flag value.
@@ -33,94 +36,84 @@ OPTIMIZERS = ("sgd", "adam", "adagrad")
 SCHEDULES = ("constant", "cosine", "linear")
 GRADS = ("autodiff", "hand")
 EMBEDDING_UPDATES = ("dense", "sparse")
+PLUGINS_HELP = ("Modules to import first, comma list: they register windows, losses, "
+                "activations or features of their own (docs/extending.md)")
 # Keys of a saved config that are records of the run, not flags: "inputs", the
 # size and sha256 of each file the run read (wincls/train/inputs.py).
 SAVED_RECORDS = ("inputs",)
 
 
 @dataclasses.dataclass(frozen=True)
-class Config:
+class Config(ModelSettings):
   """Every setting of one run; field names are the flag names of train.py.
 
-  The defaults are the recommended random-init configuration, the best found
-  on CoNLL-2003 testa (5 seeds, dev entity F1 0.883 ± 0.002)::
-
-    python experiments/train.py --dataset=conll2003 --num_seeds=5 --workdir=W
-
-  (concat window, m=2, 50-d word vectors + 5-d casing, hidden 300 relu,
-  dropout 0.3, word dropout 0.1, Adam 1e-3, batch 256, 12 epochs, best epoch
-  on dev). Tuning runs: tanh/dropout 0.3/word dropout 0.1 0.874, tanh/0.5/0.2
-  0.874, tanh/m=3 0.878, relu 0.883 (docs/results.md, "Tuning").
+  The model's settings (window, sizes, activation, dropout, features, the
+  character CNN's) are inherited from ``ModelSettings``; the data's, the loss's
+  and the optimisation's are here. Each field's default and help are written
+  once (``settings.setting``): ``cli.py`` makes the flags from them. The
+  defaults are the recommended random-init configuration; its dev F1 and
+  command are in docs/results.md ("Headlines", "Tuning").
   """
 
   # Data.
-  dataset: str = "wnut16"  # runs anywhere; conll2003 reads --data_dir
-  data_dir: str = ""
-  train_path: str = ""
-  dev_path: str = ""
-  train_fraction: float = 1.0
-  label_scheme: str = "iobes"
-  min_count: int = 1
-  lowercase: bool = True
-  normalize_digits: bool = True
-  features: tuple[str, ...] = ("casing",)
+  dataset: str = setting("wnut16", "Dataset: conll2003 (reads --data_dir), wnut16 "
+                         "(bundled), or files (--train_path and --dev_path).")
+  data_dir: str = setting("", "Directory holding CoNLL-2003's eng.train and eng.testa.")
+  train_path: str = setting("", "A CoNLL file replacing the dataset's train split.")
+  dev_path: str = setting("", "A CoNLL file replacing the dataset's dev split.")
+  train_fraction: float = setting(1.0, "Fraction of the training sentences used "
+                                  "(a fixed subset).")
+  label_scheme: str = setting("iobes", "Labels the classifier predicts: io, iob2 or iobes.")
+  min_count: int = setting(1, "Keep training words seen at least this often "
+                           "(others are UNK).")
+  lowercase: bool = setting(True, "Lowercase words before vocabulary lookup.")
+  normalize_digits: bool = setting(True, "Map digits to 0 before vocabulary lookup.")
+  gazetteers: tuple[str, ...] = setting(
+      (), "gazetteer: lists as TYPE=PATH, a comma list (one entry a line); "
+      "empty: the default lists.")
   # Word vectors.
-  vectors: str = "random"
-  vectors_path: str = ""
-  freeze_vectors: bool = False
-  # With pre-trained vectors, also give a row to every dev word the vectors know
-  # (initialised from the vectors, never from dev labels). Not needed since
-  # evaluation and tagging are open-vocabulary (every word the vectors know gets
-  # its pre-trained row; wincls/train/prepare.py): kept for older runs.
-  vocab_include_dev: bool = False
-  # Model.
-  window: str = "concat"
-  window_size: int = 2
-  embed_dim: int = 50
-  feature_dim: int = 5
-  classifier: str = "hidden"
-  hidden_size: int = 300
-  hidden2_size: int = 0
-  activation: str = "relu"
-  output: str = "multiclass"
-  target_type: str = ""  # for output="score": the entity type to detect
-  dropout: float = 0.3
-  # Training-time word dropout: each word id of a training window (not the
-  # reserved ids) becomes <unk> with this probability, so the <unk> vector is
-  # trained and rare words are not memorised.
-  word_dropout: float = 0.1
+  vectors: str = setting("random", "Word vectors: random, glove-6b-100d, or file "
+                         "(with --vectors_path).")
+  vectors_path: str = setting("", "A GloVe/word2vec file of pre-trained vectors.")
+  vocab_include_dev: bool = setting(
+      False, "With pre-trained vectors, add the dev words the vectors know to the "
+      "vocabulary (not needed: evaluation and tagging give every word the vectors "
+      "know its pre-trained row anyway; kept for older runs).")
+  target_type: str = setting("", "With --output=score: the entity type detected "
+                             "(e.g. LOC).")
+  word_dropout: float = setting(
+      0.1, "Probability that a training word id becomes <unk> (so the <unk> "
+      "vector is trained and rare words are not memorised).")
   # Loss.
-  loss: str = "cross_entropy"
-  margin: float = 1.0
-  num_corruptions: int = 1
+  loss: str = setting("cross_entropy", "Loss: ", "loss")
+  margin: float = setting(1.0, "Margin of the hinge losses.")
+  num_corruptions: int = setting(1, "Corrupted windows per true window (max_margin, "
+                                 "score).")
   # Optimisation.
-  optimizer: str = "adam"
-  learning_rate: float = 1e-3
-  schedule: str = "constant"
-  grad_clip: float = 0.0  # global-norm clipping; 0 = off
-  weight_decay: float = 0.0
-  batch_size: int = 256
-  epochs: int = 12
-  patience: int = 0  # early-stopping patience in epochs; 0 = off
-  grad: str = "autodiff"
-  # "sparse": update only the word-table rows a batch touches (wincls/train/sparse.py;
-  # exact for SGD, lazy Adam/AdaGrad semantics otherwise); "dense": optax on
-  # the whole table.
-  embedding_update: str = "dense"
+  optimizer: str = setting("adam", "sgd, adam or adagrad.")
+  learning_rate: float = setting(1e-3, "Base learning rate.")
+  schedule: str = setting("constant", "Learning-rate schedule: constant, cosine or "
+                          "linear (decay to 0).")
+  grad_clip: float = setting(0.0, "Clip the gradient's global norm to this (0: off).")
+  weight_decay: float = setting(0.0, "Decoupled weight decay (0: off).")
+  batch_size: int = setting(256, "Windows per step (loss=crf: about this many token "
+                            "positions).")
+  epochs: int = setting(12, "Training epochs.")
+  patience: int = setting(0, "Stop after this many epochs without better dev F1 "
+                          "(0: off).")
+  grad: str = setting("autodiff", "Gradient: autodiff (jax.grad) or hand "
+                      "(wincls/model/objective.py hand_grad).")
+  embedding_update: str = setting(
+      "dense", "dense (optax on the whole word table) or sparse (only the rows a "
+      "batch uses: exact for SGD, lazy Adam/AdaGrad otherwise; wincls/train/sparse.py).")
   # Run.
-  seed: int = 0
-  num_seeds: int = 1
-  # Modules imported before anything reads the config (wincls/plugins.py):
-  # they register windows, losses, activations or features of their own.
-  plugins: tuple[str, ...] = ()
-  # Character features (--features=...,chars; wincls/model/features.py).
-  char_dim: int = 16
-  char_filters: int = 32
-  char_width: int = 3
-  char_max_len: int = 16
-  # Gazetteer lists (--features=...,gazetteer): TYPE=PATH entries, one list
-  # entry per line; empty: the default lists (wincls/model/gazetteer.py).
-  gazetteers: tuple[str, ...] = ()
+  seed: int = setting(0, "Random seed (of the first replica).")
+  num_seeds: int = setting(1, "Replicas with seeds seed, seed+1, ... trained together: "
+                           "N calls of the one-seed program on the CPU, vmapped on an "
+                           "accelerator.")
+  plugins: tuple[str, ...] = setting(
+      (), PLUGINS_HELP + "; saved in config.json, so resuming and predict.py "
+      "load them again.")
 
   def model_config(self, *, vocab_size: int, num_classes: int,
                    feature_sizes: tuple[int, ...] | None = None) -> ModelConfig:
@@ -128,30 +121,10 @@ class Config:
 
     ``feature_sizes`` defaults to the registered features' (``features.sizes``).
     """
-    if feature_sizes is None:
-      feature_sizes = features_lib.sizes(self.features)
-    return ModelConfig(
-        vocab_size=vocab_size,
-        feature_sizes=tuple(feature_sizes),
-        num_classes=num_classes,
-        window=self.window,
-        window_size=self.window_size,
-        embed_dim=self.embed_dim,
-        feature_dim=self.feature_dim,
-        classifier=self.classifier,
-        hidden_size=self.hidden_size,
-        hidden2_size=self.hidden2_size,
-        activation=self.activation,
-        output=self.output,
-        dropout=self.dropout,
-        freeze_vectors=self.freeze_vectors,
-        use_crf=losses.is_sentence(self.loss),
-        features=tuple(self.features),
-        char_dim=self.char_dim,
-        char_filters=self.char_filters,
-        char_width=self.char_width,
-        char_max_len=self.char_max_len,
-    )
+    return ModelConfig.from_settings(
+        self, vocab_size=vocab_size, num_classes=num_classes,
+        feature_sizes=None if feature_sizes is None else tuple(feature_sizes),
+        use_crf=losses.is_sentence(self.loss))
 
   def validate(self) -> "Config":
     """Raises ValueError naming the flag and what was expected; returns self."""

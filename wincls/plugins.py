@@ -7,7 +7,7 @@ docs/extending.md). The run's ``Config`` holds their names, so ``config.json``
 records them and a run is resumed or tagged (``predict.py``, ``Tagger.load``)
 with them without naming them again.
 
-Two ways in, two rules:
+Two ways in by name, two rules:
 
 * ``load``: the names *you* give (``--plugins`` on the command line,
   ``Config(plugins=...)``) import as Python imports them, and from the current
@@ -23,20 +23,36 @@ Two ways in, two rules:
   or your own ``import``) is not imported again. So a workdir can make wincls
   import a module installed in your environment (as ``import NAME`` would), but
   never a file it ships or one lying in the current directory.
+
+A third way needs no name at all: ``load_entry_points``, which ``load`` and
+``load_saved`` call first (once a process), imports every entry point of the
+group ``wincls.plugins`` (``ENTRY_POINT_GROUP``) that your installed
+distributions declare (``[project.entry-points."wincls.plugins"]`` in their
+``pyproject.toml``), as pytest does with ``pytest11``. The distributions are
+looked up on the same own path as ``load_saved``'s names: a ``.dist-info`` in
+the current directory or a workdir declares nothing. ``$WINCLS_DISABLE_PLUGIN_AUTOLOAD``
+(any non-empty value) turns it off.
 """
 
 from __future__ import annotations
 
 import importlib
 import importlib.machinery
+import importlib.metadata
 import importlib.util
 import os
 from pathlib import Path
+import re
 import sys
 from typing import Iterable
 
-HELP = ("Modules to import first, comma list: they register windows, losses, "
-        "activations or features of their own (docs/extending.md)")
+ENTRY_POINT_GROUP = "wincls.plugins"
+DISABLE_AUTOLOAD = "WINCLS_DISABLE_PLUGIN_AUTOLOAD"
+
+# load_entry_points' outcome in this process: None (not tried), True (all
+# loaded), or the PluginError of the one that failed (raised again, not retried:
+# a module that failed halfway may have registered some parts already).
+_entry_points_loaded: "bool | PluginError | None" = None
 
 
 class PluginError(ValueError):
@@ -46,9 +62,13 @@ class PluginError(ValueError):
 def load(modules: Iterable[str]) -> None:
   """Imports each module you named (once; a module already imported is not run again).
 
+  The installed distributions' entry points are loaded first
+  (``load_entry_points``).
+
   Raises:
     PluginError: a module failed to import, with its name and the error.
   """
+  load_entry_points()
   # Imported already (by load_saved, for a config read from a workdir): the
   # current directory is not put on sys.path for them.
   modules = [m for m in modules if m and m not in sys.modules]
@@ -77,6 +97,7 @@ def load_saved(modules: Iterable[str], source: str | os.PathLike | None) -> None
       path, or failed to import; one line saying so, where the name came from
       and how to make the module importable.
   """
+  load_entry_points()
   saved_dir = None if source is None else Path(source).parent
   source = "a saved config" if source is None else source
   if (not isinstance(modules, (list, tuple))
@@ -90,6 +111,61 @@ def load_saved(modules: Iterable[str], source: str | os.PathLike | None) -> None
       raise PluginError(f"{source}: plugin {name!r} is not a module name")
     if name not in sys.modules:
       _import_saved(name, source, saved_dir)
+
+
+def installed_entry_points() -> list[tuple[importlib.metadata.EntryPoint,
+                                           importlib.metadata.Distribution]]:
+  """``(entry point, its distribution)`` of group ``wincls.plugins``, from your own path.
+
+  As ``importlib.metadata.entry_points(group=...)`` finds them (the first
+  distribution of a name on the path wins), but with the distributions on the
+  ``sys.path`` entries ``load_saved`` skips (the current directory, unless you
+  named it in ``$PYTHONPATH``) left out.
+  """
+  path = [e for e in sys.path if e not in _skipped_entries(None)]
+  found, seen = [], set()
+  for dist in importlib.metadata.distributions(path=path):
+    # The name from its directory's name (its METADATA is read by errors only).
+    key = getattr(dist, "_normalized_name", None) or _normalized(dist.metadata["Name"])
+    if key in seen:
+      continue
+    seen.add(key)
+    found += [(ep, dist) for ep in dist.entry_points.select(group=ENTRY_POINT_GROUP)]
+  return found
+
+
+def load_entry_points() -> None:
+  """Imports the ``wincls.plugins`` entry points of your installed distributions.
+
+  Once a process (later calls return at once, or raise the first call's error
+  again); nothing when ``$WINCLS_DISABLE_PLUGIN_AUTOLOAD`` is set.
+
+  Raises:
+    PluginError: an entry point failed to load: one line naming it, its
+      distribution, the error, and how to get past it.
+  """
+  global _entry_points_loaded
+  if isinstance(_entry_points_loaded, PluginError):
+    raise _entry_points_loaded
+  if _entry_points_loaded or os.environ.get(DISABLE_AUTOLOAD):
+    return
+  for ep, dist in installed_entry_points():
+    try:
+      ep.load()
+    except (Exception, SystemExit) as e:  # any way, sys.exit() too: one line
+      name = dist.metadata["Name"] or "?"
+      _entry_points_loaded = PluginError(
+          f"entry point {ep.name} = {ep.value} (group {ENTRY_POINT_GROUP}) of the "
+          f"installed distribution {name} {dist.version} failed to load: {_said(e)}; "
+          f"fix it, uninstall it (pip uninstall {name}), or set "
+          f"{DISABLE_AUTOLOAD}=1")
+      raise _entry_points_loaded from None
+  _entry_points_loaded = True
+
+
+def _normalized(name: str | None) -> str:
+  """A distribution name as PEP 503 compares them (``My_Pkg`` -> ``my-pkg``)."""
+  return re.sub(r"[-_.]+", "-", name or "").lower()
 
 
 def _import_saved(name: str, source: str | os.PathLike,

@@ -302,7 +302,7 @@ def check_loss(spec, *, batch: int = 6, num_classes: int = 4, seed: int = 0,
 # ---------------------------------------------------------------------------
 # Word features.
 
-FEATURE_CONFIG = settings.ModelConfig(vocab_size=8, embed_dim=3, feature_dim=2,
+FEATURE_CONFIG = settings.ModelConfig(vocab_size=8, features=(), embed_dim=3, feature_dim=2,
                                       char_dim=3, char_filters=4, char_width=3,
                                       char_max_len=6)
 

@@ -158,7 +158,7 @@ def _feature_case(name: str):
   def build(s, rng, dtype):
     # Small character settings: jacfwd's identity basis grows with the square of
     # the parameter count (the [512, c] character table).
-    config = settings.ModelConfig(vocab_size=8, feature_dim=s["feature_dim"],
+    config = settings.ModelConfig(vocab_size=8, features=(), feature_dim=s["feature_dim"],
                                   char_dim=3, char_filters=4, char_max_len=8)
     inputs = np.asarray(spec.inputs(list(_FEATURE_WORDS),
                                     config_lib.inputs_config(config)))

@@ -400,8 +400,3 @@ def outputs_of(output: str) -> tuple[str, ...]:
   return tuple(n for n, spec in LOSSES.items()
                if output in spec.outputs and spec.kind in KINDS
                and output in KIND_OUTPUTS[_resolve(n, output).kind])
-
-
-def help_text() -> str:
-  """One line per loss for ``--loss``'s help."""
-  return LOSSES.help_text()

@@ -18,6 +18,7 @@ from __future__ import annotations
 from typing import Callable, Generic, Iterator, Mapping, TypeVar
 
 Spec = TypeVar("Spec")
+_BY_KIND: dict[str, "Registry"] = {}  # filled as the registries are made
 
 
 class Registry(Mapping[str, Spec], Generic[Spec]):
@@ -30,6 +31,7 @@ class Registry(Mapping[str, Spec], Generic[Spec]):
   def __init__(self, kind: str, entries: Mapping[str, Spec] | None = None, *,
                check: Callable[[str, Spec], None] | None = None):
     self.kind = kind
+    _BY_KIND[kind] = self
     self._entries: dict[str, Spec] = {}
     self._check = None  # the package's own entries are checked by the tests
     for name, spec in (entries or {}).items():
@@ -75,10 +77,10 @@ class Registry(Mapping[str, Spec], Generic[Spec]):
       raise ValueError(f"{self.kind} {name!r} is not one of "
                        f"{', '.join(self._entries)}") from None
 
-  def help_text(self) -> str:
-    """``name: help; ...`` for a flag's help."""
+  def help_text(self, skip: tuple[str, ...] = ()) -> str:
+    """``name: help; ...`` for a flag's help (``skip``: entries no flag offers)."""
     return "; ".join(f"{name}: {getattr(spec, 'help', '')}"
-                     for name, spec in self._entries.items())
+                     for name, spec in self._entries.items() if name not in skip)
 
   def __getitem__(self, name: str) -> Spec:
     return self._entries[name]
@@ -91,6 +93,15 @@ class Registry(Mapping[str, Spec], Generic[Spec]):
 
   def __repr__(self) -> str:
     return f"Registry({self.kind!r}, [{', '.join(self._entries)}])"
+
+
+def of_kind(kind: str) -> Registry:
+  """The registry of ``kind`` (``"feature"``, ``"window"``, ...), for the modules
+  below the registries' own (``settings``: a config's feature sizes, a flag's help)."""
+  if kind not in _BY_KIND:
+    raise KeyError(f"wincls/model/registry.py: no {kind} registry yet (import "
+                   "wincls.model, which makes them)")
+  return _BY_KIND[kind]
 
 
 def _origin(spec) -> str:

@@ -51,7 +51,7 @@ def _feature_columns(tables, feature_ids, config):
   if config is None:  # lookup tables given by their shapes alone
     config = settings.ModelConfig(
         vocab_size=tables["words"].shape[0], embed_dim=tables["words"].shape[1],
-        feature_sizes=tuple(t.shape[0] for t in params),
+        features=(), feature_sizes=tuple(t.shape[0] for t in params),
         feature_dim=params[0].shape[1] if params else 5)
   cols = features.columns(config)
   if len(cols) != len(params):
@@ -338,8 +338,3 @@ def check_spec(name: str, spec: WindowSpec) -> None:
 def get(name: str) -> WindowSpec:
   """The spec of window ``name`` (ValueError naming the choices)."""
   return WINDOWS.lookup(name)
-
-
-def help_text() -> str:
-  """One line per window for ``--window``'s help."""
-  return WINDOWS.help_text()

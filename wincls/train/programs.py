@@ -76,7 +76,7 @@ def default_seed_loop(num_seeds: int, layout: distributed.Layout | None = None) 
   return "vmap"
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True, kw_only=True)
 class Static:
   """The settings compiled into the programs (hashable; no swept numbers).
 
@@ -92,8 +92,8 @@ class Static:
   optimizer: str
   schedule: str
   total_steps: int
-  word_dropout: float = 0.0
-  embedding_update: str = "dense"
+  word_dropout: float  # no defaults: every value comes from a Config (from_config)
+  embedding_update: str
   layout: distributed.Layout | None = None  # None: one device
   seed_loop: str = "vmap"  # of SEED_LOOPS; from_config: default_seed_loop(...)
 
