@@ -1,5 +1,7 @@
 """Tests of wincls/train/optim.py: schedules and the optax chain."""
 
+import functools
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -9,6 +11,7 @@ from wincls import config as config_lib
 from wincls.model import network
 from wincls.train import optim
 from wincls.train import sparse
+from wincls.train import step
 
 
 def test_schedules():
@@ -34,11 +37,14 @@ def test_train_optimizer_init_and_one_sgd_update(embedding_update):
                                embedding_update)
   tx = optim.make_optimizer(optimizer="sgd", schedule="constant", total_steps=1,
                             trainable=trainable)
-  train_tx = optim.make_train_optimizer(tx, embedding_update=embedding_update,
-                                        optimizer="sgd",
-                                        schedule=optim.schedule_factor("constant", 1))
-  state = train_tx.init(params, learning_rate=0.5, weight_decay=0.0,
-                        grad_clip=float("inf"))
+  state = optim.init_state(tx, params, embedding_update=embedding_update,
+                           optimizer="sgd", learning_rate=0.5, weight_decay=0.0,
+                           grad_clip=float("inf"))
+  if embedding_update == "dense":
+    update = functools.partial(step.dense_update, tx=tx)
+  else:
+    update = functools.partial(step.sparse_update, tx=tx, optimizer="sgd",
+                               schedule=optim.schedule_factor("constant", 1))
   assert set(state) == ({"params", "opt_state", "rows"} if embedding_update == "sparse"
                         else {"params", "opt_state"})
   assert state["opt_state"].hyperparams["learning_rate"] == 0.5
@@ -48,8 +54,7 @@ def test_train_optimizer_init_and_one_sgd_update(embedding_update):
     del batch
     return jnp.zeros([]), jax.tree.map(lambda x: x, p)
 
-  new_state, _, grad_norm = jax.jit(train_tx.update, static_argnums=1)(
-      state, grad_fn, batch)
+  new_state, _, grad_norm = jax.jit(update, static_argnums=2)(state, batch, grad_fn)
   np.testing.assert_allclose(new_state["params"]["hidden"]["W"],
                              0.5 * params["hidden"]["W"], rtol=1e-6)
   words = np.asarray(params["embed"]["words"])

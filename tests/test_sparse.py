@@ -289,9 +289,9 @@ def _train_steps(config, loss, grad, embedding_update, params, batches):
   tx = optim.make_optimizer(optimizer="sgd", schedule="constant", total_steps=1,
                             trainable=trainable)
   schedule = optim.schedule_factor("constant", 1)
-  state = optim.make_train_optimizer(
-      tx, embedding_update=embedding_update, optimizer="sgd", schedule=schedule
-  ).init(params, learning_rate=0.3, weight_decay=0.0, grad_clip=float("inf"))
+  state = optim.init_state(tx, params, embedding_update=embedding_update,
+                           optimizer="sgd", learning_rate=0.3, weight_decay=0.0,
+                           grad_clip=float("inf"))
   step_fn = jax.jit(functools.partial(
       step.train_step, tx=tx, config=config, loss=loss, grad=grad, margin=1.0,
       num_corruptions=3, embedding_update=embedding_update, optimizer="sgd",

@@ -12,19 +12,19 @@ steps) → ``−learning_rate``. It is built by ``optax.inject_hyperparams``, so
 (the model's ``trainable_mask``) go through ``optax.multi_transform`` to
 ``set_to_zero``: their update is exactly 0.
 
-**Word table updates, one interface** (``make_train_optimizer``: an
-``init``/``update`` pair over the train state ``{"params", "opt_state"}``, plus
-``"rows"`` for sparse). ``embedding_update="dense"`` lets optax update every
-parameter (the ``[V, E]`` word table included) each step;
+**Word table updates.** The train state is ``{"params", "opt_state"}``, plus
+``"rows"`` for sparse (``init_state``). ``embedding_update="dense"`` lets optax
+update every parameter (the ``[V, E]`` word table included) each step;
 ``embedding_update="sparse"`` updates only the rows of the words in the batch
 (``wincls.train.sparse``: exact for SGD and AdaGrad, lazy Adam), optax
 updates the other parameters, and the global norm clipping is computed over
-the whole gradient (rows included).
+the whole gradient (rows included). The two updates are
+``wincls.train.step``'s ``dense_update`` and ``sparse_update``.
 """
 
 from __future__ import annotations
 
-from typing import Any, Callable, NamedTuple
+from typing import Any, Callable
 
 import jax
 import jax.numpy as jnp
@@ -110,82 +110,34 @@ def dense_part(tree: Any, embedding_update: str) -> Any:
   return tree
 
 
-class TrainOptimizer(NamedTuple):
-  """Dense or sparse parameter updates behind one ``init``/``update`` pair.
+def init_state(tx: optax.GradientTransformation, params: Any, *,
+               embedding_update: str, optimizer: str, learning_rate: float,
+               weight_decay: float, grad_clip: float) -> State:
+  """A replica's train state: ``{"params", "opt_state"}``, plus ``"rows"`` for sparse.
 
-  Attributes:
-    init: ``(params, *, learning_rate, weight_decay, grad_clip) -> state``:
-      ``{"params", "opt_state"}`` (plus ``"rows"``, the word table's
-      ``sparse.SparseRowState``, for sparse updates, where ``opt_state``
-      covers every parameter but the word table), with the injected
-      hyperparameters set (``grad_clip``: ``inf`` for none).
-    update: ``(state, grad_fn, batch) -> (state, mean_loss, grad_norm)``: one
-      step; ``grad_fn(params, batch) -> (mean_loss, grads)``; ``grad_norm`` is
-      the L2 norm of the whole gradient (before clipping).
-  """
-
-  init: Callable[..., State]
-  update: Callable[[State, GradFn, dict[str, Array]], tuple[State, Array, Array]]
-
-
-def make_train_optimizer(tx: optax.GradientTransformation, *,
-                         embedding_update: str = "dense", optimizer: str = "adam",
-                         schedule: Callable[[Array], Array] | None = None
-                         ) -> TrainOptimizer:
-  """The ``TrainOptimizer`` of ``tx`` (``make_optimizer``'s, on ``dense_part``).
+  For ``embedding_update="sparse"``, ``opt_state`` covers every parameter but
+  the word table, whose rows' state is ``"rows"`` (``sparse.SparseRowState``
+  of ``optimizer``). The injected hyperparameters are set to the given values
+  (``grad_clip``: ``inf`` for none). The step that updates the state is
+  ``wincls.train.step``'s ``dense_update`` or ``sparse_update``.
 
   Args:
-    tx: the optax transformation of the parameters it updates.
-    embedding_update: ``"dense"`` (``tx`` on every parameter) or ``"sparse"``
-      (``tx`` on all but the word table, whose touched rows get
-      ``sparse.apply_row_update``).
+    tx: ``make_optimizer``'s transformation (on ``dense_part`` of the params).
+    params: the model's parameters.
+    embedding_update: ``"dense"`` or ``"sparse"``.
     optimizer: the row optimizer for ``"sparse"`` (``tx``'s method).
-    schedule: the learning-rate factor of step t, for ``"sparse"``'s rows.
+    learning_rate, weight_decay, grad_clip: the hyperparameters' values.
   """
-  is_sparse = embedding_update == "sparse"
-
-  def init(params, *, learning_rate, weight_decay, grad_clip) -> State:
-    state = {"params": params}
-    if is_sparse:
-      words, rest = sparse.split_words(params)
-      opt_state = tx.init(rest)
-      state["rows"] = sparse.init_rows_state(words, optimizer=optimizer)
-    else:
-      opt_state = tx.init(params)
-    state["opt_state"] = opt_state
-    hyper = opt_state.hyperparams
-    hyper["learning_rate"] = jnp.asarray(learning_rate, hyper["learning_rate"].dtype)
-    hyper["weight_decay"] = jnp.asarray(weight_decay, hyper["weight_decay"].dtype)
-    hyper["grad_clip"] = jnp.asarray(grad_clip, hyper["grad_clip"].dtype)
-    return state
-
-  def dense_update(state, grad_fn, batch):
-    params = state["params"]
-    mean, grads = grad_fn(params, batch)
-    grad_norm = optax.tree.norm(grads)
-    updates, opt_state = tx.update(grads, state["opt_state"], params)
-    return ({"params": optax.apply_updates(params, updates), "opt_state": opt_state},
-            mean, grad_norm)
-
-  def sparse_update(state, grad_fn, batch):
-    params = state["params"]
-    mean, rest_grads, unique_ids, row_grads = sparse.value_and_row_grads(
-        grad_fn, params, batch)
-    hyper = state["opt_state"].hyperparams
-    grad_norm = sparse.global_norm(rest_grads, row_grads)
-    # Clip by the norm of the whole gradient (the rows included); the dense
-    # transformation's own clipping then sees a norm <= grad_clip and passes.
-    clip = hyper["grad_clip"]
-    scale = jnp.where(grad_norm > clip, clip / grad_norm, 1.0).astype(row_grads.dtype)
-    rest_grads = jax.tree.map(lambda g: g * scale, rest_grads)
+  state = {"params": params}
+  if embedding_update == "sparse":
     words, rest = sparse.split_words(params)
-    updates, opt_state = tx.update(rest_grads, state["opt_state"], rest)
-    rest = optax.apply_updates(rest, updates)
-    learning_rate = hyper["learning_rate"] * schedule(state["rows"].count)
-    words, rows = sparse.apply_row_update(words, state["rows"], unique_ids,
-                                          row_grads * scale, optimizer=optimizer,
-                                          learning_rate=learning_rate)
-    return ({"params": sparse.merge_words(words, rest), "opt_state": opt_state,
-             "rows": rows}, mean, grad_norm)
-
-  return TrainOptimizer(init=init, update=sparse_update if is_sparse else dense_update)
+    opt_state = tx.init(rest)
+    state["rows"] = sparse.init_rows_state(words, optimizer=optimizer)
+  else:
+    opt_state = tx.init(params)
+  state["opt_state"] = opt_state
+  hyper = opt_state.hyperparams
+  for name, value in (("learning_rate", learning_rate), ("weight_decay", weight_decay),
+                      ("grad_clip", grad_clip)):
+    hyper[name] = jnp.asarray(value, hyper[name].dtype)
+  return state

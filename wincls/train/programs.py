@@ -196,15 +196,14 @@ def _eval_fn(model_config: config_lib.ModelConfig, loss: str, batch_size: int,
 @functools.lru_cache(maxsize=32)
 def _init_fn(static: Static) -> Callable:
   """``(seed_keys [S], pretrained, learning_rate, weight_decay, grad_clip) -> state``."""
-  train_tx = optim.make_train_optimizer(
-      _optimizer_for(static), embedding_update=static.embedding_update,
-      optimizer=static.optimizer)
+  tx = _optimizer_for(static)
 
   def init(seed_key, pretrained, learning_rate, weight_decay, grad_clip):
     params = network.init_params(jax.random.fold_in(seed_key, step.INIT_STREAM),
                                 config=static.model_config, pretrained=pretrained)
-    return train_tx.init(params, learning_rate=learning_rate,
-                         weight_decay=weight_decay, grad_clip=grad_clip)
+    return optim.init_state(tx, params, embedding_update=static.embedding_update,
+                            optimizer=static.optimizer, learning_rate=learning_rate,
+                            weight_decay=weight_decay, grad_clip=grad_clip)
 
   vmapped = jax.vmap(init, in_axes=(0, None, None, None, None))
   return jax.jit(lambda *args: distributed.constrain_state(

@@ -23,7 +23,6 @@ resumed run draws what an uninterrupted one draws.
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 from typing import Any, Callable
 
@@ -41,12 +40,15 @@ from wincls.model import objective
 from wincls.data import vocab as vocab_lib
 from wincls.train import distributed
 from wincls.train import optim
+from wincls.train import sparse
 
 Array = jax.Array
 State = dict[str, Any]
 
 INIT_STREAM = 0
 EPOCH_STREAM = 1
+
+
 def _weight_sum(batch) -> Array:
   if "mask" in batch:
     return jnp.sum(batch["mask"])
@@ -121,6 +123,49 @@ def _grad_fn(grad: str, **kwargs) -> optim.GradFn:
   return grad_fn
 
 
+def dense_update(state: State, batch: dict[str, Array], grad_fn: optim.GradFn, *,
+                 tx: optax.GradientTransformation) -> tuple[State, Array, Array]:
+  """``embedding_update="dense"``: gradient → ``tx.update`` → ``apply_updates``.
+
+  Returns:
+    ``(new_state, mean_loss, grad_norm)``: ``grad_norm`` is the gradient's
+    global L2 norm before clipping (``tx`` clips).
+  """
+  params = state["params"]
+  mean, grads = grad_fn(params, batch)
+  updates, opt_state = tx.update(grads, state["opt_state"], params)
+  return ({"params": optax.apply_updates(params, updates), "opt_state": opt_state},
+          mean, optax.tree.norm(grads))
+
+
+def sparse_update(state: State, batch: dict[str, Array], grad_fn: optim.GradFn, *,
+                  tx: optax.GradientTransformation, optimizer: str,
+                  schedule: Callable[[Array], Array]) -> tuple[State, Array, Array]:
+  """``embedding_update="sparse"``: the dense path on all but the word table, and
+  beside it the row update of the batch's words (``wincls/train/sparse.py``).
+
+  The gradient is taken with respect to the batch's rows only
+  (``sparse.value_and_row_grads``); both parts are clipped by the norm of the
+  whole gradient, so ``tx``'s own clipping then sees a norm <= ``grad_clip``.
+  """
+  params = state["params"]
+  mean, rest_grads, unique_ids, row_grads = sparse.value_and_row_grads(
+      grad_fn, params, batch)
+  hyper = state["opt_state"].hyperparams
+  grad_norm = sparse.global_norm(rest_grads, row_grads)
+  clip = hyper["grad_clip"]
+  scale = jnp.where(grad_norm > clip, clip / grad_norm, 1.0).astype(row_grads.dtype)
+  words, rest = sparse.split_words(params)
+  updates, opt_state = tx.update(jax.tree.map(lambda g: g * scale, rest_grads),
+                                 state["opt_state"], rest)
+  rest = optax.apply_updates(rest, updates)
+  words, rows = sparse.apply_row_update(
+      words, state["rows"], unique_ids, row_grads * scale, optimizer=optimizer,
+      learning_rate=hyper["learning_rate"] * schedule(state["rows"].count))
+  return ({"params": sparse.merge_words(words, rest), "opt_state": opt_state,
+           "rows": rows}, mean, grad_norm)
+
+
 def train_step(state: State, batch: dict[str, Array], rng: Array, *,
                tx: optax.GradientTransformation, config: config_lib.ModelConfig,
                loss: str, grad: str, margin: float, num_corruptions: int,
@@ -128,23 +173,22 @@ def train_step(state: State, batch: dict[str, Array], rng: Array, *,
                optimizer: str = "adam",
                schedule: Callable[[Array], Array] | None = None
                ) -> tuple[State, dict[str, Array]]:
-  """One optimizer step on one batch.
+  """One optimizer step on one batch: the batch's word dropout and corruptions,
+  its gradient (autodiff or hand), then ``dense_update`` or ``sparse_update``.
 
   Args:
     state: ``{"params": ..., "opt_state": ...}``, plus ``"rows"`` for
-      ``embedding_update="sparse"`` (``optim.TrainOptimizer``).
+      ``embedding_update="sparse"`` (``optim.init_state``).
     batch: a token batch (with ``weights``) or a sentence batch (a sentence
       loss: ``losses.is_sentence``).
     rng: this step's key: ``fold_in(rng, 0)`` goes to the loss (dropout,
       corruptions), ``fold_in(rng, 1)`` draws the word dropout.
-    tx: the optimizer (``optim.make_optimizer``).
+    tx: the optimizer (``optim.make_optimizer``), built once outside the step.
     config, loss, margin, num_corruptions: as for ``objective.loss_fn``.
     grad: ``"autodiff"`` (``jax.value_and_grad``) or ``"hand"``
       (``objective.hand_grad``).
     word_dropout: probability that a word id becomes ``<unk>``.
-    embedding_update: ``"dense"`` (optax on every parameter) or ``"sparse"``
-      (only the batch's rows of the word table; the global norm clipping
-      covers them too).
+    embedding_update: ``"dense"`` or ``"sparse"``.
     optimizer: the row optimizer for ``"sparse"`` (same as ``tx``'s method).
     schedule: the learning-rate factor of step t, for ``"sparse"``'s rows.
 
@@ -162,10 +206,12 @@ def train_step(state: State, batch: dict[str, Array], rng: Array, *,
                                      num_corruptions=num_corruptions)
   grad_fn = _grad_fn(grad, config=config, loss=loss, key=loss_key,
                      margin=margin, num_corruptions=num_corruptions)
+  if embedding_update == "sparse":
+    new_state, mean, grad_norm = sparse_update(state, batch, grad_fn, tx=tx,
+                                               optimizer=optimizer, schedule=schedule)
+  else:
+    new_state, mean, grad_norm = dense_update(state, batch, grad_fn, tx=tx)
   weight_sum = _weight_sum(batch)
-  train_tx = optim.make_train_optimizer(tx, embedding_update=embedding_update,
-                                        optimizer=optimizer, schedule=schedule)
-  new_state, mean, grad_norm = train_tx.update(state, grad_fn, batch)
   return new_state, {"loss_sum": mean * jnp.maximum(weight_sum, 1.0),
                      "weight_sum": weight_sum, "grad_norm": grad_norm}
 
