@@ -19,6 +19,18 @@ feature's parameters, ``params["embed"]["features"][k]``)::
     jacobian(p, inputs [width], config) -> ∂f/∂p, leaves [dim] + leaf shape
     help
 
+and, for a feature whose data side reads more than one word at a time, three
+optional fields (the ``gazetteer`` feature, ``wincls/model/gazetteer.py``, uses
+all three)::
+
+    per_sentence = False        True: inputs gets one sentence's words a call
+                                (multi-word context), not a batch of words
+    files(config) -> {role: path}   the files inputs reads: their size and
+                                sha256 join the run's fingerprints (config.json)
+    coverage(corpus, config) -> (report, text)   what the feature knows of the
+                                dev corpus: text logged, report saved as
+                                ``<name>_coverage.json`` in the workdir
+
 Windows carry the features' inputs side by side in ``feature_ids [..., W,
 Σ width]`` (one column per lookup feature, ``char_max_len`` for ``chars``), so
 batching, buckets, devices and corrupted windows treat them as before.
@@ -59,6 +71,15 @@ class FeatureSpec:
   vjp: Callable[..., Any]
   jacobian: Callable[..., Any]
   help: str
+  per_sentence: bool = False
+  files: Callable[[Any], dict[str, Any]] | None = None
+  coverage: Callable[[Any, Any], tuple[dict[str, Any], str]] | None = None
+
+
+class InputError(ValueError):
+  """A feature's data side refuses what the run gave it (a flag value, a file);
+  the message names it (``file:line``). ``check_inputs`` passes it on as it is:
+  the run ends in that one line, not in "inputs failed"."""
 
 
 def _one_hot(ids: Array, size: int, dtype) -> Array:
@@ -156,6 +177,8 @@ def check_inputs(name: str, spec: FeatureSpec, config) -> None:
   try:
     ids = np.asarray(spec.inputs(list(CHECK_WORDS), config))
     expected = (len(CHECK_WORDS), spec.width(config))
+  except InputError:
+    raise  # the run's own input is refused, in the feature's words
   except Exception as e:  # a plugin's function can fail any way: name the part
     raise ValueError(f"feature {name!r}: inputs failed on {len(CHECK_WORDS)} words: "
                      f"{type(e).__name__}: {e}") from None
@@ -209,8 +232,20 @@ def input_width(config) -> int:
   return sum(spec.width(config) for spec, _ in columns(config)) if config else 0
 
 
-def word_inputs(words: Sequence[str], config) -> np.ndarray:
-  """int32 ``[num_words, input_width]``: every feature's inputs, side by side."""
-  parts = [np.asarray(spec.inputs(words, config), np.int32).reshape(len(words), -1)
-           for spec, _ in columns(config)]
+def word_inputs(words: Sequence[str], config,
+                lengths: Sequence[int] | None = None) -> np.ndarray:
+  """int32 ``[num_words, input_width]``: every feature's inputs, side by side.
+
+  ``lengths``: the sentences' lengths (``words`` is their concatenation), so
+  that a ``per_sentence`` feature gets one sentence a call; None: ``words`` is
+  one sentence.
+  """
+  def one(spec):
+    if not spec.per_sentence or lengths is None:
+      return np.asarray(spec.inputs(words, config), np.int32).reshape(len(words), -1)
+    ends = np.cumsum(lengths)
+    return np.concatenate(
+        [np.asarray(spec.inputs(words[end - n:end], config), np.int32).reshape(n, -1)
+         for n, end in zip(lengths, ends)] + [np.zeros((0, spec.width(config)), np.int32)])
+  parts = [one(spec) for spec, _ in columns(config)]
   return np.concatenate(parts, axis=1) if parts else np.zeros((len(words), 0), np.int32)

@@ -310,6 +310,12 @@ def load_tagger(workdir: str | os.PathLike, *, seed_index: int | None = None,
                        f"(the run has {config.num_seeds} seeds)")
     seed_indices = [int(seed_index)]
   extender = None
+  if inputs_lib.feature_files(config):
+    # A word feature's files (the gazetteer's lists): tagging encodes with them,
+    # so other contents would give features the model was not trained on.
+    config_path = Path(workdir) / workdir_lib.CONFIG_FILE
+    inputs_lib.check(workdir_lib.read_json(config_path), config, source=config_path,
+                     only_vectors=True)
   if config.vectors != "random" and open_vocab:
     from wincls.data import vectors as vectors_lib
     # Words beyond the vocabulary get rows from the vectors file the run read:

@@ -2,8 +2,10 @@
 
 A new run's ``config.json`` records, under ``"inputs"`` (beside the flags), the
 size and sha256 of every file it reads: the training and dev files (the
-bundled WNUT-2016 file too) and the vectors file (for named vectors, the
-cache's ``vectors.npy`` and ``words.txt``)::
+bundled WNUT-2016 file too), the vectors file (for named vectors, the
+cache's ``vectors.npy`` and ``words.txt``) and the files a word feature reads
+(``FeatureSpec.files``: the gazetteer's lists, ``gazetteer:LOC.1`` for the first
+``--gazetteers`` entry, ``gazetteer:LOC.default`` for a default list)::
 
   "inputs": {"train": {"path": "data/train.txt", "size": 3283, "sha256": "..."},
              "dev": {...}, "vectors": {...}}
@@ -33,6 +35,7 @@ from absl import logging
 from wincls import config as config_lib
 from wincls.data import datasets
 from wincls.data.vectors import install as vectors_install
+from wincls.model import features as features_lib
 
 INPUTS_KEY = "inputs"
 # What a role's file is called in messages.
@@ -56,7 +59,18 @@ def input_files(config: config_lib.Config) -> dict[str, Path]:
   files = datasets.split_files(config.dataset, data_dir=config.data_dir or None,
                                train_path=config.train_path or None,
                                dev_path=config.dev_path or None)
-  return files | vectors_files(config)
+  return files | vectors_files(config) | feature_files(config)
+
+
+def feature_files(config: config_lib.Config) -> dict[str, Path]:
+  """``{feature:role: path}`` of the files the run's word features read
+  (``FeatureSpec.files``; nothing is read)."""
+  out = {}
+  for name in config.features:
+    spec = features_lib.FEATURES.get(name)
+    if spec is not None and spec.files is not None:
+      out |= {f"{name}:{role}": Path(path) for role, path in spec.files(config).items()}
+  return out
 
 
 def vectors_files(config: config_lib.Config) -> dict[str, Path]:
@@ -100,7 +114,8 @@ def check(stored: dict[str, Any], config: config_lib.Config, *,
     stored: the workdir's ``config.json`` (its ``"inputs"``, if any).
     config: the rerun's config.
     source: the ``config.json``, named by the error.
-    only_vectors: check the vectors files only (what tagging reads).
+    only_vectors: check the vectors and word features' files only (what
+      tagging reads).
 
   Raises:
     InputsChangedError: a file's size or sha256 differs; one line naming it.
@@ -113,7 +128,8 @@ def check(stored: dict[str, Any], config: config_lib.Config, *,
                    "they were recorded): the data is not checked", source)
     return
   try:
-    files = vectors_files(config) if only_vectors else input_files(config)
+    files = ((vectors_files(config) | feature_files(config)) if only_vectors
+             else input_files(config))
   except (OSError, ValueError):
     return  # the data cannot be found: reading it (if needed) says so
   for role, then in sorted(recorded.items()):
@@ -122,8 +138,9 @@ def check(stored: dict[str, Any], config: config_lib.Config, *,
       continue
     now = fingerprint(path)
     if (now["size"], now["sha256"]) != (then.get("size"), then.get("sha256")):
+      kind = _KIND.get(role, f"{role.split(':')[0]} file" if ":" in role else "file")
       raise InputsChangedError(
-          f"{source}: {_KIND.get(role, 'file')} {path} changed since the run started "
+          f"{source}: {kind} {path} changed since the run started "
           f"(size {then.get('size')} -> {now['size']} bytes, sha256 "
           f"{str(then.get('sha256'))[:12]} -> {now['sha256'][:12]}); start a new "
           "--workdir or restore the file")

@@ -74,6 +74,8 @@ class RunData:
     pretrained: ``[V, E]`` initial word vectors, or None (random).
     vectors_report: ``align_vectors``' coverage report, or None.
     extender: the pre-trained rows of words beyond the vocabulary, or None.
+    feature_coverage: ``{feature: report}`` of the features with a ``coverage``
+      (``FeatureSpec``): what they know of the dev corpus.
   """
 
   vocab: vocab_lib.Vocab
@@ -86,6 +88,7 @@ class RunData:
   pretrained: np.ndarray | None = None
   vectors_report: dict[str, Any] | None = None
   extender: Any = None  # vectors.Extender
+  feature_coverage: dict[str, Any] = dataclasses.field(default_factory=dict)
 
 
 def subsample(corpus: conll.Corpus, fraction: float) -> conll.Corpus:
@@ -177,7 +180,8 @@ def encode(corpus: conll.Corpus, config: config_lib.Config, *, vocab: vocab_lib.
     vocab = vocab.extend(types)
   data = windows_lib.encode_corpus(
       corpus, vocab, window_size=config.window_size,
-      feature_inputs=lambda words: features_lib.word_inputs(words, config),
+      feature_inputs=lambda words: features_lib.word_inputs(
+          words, config, lengths=[len(s) for s in corpus.sentences]),
       label_vocab=label_vocab, label_scheme=config.label_scheme if label_vocab else None)
   if config.output == "score" and label_vocab is not None and corpus.scheme != conll.NO_TAGS:
     is_target = _target_labels(label_vocab, config.target_type)
@@ -240,7 +244,19 @@ def prepare_data(config: config_lib.Config, workdir: str | os.PathLike | None = 
   return RunData(vocab=vocab, label_vocab=label_vocab, model_config=model_config,
                  train_corpus=train_corpus, dev_corpus=dev_corpus, train=train,
                  dev=dev, pretrained=pretrained, vectors_report=report,
-                 extender=extender)
+                 extender=extender, feature_coverage=feature_coverage(config, dev_corpus))
+
+
+def feature_coverage(config: config_lib.Config, corpus: conll.Corpus) -> dict[str, Any]:
+  """``{feature: report}`` of the run's features with a ``coverage`` on ``corpus``
+  (each logged as the vectors' coverage is)."""
+  reports = {}
+  for name in config.features:
+    spec = features_lib.get(name)
+    if spec.coverage is not None:
+      reports[name], text = spec.coverage(corpus, config)
+      logging.info("%s", text)
+  return reports
 
 
 def _check_corruptible(config: config_lib.Config, vocab: vocab_lib.Vocab) -> None:

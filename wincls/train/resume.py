@@ -135,6 +135,10 @@ def open_run(config: config_lib.Config, workdir: Path, *, existed: bool,
   if lead and data.vectors_report is not None:
     workdir_lib.write_json(workdir / workdir_lib.VECTORS_COVERAGE_FILE,
                            data.vectors_report)
+  for name, report in data.feature_coverage.items():
+    if lead:
+      workdir_lib.write_json(workdir / workdir_lib.FEATURE_COVERAGE_FILE.format(name),
+                             report)
   return data
 
 

@@ -6,6 +6,7 @@ Layout of a workdir (written by ``wincls.train.loop.train_and_evaluate``)::
                          fingerprints of the files it read ("inputs": inputs.py)
     vocab.json           the word vocabulary; labels.json the label vocabulary
     vectors_coverage.json  with pre-trained vectors: their coverage report
+    <feature>_coverage.json  a feature's coverage of dev (gazetteer_coverage.json)
     metrics.jsonl        one JSON object per epoch (and seed)
     tensorboard/seed_<s>/  the same numbers as TensorBoard events (``events.py``)
     checkpoints/latest   state after the last finished epoch (for resume)
@@ -68,6 +69,7 @@ RESULTS_FILE = "results.json"
 VOCAB_FILE = "vocab.json"
 LABELS_FILE = "labels.json"
 VECTORS_COVERAGE_FILE = "vectors_coverage.json"
+FEATURE_COVERAGE_FILE = "{}_coverage.json"  # .format(feature name)
 PREDICTIONS_DIR = "predictions"
 # A sweep's workdir holds this file (``wincls.sweep.grid``); a run is not trained there.
 SWEEP_GRID_FILE = "grid.json"
