@@ -13,9 +13,16 @@ miscompile at the trainer's shapes would show. To run everything with the full
 pipeline, give ``--xla_backend_optimization_level`` yourself::
 
   XLA_FLAGS=--xla_backend_optimization_level=3 python -m pytest -q
+
+The wincls.plugins entry points of the distributions installed on the machine
+are not loaded (``WINCLS_DISABLE_PLUGIN_AUTOLOAD``): a researcher's own plugin
+package must not change the suite's registries. The entry-point tests set up
+their own distributions and clear the variable for their subprocesses.
 """
 
 import os
+
+os.environ.setdefault("WINCLS_DISABLE_PLUGIN_AUTOLOAD", "1")
 
 FAST_COMPILE_FLAGS = ("--xla_backend_optimization_level=0",
                       "--xla_llvm_disable_expensive_passes=true")

@@ -143,7 +143,10 @@ def check_paths(config: config_lib.Config) -> None:
 
 def define_plugins_flag(more: str, flag_values: flags.FlagValues = flags.FLAGS) -> None:
   """``--plugins`` of a script without the Config flags (predict.py, saliency.py,
-  benchmarks/gradcheck.py); ``run`` imports them before the flags are parsed."""
+  benchmarks/gradcheck.py); ``run`` imports them before the flags are parsed.
+  Defined once: a second call (two scripts' modules in one process) is a no-op."""
+  if "plugins" in flag_values:
+    return
   flags.DEFINE_list("plugins", [], f"{PLUGINS_HELP}; {more}", flag_values=flag_values)
 
 

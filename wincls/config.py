@@ -187,7 +187,8 @@ class Config(ModelSettings):
     if not registered:
       return ""
     if not self.plugins:
-      return " (no --plugins were given: a part of your own needs --plugins=MODULE)"
+      return (" (no --plugins were given: a part of your own needs --plugins=MODULE, "
+              "or a wincls.plugins entry point of an installed package)")
     return f" (none of the plugins {', '.join(self.plugins)} registers it)"
 
   def to_json(self) -> str:
