@@ -76,13 +76,9 @@ RANDOM_INIT: dict[str, object] = {
 }
 """Best measured configuration with random word vectors (``--preset=random_init``).
 
-CoNLL-2003 testa (dev), 5 seeds: dev entity F1 0.9036 ± 0.0023 (0.9026,
-0.9026, 0.9010, 0.9064, 0.9056), against 0.8990 ± 0.0024 for the CRF without
-characters and 0.8832 ± 0.0017 for ``DEFAULTS`` (paired by seed: +2.04 points,
-CI [1.58, 2.51]); 371 s for the 5 seeds on the 2-core CPU, against 215 s
-without characters. The search of the character settings (docs/results.md
-"Character features"): 64 filters of 25-d characters gave 0.9025 ± 0.0035 with
-the CRF (paired -0.12, CI [-0.61, 0.37]); the settings above stay.
+Its dev F1 against the CRF without characters and ``DEFAULTS`` (paired by
+seed), its wall time, and the search of the character settings that kept
+these values are in docs/results.md ("Headlines", "Character features").
 """
 
 PRETRAINED: dict[str, object] = {
