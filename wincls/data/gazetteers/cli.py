@@ -54,7 +54,7 @@ def _install() -> None:
   if not built:
     print(f"the default gazetteer lists are already built at {directory} (checksums ok)")
   else:
-    print(f"in {time.perf_counter() - start:.1f} s")
+    print(f"done in {time.perf_counter() - start:.1f} s")
 
 
 def _verify() -> None:

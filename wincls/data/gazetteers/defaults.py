@@ -107,7 +107,7 @@ def build_lists() -> dict[str, list[str]]:
     per |= {_title(row[0].split()[0]) for row in _rows(names / file)}
   misc = {_title(row[0]) for row in _rows(geotext / "nationalities.txt", sep=":")}
   built = {"LOC": loc, "PER": per, "MISC": misc}
-  return {t: sorted(" ".join(e.split()) for e in entries if e.strip())
+  return {t: sorted({" ".join(e.split()) for e in entries if e.strip()})
           for t, entries in built.items()}
 
 
