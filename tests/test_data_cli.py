@@ -67,6 +67,21 @@ def test_stats_bad_files_exit_nonzero_without_traceback(tmp_path):
                                   "scheme iob2\n  entities: 1 (PER 1)")
 
 
+def test_a_reader_that_stops_early_ends_it_without_a_traceback(tmp_path):
+  """``stats ... | head -1``: once the reader is gone the command ends quietly
+  with 141 (128 + SIGPIPE), as a shell's own commands do (before: a traceback)."""
+  good = tmp_path / "good.txt"
+  good.write_text("Peter B-PER\nBlackburn I-PER\n\n")
+  process = subprocess.Popen(
+      [sys.executable, "-m", "wincls.data", "stats", *[str(good)] * 2000],
+      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+  assert process.stdout.readline().startswith(str(good))
+  process.stdout.close()
+  stderr = process.stderr.read()
+  assert process.wait(timeout=60) == 141, stderr
+  assert stderr == ""
+
+
 def test_stats_given_scheme(tmp_path, capsys):
   path = tmp_path / "iobes.txt"
   path.write_text("a S-PER\nb O\n\nc B-geo-loc\nd E-geo-loc\n")

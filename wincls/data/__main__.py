@@ -50,6 +50,7 @@ from __future__ import annotations
 import argparse
 import collections
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -205,5 +206,15 @@ def main(argv: list[str] | None = None) -> int:
   return status
 
 
+def run(argv: list[str] | None = None) -> int:
+  """``main``, where a reader that stops early (``| head``) ends it quietly."""
+  try:
+    return main(argv)
+  except BrokenPipeError:
+    # Python would print a traceback flushing stdout at exit: point it away.
+    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    return 141  # 128 + SIGPIPE, as a shell's own commands end
+
+
 if __name__ == "__main__":
-  sys.exit(main())
+  sys.exit(run())
