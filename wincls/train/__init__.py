@@ -8,6 +8,7 @@ One job per module:
   step         train_step, eval_step, the scanned epoch
   programs     the compiled programs over seeds and devices, their one cache
   evaluate     Tagger: predictions, tags, conlleval scores
+  ensemble     seed ensembles: the rule per output kind, one vmapped program
   loop         train_and_evaluate: lock, epochs, early stopping, divergence
   resume       the run's fixed parts and progress; start or resume
   divergence   a seed whose loss or parameters become non-finite stops
