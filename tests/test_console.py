@@ -36,6 +36,8 @@ def test_seed_line_and_run_line():
   assert console.run_line("w", results) == (
       "Finished w: dev F1 55.00 ± 7.07 (50.00–60.00) over 2 seeds, best seed 1 "
       "(epoch 7); 8 epochs, 01:05; diverged seeds [0]")
+  results["dev_f1_ensemble"] = 0.6251
+  assert ", best seed 1 (epoch 7), ensemble 62.51; 8 epochs" in console.run_line("w", results)
 
 
 @pytest.mark.parametrize("level,expected", [(logging.INFO, "epoch 1/2: ..."),

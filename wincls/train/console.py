@@ -62,12 +62,16 @@ def seed_line(row: dict[str, Any]) -> str:
 
 
 def run_line(name: str, results: dict[str, Any]) -> str:
-  """A finished run: dev F1 over seeds, the best seed and epoch, epochs and time."""
+  """A finished run: dev F1 over seeds, the best seed and epoch, the seeds'
+  ensemble (``predict.py --ensemble``), epochs and time."""
   seeds = results["seeds"]
   best = seeds[results["best_seed_index"]]
   line = (f"Finished {name}: dev F1 {f1_summary([s['dev_f1'] for s in seeds])} over "
           f"{len(seeds)} seed{'s' if len(seeds) > 1 else ''}, best seed {best['seed']} "
-          f"(epoch {best['best_epoch']}); {results['epochs_run']} epochs, "
+          f"(epoch {best['best_epoch']})"
+          + (f", ensemble {100 * results['dev_f1_ensemble']:.2f}"
+             if len(seeds) > 1 and results.get("dev_f1_ensemble") is not None else "")
+          + f"; {results['epochs_run']} epochs, "
           f"{progress.format_seconds(results['wall_time'])}")
   if results.get("diverged_seeds"):
     line += f"; diverged seeds {results['diverged_seeds']}"
