@@ -169,15 +169,21 @@ def test_unknown_words_py_reads_a_plugin_run_with_or_without_the_plugin(trained)
   importable; ``--plugins`` is accepted as predict.py's is."""
   workdir = trained / "autodiff"
   bare = dict(_env(), PYTHONPATH=os.environ.get("PYTHONPATH", ""))  # no docs/examples
-  outputs = []
-  for env, extra in ((bare, []), (_env(), ["--plugins=wincls_plugin_example"])):
+  outputs, own = [], workdir / "predictions" / "dev.txt"
+  for env, extra in ((bare, []), (_env(), ["--plugins=wincls_plugin_example",
+                                           f"--predictions={own}"])):
     done = subprocess.run(
         [sys.executable, str(REPO / "experiments" / "unknown_words.py"),
          f"--workdirs={workdir}", "--json", *extra],
         cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
-    outputs.append(json.loads(done.stdout))
-  assert outputs[0] == outputs[1] and set(outputs[0]) == {"workdir", "known", "unknown"}
+    outputs.append([json.loads(line) for line in done.stdout.splitlines()])
+  assert outputs[0] == outputs[1][:1]
+  assert set(outputs[0][0]) == {"workdir", "known", "unknown"}
+  # --predictions scores a file the same way: the one-seed run's own file.
+  row = outputs[1][1]
+  assert row["predictions"] == str(own)
+  assert (row["known"], row["unknown"]) == (outputs[0][0]["known"], outputs[0][0]["unknown"])
 
 
 def test_a_plugin_that_fails_to_import_is_one_line_and_exit_2(capsys):
