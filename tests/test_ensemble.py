@@ -123,12 +123,12 @@ def test_an_ensemble_of_one_seed_is_that_seed(loss):
   tagger, data, params, _ = _tagger(loss=loss)
   per_seed = tagger.predict(params, data)  # [S, N], training's dev evaluation
   for i in range(NUM_SEEDS):
-    one = evaluate.select_seeds(params, [i])
+    one = ensemble.select_seeds(params, [i])
     np.testing.assert_array_equal(tagger.predict_ensemble(one, data), per_seed[i])
 
 
 def test_ensemble_seeds_leave_out_seeds_that_never_finished_an_epoch():
-  assert evaluate.ensemble_seeds(np.array([3, 0, 1])) == [0, 2]
-  assert evaluate.ensemble_seeds(np.array([0])) == []
+  assert ensemble.ensemble_seeds(np.array([3, 0, 1])) == [0, 2]
+  assert ensemble.ensemble_seeds(np.array([0])) == []
   with pytest.raises(ValueError, match="ensemble rule 'vote'"):
     ensemble.ensemble_step({"w": np.zeros((1, 2))}, {}, config=None, rule="vote")

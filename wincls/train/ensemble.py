@@ -33,10 +33,11 @@ dev. Measured cost and dev F1: docs/usage.md ("Seed ensembles").
 from __future__ import annotations
 
 import functools
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from wincls import config as config_lib
 from wincls.model import crf
@@ -113,3 +114,24 @@ def tag_fn(model_config: config_lib.ModelConfig, rule: str, batch_size: int,
   fn = functools.partial(step.eval_dataset, step_fn=step_fn, batch_size=batch_size,
                          layout=layout)
   return jax.jit(lambda params, data: distributed.replicate(fn(params, data), layout))
+
+
+def ensemble_seeds(best_epoch: np.ndarray) -> list[int]:
+  """The seed indices an ensemble takes: every seed whose best epoch is >= 1.
+
+  A seed that diverged in its first epoch has only its initial parameters in
+  ``checkpoints/best`` (best epoch 0), never scored on dev: it is left out.
+  Seeds that diverged later keep their last finite best epoch, as in
+  ``dev_f1_mean`` (``wincls.train.divergence``).
+  """
+  return [int(i) for i in np.flatnonzero(np.asarray(best_epoch) >= 1)]
+
+
+def select_seeds(params: Any, seed_indices: Sequence[int]) -> Any:
+  """``params [S, ...]`` restricted to ``seed_indices`` (all of them, in order:
+  ``params`` itself)."""
+  num_seeds = jax.tree.leaves(params)[0].shape[0]
+  if list(seed_indices) == list(range(num_seeds)):
+    return params
+  index = np.asarray(seed_indices, np.int32)
+  return jax.tree.map(lambda x: x[index], params)

@@ -7,9 +7,8 @@ all of the run's seeds as an ensemble (``Tagger.load(W, ensemble=True)``;
 the rule per output kind: ``wincls.train.ensemble``); one seed is the
 ensemble of a ``[1, ...]`` slice. ``output="score"`` runs are binary detectors
 of ``target_type`` (decision ``s > 0``) scored by token-level detection
-P/R/F1; their ``dev_f1`` is that detection F1. ``epoch_rows`` and
-``seed_results`` turn the scores into ``metrics.jsonl`` rows and
-``results.json``'s per-seed entries.
+P/R/F1; their ``dev_f1`` is that detection F1. ``wincls.train.records`` turns
+the scores into ``metrics.jsonl`` rows and ``results.json``'s entries.
 """
 
 from __future__ import annotations
@@ -296,7 +295,7 @@ def load_tagger(workdir: str | os.PathLike, *, seed_index: int | None = None,
                      "--ensemble tags with every seed of the run, --seed_index with one")
   config, vocab, label_vocab, model_config, best, results = saved_run.load_run(workdir)
   if ensemble:
-    seed_indices = ensemble_seeds(best["epoch"])
+    seed_indices = ensemble_lib.ensemble_seeds(best["epoch"])
     if not seed_indices:
       raise ValueError(f"--ensemble: no seed of {workdir} has finished an epoch "
                        "(checkpoints/best holds no trained parameters)")
@@ -325,31 +324,10 @@ def load_tagger(workdir: str | os.PathLike, *, seed_index: int | None = None,
                      only_vectors=True)
     extender = vectors_lib.Extender(*prepare.load_run_vectors(config))
   tagger = Tagger(model_config, config, label_vocab, vocab=vocab, extender=extender,
-                  params=select_seeds(best["params"], seed_indices))
+                  params=ensemble_lib.select_seeds(best["params"], seed_indices))
   tagger.seed_indices = tuple(seed_indices)
   tagger.seed_index = None if ensemble else seed_indices[0]
   return tagger
-
-
-def ensemble_seeds(best_epoch: np.ndarray) -> list[int]:
-  """The seed indices an ensemble takes: every seed whose best epoch is >= 1.
-
-  A seed that diverged in its first epoch has only its initial parameters in
-  ``checkpoints/best`` (best epoch 0), never scored on dev: it is left out.
-  Seeds that diverged later keep their last finite best epoch, as in
-  ``dev_f1_mean`` (``wincls.train.divergence``).
-  """
-  return [int(i) for i in np.flatnonzero(np.asarray(best_epoch) >= 1)]
-
-
-def select_seeds(params: Any, seed_indices: Sequence[int]) -> Any:
-  """``params [S, ...]`` restricted to ``seed_indices`` (all of them, in order:
-  ``params`` itself)."""
-  num_seeds = jax.tree.leaves(params)[0].shape[0]
-  if list(seed_indices) == list(range(num_seeds)):
-    return params
-  index = np.asarray(seed_indices, np.int32)
-  return jax.tree.map(lambda x: x[index], params)
 
 
 def check_workdir(workdir) -> None:
@@ -378,55 +356,3 @@ def _with_new_rows(params: Any, rows: np.ndarray) -> Any:
                            (words.shape[0],) + tuple(rows.shape))
   embed = dict(params["embed"], words=jnp.concatenate([words, extra], axis=1))
   return dict(params, embed=embed)
-
-
-def epoch_rows(epoch: int, seeds: list[int], train_sums: dict[str, np.ndarray],
-               dev_scores: list[dict[str, Any]], *, active: np.ndarray,
-               timing: dict[str, float], learning_rate: np.ndarray) -> list[dict[str, Any]]:
-  """The ``metrics.jsonl`` rows of one epoch, one per active seed.
-
-  Args:
-    epoch: the 1-based epoch.
-    seeds: the seeds, in the order of the arrays' leading axis ``[S]``.
-    train_sums: the epoch's sums ``[S]`` (``step.train_epoch``'s).
-    dev_scores: per seed, ``Tagger.evaluate``'s scores on dev.
-    active: bool ``[S]``: seeds still training (not stopped early).
-    timing: ``{"epoch_time", "eval_time", "windows_per_sec", ...}``, the same for
-      every seed.
-    learning_rate: ``[S]`` the injected learning rates.
-  """
-  rows = []
-  for i, seed in enumerate(seeds):
-    if not active[i]:
-      continue
-    scores = dev_scores[i]
-    row = {
-        "epoch": epoch, "seed": seed,
-        "loss": float(train_sums["loss_sum"][i] / max(train_sums["weight_sum"][i], 1.0)),
-        "dev_precision": scores["precision"], "dev_recall": scores["recall"],
-        "dev_f1": scores["f1"], "dev_accuracy": scores["accuracy"],
-        "param_norm": float(train_sums["param_norm"][i]),
-        "grad_norm": float(train_sums["grad_norm_sum"][i] /
-                           max(train_sums["num_steps"][i], 1.0)),
-        "learning_rate": float(learning_rate[i]),
-    }
-    for type_, s in scores.get("per_type", {}).items():
-      row[f"dev_f1_{type_}"] = s["f1"]
-    row.update(timing)
-    rows.append(row)
-  return rows
-
-
-def seed_results(seeds: list[int], scores: list[dict[str, Any]],
-                 best_epoch: np.ndarray) -> list[dict[str, Any]]:
-  """``results.json``'s ``"seeds"``: per seed, the scores of its best epoch."""
-  out = []
-  for i, seed in enumerate(seeds):
-    s = scores[i]
-    row = {"seed": seed, "best_epoch": int(best_epoch[i]), "dev_f1": s["f1"],
-           "dev_precision": s["precision"], "dev_recall": s["recall"],
-           "dev_accuracy": s["accuracy"]}
-    if "per_type" in s:
-      row["per_type"] = s["per_type"]
-    out.append(row)
-  return out

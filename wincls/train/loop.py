@@ -55,12 +55,12 @@ from wincls.train import checks
 from wincls.train import console
 from wincls.train import distributed
 from wincls.train import divergence
-from wincls.train import ensemble
 from wincls.train import evaluate
 from wincls.train import events
 from wincls.train import files
 from wincls.train import lock as lock_lib
 from wincls.train import progress as progress_lib
+from wincls.train import records
 from wincls.train import resume
 from wincls.train import programs
 from wincls.train import workdir as workdir_lib
@@ -145,8 +145,8 @@ def _evaluate_epoch(run: resume.Run, progress: resume.Progress, epoch: int, sums
   timing["eval_time"] = time.perf_counter() - eval_start
   active = ~progress.stopped(run.config.patience)
   lr = np.asarray(progress.state["opt_state"].hyperparams["learning_rate"])
-  rows = evaluate.epoch_rows(epoch, run.seeds, sums, dev_scores, active=active,
-                     timing=timing, learning_rate=lr)
+  rows = records.epoch_rows(epoch, run.seeds, sums, dev_scores, active=active,
+                            timing=timing, learning_rate=lr)
   # Early stopping and best parameters, per seed (the same in every process:
   # the predictions are replicated).
   early = progress.early
@@ -221,7 +221,7 @@ def _finish(run: resume.Run, progress: resume.Progress, start_time: float, *,
   # Epoch time of earlier processes (from the checkpoint) plus all of this one's.
   wall_time = (progress.elapsed + (time.perf_counter() - start_time)
                - progress.epochs_seconds)
-  seed_results = evaluate.seed_results(seeds, scores, progress.early["best_epoch"])
+  seed_results = records.seed_results(seeds, scores, progress.early["best_epoch"])
   for entry, fields in zip(seed_results, divergence.seed_fields(
       progress.early["diverged_epoch"], progress.early["diverged_step"])):
     entry.update(fields)
@@ -232,7 +232,9 @@ def _finish(run: resume.Run, progress: resume.Progress, start_time: float, *,
       "dev_f1_mean": float(f1s.mean()),
       "dev_f1_std": float(f1s.std(ddof=1)) if num_seeds > 1 else 0.0,
       "dev_f1_best_seed": float(f1s[best_index]),
-      **_ensemble_results(run, progress, scores),
+      **records.ensemble_results(run.tagger, progress.best_params,
+                                 progress.early["best_epoch"], seeds, scores,
+                                 run.data.dev, run.data.dev_corpus),
       "epochs_run": int(progress.epoch),
       "wall_time": float(wall_time),
       "num_train_windows": int(data.train.labels.shape[0]),
@@ -245,31 +247,6 @@ def _finish(run: resume.Run, progress: resume.Progress, start_time: float, *,
     workdir_lib.write_json(run.workdir / workdir_lib.RESULTS_FILE, results)
   logging.info("%s", console.run_line(run_name, results))
   return results
-
-
-def _ensemble_results(run: resume.Run, progress: resume.Progress,
-                      scores: list[dict[str, Any]]) -> dict[str, Any]:
-  """``results.json``'s ``dev_f1_ensemble`` and ``ensemble`` (its seeds, rule and
-  dev scores): the seeds' best parameters tagging dev together, as
-  ``predict.py --ensemble`` does (``wincls.train.ensemble``). One seed is its
-  own ensemble (not recomputed); no seed with a best epoch: null."""
-  tagger, seeds = run.tagger, run.seeds
-  indices = evaluate.ensemble_seeds(progress.early["best_epoch"])
-  if not indices:
-    return {"dev_f1_ensemble": None, "ensemble": None}
-  if len(indices) == 1:
-    s = scores[indices[0]]
-  else:
-    params = evaluate.select_seeds(progress.best_params, indices)
-    s = tagger.evaluate(tagger.predict_ensemble(params, run.data.dev),
-                        run.data.dev_corpus, run.data.dev)
-  entry = {"seeds": [seeds[i] for i in indices],
-           "rule": ensemble.rule_of(tagger.config.loss, tagger.config.output),
-           "dev_f1": s["f1"], "dev_precision": s["precision"],
-           "dev_recall": s["recall"], "dev_accuracy": s["accuracy"]}
-  if "per_type" in s:
-    entry["per_type"] = s["per_type"]
-  return {"dev_f1_ensemble": s["f1"], "ensemble": entry}
 
 
 def train_and_evaluate(config: config_lib.Config, workdir: str | os.PathLike, *,
