@@ -317,12 +317,10 @@ def check_spec(name: str, spec: LossSpec) -> None:
   ``wincls.testing``). Else a NaN loss would read as a divergence."""
   if not isinstance(spec, LossSpec):
     raise TypeError(f"loss {name!r}: expected a LossSpec, got a {type(spec).__name__}")
-  if spec.kind not in KINDS:
-    raise ValueError(f"loss {name!r}: kind={spec.kind!r}; expected one of "
-                     f"{', '.join(KINDS)}")
-  if spec.ensemble not in ENSEMBLE_RULES:
-    raise ValueError(f"loss {name!r}: ensemble={spec.ensemble!r}; expected one of "
-                     f"{', '.join(ENSEMBLE_RULES)}")
+  for field, allowed in (("kind", KINDS), ("ensemble", ENSEMBLE_RULES)):
+    if getattr(spec, field) not in allowed:
+      raise ValueError(f"loss {name!r}: {field}={getattr(spec, field)!r}; expected one "
+                       f"of {', '.join(allowed)}")
   if spec.kind == "sentence":
     return
   # An output the kind does not serve is refused by ``get`` when a run asks for it.
