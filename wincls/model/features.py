@@ -201,9 +201,6 @@ def choices() -> tuple[str, ...]:
   return tuple(name for name in FEATURES if name != TABLE_FEATURE)
 
 
-def help_text() -> str:
-  """One line per feature for ``--features``' help."""
-  return "; ".join(f"{name}: {FEATURES[name].help}" for name in choices())
 
 
 def sizes(names: Sequence[str]) -> tuple[int, ...]:
