@@ -40,7 +40,6 @@ import jax.numpy as jnp
 import numpy as np
 
 from wincls import config as config_lib
-from wincls.model import crf
 from wincls.model import losses
 from wincls.model import network
 from wincls.train import distributed
@@ -83,23 +82,16 @@ def ensemble_step(params: Any, batch: dict[str, Array], *,
   if rule not in RULES:
     raise ValueError(f"ensemble rule {rule!r} is not one of {', '.join(RULES)}")
   num_seeds = jax.tree.leaves(params)[0].shape[0]
-  window_ids, feature_ids = batch["window_ids"], batch["feature_ids"]
-  if rule == MEAN_CRF_SCORES:
-    b, t, w = window_ids.shape
-    window_ids = window_ids.reshape(b * t, w)
-    feature_ids = feature_ids.reshape((b * t,) + feature_ids.shape[2:])
+  sentence = rule == MEAN_CRF_SCORES
+  window_ids, feature_ids = step.flat_windows(batch, sentence)
   scores = jax.vmap(lambda p: network.apply(p, window_ids, feature_ids, config=config)
                     )(params)  # [S, B, C], [S, B] (score) or [S, B*T, C]
   if rule == MEAN_PROBABILITIES and num_seeds > 1:
     scores = jax.nn.softmax(scores, axis=-1)
-  scores = jnp.mean(scores, axis=0)
-  if rule == MEAN_CRF_SCORES:
-    crf_params = jax.tree.map(lambda x: jnp.mean(x, axis=0), params["crf"])
-    tags, _ = crf.viterbi_decode(scores.reshape(b, t, -1), batch["mask"], crf_params)
-    return tags
-  if config.output == "score":
-    return scores
-  return jnp.argmax(scores, axis=-1).astype(jnp.int32)
+  crf_params = (jax.tree.map(lambda x: jnp.mean(x, axis=0), params["crf"])
+                if sentence else None)
+  return step.decode(jnp.mean(scores, axis=0), batch, crf_params, config=config,
+                     sentence=sentence)
 
 
 @functools.lru_cache(maxsize=32)

@@ -289,22 +289,38 @@ def _first_nonfinite_step(step_metrics: dict[str, Array]) -> Array:
 
 def eval_step(params: Any, batch: dict[str, Array], *, config: config_lib.ModelConfig,
               loss: str) -> Array:
-  """Predictions of one batch (no dropout).
+  """Predictions of one batch (no dropout): the scores, then ``decode``.
 
   Returns:
     int32 ``[B]`` class ids (argmax) for output="multiclass"; ``[B]`` scores for
     output="score"; int32 ``[B, T]`` Viterbi tags for a sentence loss
     (``losses.is_sentence``: crf or a plugin's).
   """
-  if losses.is_sentence(loss):
-    window_ids = batch["window_ids"]
+  sentence = losses.is_sentence(loss)
+  scores = network.apply(params, *flat_windows(batch, sentence), config=config)
+  return decode(scores, batch, params.get("crf"), config=config, sentence=sentence)
+
+
+def flat_windows(batch: dict[str, Array], sentence: bool) -> tuple[Array, Array]:
+  """The batch's ``window_ids`` and ``feature_ids``, a sentence batch's
+  ``[B, T, ...]`` flattened to ``[B*T, ...]`` windows."""
+  window_ids, feature_ids = batch["window_ids"], batch["feature_ids"]
+  if sentence:
     b, t, w = window_ids.shape
-    feature_ids = batch["feature_ids"].reshape((b * t,) + batch["feature_ids"].shape[2:])
-    emissions = network.apply(params, window_ids.reshape(b * t, w), feature_ids,
-                             config=config).reshape(b, t, -1)
-    tags, _ = crf.viterbi_decode(emissions, batch["mask"], params["crf"])
+    window_ids = window_ids.reshape(b * t, w)
+    feature_ids = feature_ids.reshape((b * t,) + feature_ids.shape[2:])
+  return window_ids, feature_ids
+
+
+def decode(scores: Array, batch: dict[str, Array], crf_params: Any, *,
+           config: config_lib.ModelConfig, sentence: bool) -> Array:
+  """A batch's predictions from its scores (``eval_step``'s; a seed ensemble's
+  combined scores, ``wincls.train.ensemble``): Viterbi with ``crf_params`` over
+  a sentence batch, the scores of a detector, else the argmax."""
+  if sentence:
+    b, t = batch["window_ids"].shape[:2]
+    tags, _ = crf.viterbi_decode(scores.reshape(b, t, -1), batch["mask"], crf_params)
     return tags
-  scores = network.apply(params, batch["window_ids"], batch["feature_ids"], config=config)
   if config.output == "score":
     return scores
   return jnp.argmax(scores, axis=-1).astype(jnp.int32)
