@@ -30,6 +30,8 @@ def test_defaults_are_valid():
     ({"output": "score", "target_type": "LOC", "loss": "cross_entropy"},
      "--loss=cross_entropy does not work with --output=score"),
     ({"window": "sum"}, "--window='sum' is not one of concat, average"),
+    ({"gazetteers": ("LOC=x.txt",)},
+     r"--gazetteers=LOC=x.txt is read by the gazetteer feature only: add it"),
 ])
 def test_bad_values_name_the_flag(overrides, message):
   with pytest.raises(ValueError, match=message):

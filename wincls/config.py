@@ -145,6 +145,9 @@ class Config(ModelSettings):
       if feature not in features_lib.FEATURES or feature == features_lib.TABLE_FEATURE:
         raise ValueError(f"--features: {feature!r} is not one of "
                          f"{', '.join(features_lib.choices())}" + self._plugins_said(True))
+    if self.gazetteers and "gazetteer" not in self.features:
+      raise ValueError(f"--gazetteers={','.join(self.gazetteers)} is read by the "
+                       "gazetteer feature only: add it (--features=...,gazetteer)")
     if len(set(self.features)) != len(self.features):
       raise ValueError(f"--features={','.join(self.features)} names a feature twice")
     for feature in self.features:  # its data side, on this run's flags
