@@ -76,11 +76,12 @@ def permutation(key: Array, num_rows: int, *, on_host: bool = False) -> Array:
 
   jax draws ``rounds`` arrays of 32-bit sort keys from ``key`` and
   stable-sorts the rows by each in turn (``jax/_src/random``'s ``_shuffle``).
-  XLA's CPU sort calls a comparator per comparison: on CoNLL-2003's 203,621
-  rows its two sorts took ~80 of the ~104 ms CPU the permutation costs per
-  epoch. With ``on_host`` the keys are drawn on the device exactly as jax
-  draws them and NumPy's stable argsort orders them (``jax.pure_callback``;
-  ~50 ms in all). tests/test_step.py checks the two agree.
+  XLA's CPU sort calls a comparator per comparison, which makes it most of the
+  permutation's time; with ``on_host`` the keys are drawn on the device exactly
+  as jax draws them and NumPy's stable argsort orders them
+  (``jax.pure_callback``), about half the time (docs/benchmarks.md,
+  "Optimisations that leave results unchanged"). tests/test_step.py checks the
+  two agree.
 
   Args:
     key: a ``jax.random.key``.
