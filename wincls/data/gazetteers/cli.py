@@ -21,6 +21,7 @@ import time
 
 from absl import flags
 
+from wincls.data import command
 from wincls.data import datasets
 from wincls.data.conll import DataError
 from wincls.data.gazetteers import defaults
@@ -89,13 +90,6 @@ def main(argv):
   if len(args) != 1 or args[0] not in ("install", "verify", "coverage"):
     print(_USAGE, file=sys.stderr)
     return 2
-  try:
-    {"install": _install, "verify": _verify, "coverage": _coverage}[args[0]]()
-  except (defaults.InstallError, FileNotFoundError, DataError, ValueError) as e:
-    print(f"error: {e}", file=sys.stderr)
-    return 1
-  except OSError as e:  # --cache_dir a file, read-only, a full disk
-    where = f"{e.filename}: " if e.filename else ""
-    print(f"error: {where}{e.strerror or e}", file=sys.stderr)
-    return 1
-  return 0
+  action = {"install": _install, "verify": _verify, "coverage": _coverage}[args[0]]
+  return command.run(action, (defaults.InstallError, FileNotFoundError, DataError,
+                              ValueError))

@@ -22,6 +22,7 @@ import time
 
 from absl import flags
 
+from wincls.data import command as command_lib
 from wincls.data import vectors as vectors_lib
 from wincls.data.conll import DataError
 
@@ -106,19 +107,8 @@ def main(argv):
   if command not in ("install", "verify", "coverage") or len(args) != 1 + needs_name:
     print(_USAGE, file=sys.stderr)
     return 2
-  try:
-    if command == "install":
-      _install(args[1])
-    elif command == "verify":
-      _verify(args[1])
-    else:
-      _coverage()
-  except (vectors_lib.InstallError, FileNotFoundError, DataError, ValueError) as e:
-    print(f"error: {e}", file=sys.stderr)
-    return 1
-  except OSError as e:  # --cache_dir a file, read-only, a full disk
-    where = f"{e.filename}: " if e.filename else ""
-    print(f"error: {where}{e.strerror or e}", file=sys.stderr)
-    return 1
-  return 0
+  action = {"install": lambda: _install(args[1]), "verify": lambda: _verify(args[1]),
+            "coverage": _coverage}[command]
+  return command_lib.run(action, (vectors_lib.InstallError, FileNotFoundError,
+                                  DataError, ValueError))
 
