@@ -8,7 +8,10 @@ is read then) and the run's ``vocab.json``, and prints, per run, the
 recall (mean ± std over seeds) of the gold entities whose words are all training
 words (after the vocabulary's normalisation) and of those with at least one that
 is not (``wincls.metrics.recall_by_known``). With ``--json`` it prints one JSON
-object per run instead.
+object per run instead. With several runs, each after the first is compared
+with the first, paired by seed: the mean difference of dev F1 (``results.json``)
+and of both recalls, with its 95% t-interval (a line, or a JSON object with
+``"minus"``), which is how the presets were chosen (docs/results.md).
 
 ``--predictions=FILE`` (repeatable) scores other predictions of dev the same
 way, against the one run's vocabulary, a line (or JSON object) each: for
@@ -72,6 +75,52 @@ def _report(name: str, per_file: list[dict], what: str) -> str:
   return f"{name}: recall, {count}: " + "; ".join(parts)
 
 
+def _seed_files(workdir: str) -> dict[int, Path]:
+  """Seed -> its dev predictions file (a one-seed run's ``dev.txt``: its seed)."""
+  predictions = Path(workdir) / "predictions"
+  files = {int(p.name[len("dev.seed"):-len(".txt")]): p
+           for p in predictions.glob("dev.seed*.txt")
+           if p.name[len("dev.seed"):-len(".txt")].isdigit()}
+  if not files and (predictions / "dev.txt").is_file():
+    results = Path(workdir) / "results.json"
+    seed = json.loads(results.read_text())["seeds"][0]["seed"] if results.is_file() else 0
+    files = {seed: predictions / "dev.txt"}
+  if not files:
+    raise app.UsageError(f"--workdirs={workdir}: no predictions/dev.seed*.txt or "
+                         "predictions/dev.txt (not a finished run of train.py?)")
+  return dict(sorted(files.items()))
+
+
+def _by_seed(workdir: str, recalls: dict[int, dict]) -> dict[int, dict[str, float]]:
+  """Per seed: dev F1 (``results.json``) and the known/unknown-word recalls."""
+  results = Path(workdir) / "results.json"
+  f1 = ({s["seed"]: s["dev_f1"] for s in json.loads(results.read_text())["seeds"]}
+        if results.is_file() else {})
+  return {seed: {"dev_f1": f1.get(seed), "known": r["known"]["recall"],
+                 "unknown": r["unknown"]["recall"]} for seed, r in recalls.items()}
+
+
+def _paired(base: dict[int, dict], other: dict[int, dict]) -> dict[str, dict]:
+  """``other − base`` per metric over their common seeds: mean and 95% t-interval."""
+  from wincls.sweep import stats
+  seeds = sorted(set(base) & set(other))
+  out = {"seeds": seeds}
+  for metric in ("dev_f1", "unknown", "known"):
+    pairs = [(base[s][metric], other[s][metric]) for s in seeds]
+    if pairs and None not in {x for pair in pairs for x in pair}:
+      out[metric] = stats.mean_interval([b - a for a, b in pairs])
+  return out
+
+
+def _paired_line(name: str, base: str, paired: dict) -> str:
+  parts = [f"{label} {100 * d['mean']:+.2f} [{100 * d['low']:+.2f}, {100 * d['high']:+.2f}]"
+           for metric, label in (("dev_f1", "dev F1"), ("unknown", "unknown-word recall"),
+                                 ("known", "known-word recall"))
+           if (d := paired.get(metric))]
+  return (f"{name} - {base}, paired by seed ({len(paired['seeds'])} seeds, 95% CI): "
+          + "; ".join(parts))
+
+
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"unexpected arguments {argv[1:]}")
@@ -80,18 +129,20 @@ def main(argv):
   if _PREDICTIONS.value and len(_WORKDIRS.value) != 1:
     raise app.UsageError("--predictions needs exactly one --workdirs (whose vocabulary "
                          "says which words are known)")
+  runs = {}
   for workdir in _WORKDIRS.value:
     vocab = vocab_lib.Vocab.load(Path(workdir) / "vocab.json")
     known = lambda word, words=frozenset(vocab.words): vocab.normalize(word) in words
-    predictions = Path(workdir) / "predictions"
-    files = (sorted(predictions.glob("dev.seed*.txt"))
-             or [p for p in [predictions / "dev.txt"] if p.is_file()])  # one seed
-    if not files:
-      raise app.UsageError(f"--workdirs={workdir}: no predictions/dev.seed*.txt or "
-                           "predictions/dev.txt (not a finished run of train.py?)")
-    print(_report(workdir, [_recall(path, known) for path in files], "seeds"))
+    recalls = {seed: _recall(path, known) for seed, path in _seed_files(workdir).items()}
+    runs[workdir] = _by_seed(workdir, recalls)
+    print(_report(workdir, list(recalls.values()), "seeds"))
     for path in _PREDICTIONS.value:
       print(_report(path, [_recall(path, known)], "one file"))
+  base, *others = runs
+  for workdir in others:
+    paired = _paired(runs[base], runs[workdir])
+    print(json.dumps({"workdir": workdir, "minus": base, **paired}) if _JSON.value
+          else _paired_line(workdir, base, paired))
 
 
 if __name__ == "__main__":
