@@ -158,7 +158,7 @@ def define_preset_flag(flag_values: flags.FlagValues = flags.FLAGS) -> None:
       "Fill every Config flag not given from a measured configuration "
       "(wincls/presets.py): random_init = the defaults with the CRF, the "
       "character CNN and the gazetteer (the best with random word vectors); pretrained = fine-tuned "
-      "100-d vectors with the CRF (needs --vectors); auto: pretrained when "
+      "100-d vectors with the CRF and the character CNN (needs --vectors); auto: pretrained when "
       "--vectors is given, else none (Config's defaults).", flag_values=flag_values)
 
 
