@@ -120,14 +120,14 @@ def main(argv):
   cli.use_stdout_for_logging()
   axes = axes_from_flags()
   try:
-    base = cli.config_from_flags(flags.FLAGS)
+    base = cli.config_from_flags(flags.FLAGS, workdir=_WORKDIR.value)
   except cli.app.UsageError:
     # The defaults may not fit the grid (--output=score with the default
     # --loss=cross_entropy): then the base takes each axis's first value.
     from wincls.sweep import grid  # pylint: disable=g-import-not-at-top
     firsts = {name: grid.parse_value(name, values[0]) for name, values in axes
               if name in cli.config_values(flags.FLAGS)}
-    base = cli.config_from_flags(flags.FLAGS, **firsts)
+    base = cli.config_from_flags(flags.FLAGS, workdir=_WORKDIR.value, **firsts)
   settings = device_flags.device_settings(flags.FLAGS)
   from wincls import sweep  # here: bad flags exit before JAX loads
   try:

@@ -58,7 +58,7 @@ def main(argv):
   if not _WORKDIR.value:  # "" would train in the current directory
     raise cli.app.UsageError("--workdir is empty; expected the directory of the run")
   cli.use_stdout_for_logging()
-  config = cli.config_from_flags(flags.FLAGS)
+  config = cli.config_from_flags(flags.FLAGS, workdir=_WORKDIR.value)
   settings = device_flags.device_settings(flags.FLAGS)
   from wincls.train import distributed  # here: bad flags exit before JAX loads
   from wincls import train

@@ -9,12 +9,12 @@ from wincls import config as config_lib
 from wincls import presets
 
 
-def _config(argv):
+def _config(argv, workdir=None):
   flag_values = flags.FlagValues()
   cli.define_config_flags(flag_values)
   cli.define_preset_flag(flag_values)
   flag_values(["prog", "--dataset=wnut16", *argv])
-  return cli.config_from_flags(flag_values)
+  return cli.config_from_flags(flag_values, workdir=workdir)
 
 
 def test_the_defaults_are_the_defaults_preset():
@@ -45,6 +45,27 @@ def test_random_init_preset_is_the_measured_command():
   given = _config(["--preset=random_init", "--loss=cross_entropy", "--char_filters=8"])
   assert (given.loss, given.char_filters, given.features) == (
       "cross_entropy", 8, features)
+
+
+def test_a_run_started_before_a_preset_changed_resumes_with_the_same_command(tmp_path):
+  """A workdir holding a run (config.json) or a sweep (grid.json's base) keeps
+  the values its preset gave it; a new workdir takes today's preset; a flag
+  given on the command line is the user's (the workdir check then compares)."""
+  import json  # pylint: disable=g-import-not-at-top
+  old = ["casing", "chars"]  # --preset=random_init before the gazetteer joined it
+  run, sweep = tmp_path / "run", tmp_path / "sweep"
+  run.mkdir()
+  sweep.mkdir()
+  (run / "config.json").write_text(json.dumps({"features": old, "loss": "crf"}))
+  (sweep / "grid.json").write_text(json.dumps({"base": {"features": old}}))
+  for workdir in (run, sweep):
+    assert _config(["--preset=random_init"], workdir).features == tuple(old)
+  assert _config(["--preset=random_init"], tmp_path / "new").features == (
+      presets.RANDOM_INIT["features"])
+  given = _config(["--preset=random_init", "--features=casing"], run)
+  assert given.features == ("casing",)
+  (run / "config.json").write_text("{damaged")  # reported by the run's own checks
+  assert _config(["--preset=random_init"], run).features == presets.RANDOM_INIT["features"]
 
 
 def test_the_preset_takes_a_vectors_files_own_dimension(tmp_path):

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import errno
+import json
 import logging as python_logging
 import os
 import shlex
@@ -162,14 +163,18 @@ def define_preset_flag(flag_values: flags.FlagValues = flags.FLAGS) -> None:
       "--vectors is given, else none (Config's defaults).", flag_values=flag_values)
 
 
-def config_from_flags(flag_values: flags.FlagValues = flags.FLAGS,
+def config_from_flags(flag_values: flags.FlagValues = flags.FLAGS, *,
+                      workdir: str | os.PathLike | None = None,
                       **overrides) -> config_lib.Config:
   """The validated ``Config`` of the flags (with ``overrides`` applied).
 
   Every field of the preset ``--preset`` picks (``presets.chosen``; without the
   flag, ``auto``: ``presets.PRETRAINED`` when ``--vectors`` is not ``random``)
   that is not given on the command line or in ``overrides`` takes the preset's
-  value.
+  value, except in a ``workdir`` that already holds a run (``config.json``) or
+  a sweep (``grid.json``'s base): there it takes the value stored, so that a
+  run started before a preset was re-chosen resumes with the same command
+  (``stored_settings``).
 
   Raises:
     app.UsageError: a flag value is invalid (one line naming the flag).
@@ -179,10 +184,13 @@ def config_from_flags(flag_values: flags.FlagValues = flags.FLAGS,
   values.update(overrides)
   name = flag_values["preset"].value if "preset" in flag_values else "auto"
   filled = {}  # what the preset set, named when an error is about it
+  stored = stored_settings(workdir)
   for field, value in presets.chosen(name, values.get("vectors", "random"),
                                      values.get("vectors_path", "")).items():
     given = field in overrides or (field in flag_values and flag_values[field].present)
     if not given:
+      if field in stored:  # the run's own value, not today's preset's
+        value = tuple(stored[field]) if isinstance(value, tuple) else stored[field]
       values[field] = filled[field] = value
   try:
     config = config_lib.Config(**values).validate()
@@ -190,6 +198,23 @@ def config_from_flags(flag_values: flags.FlagValues = flags.FLAGS,
   except ValueError as e:
     raise app.UsageError(presets.blame(str(e), filled, name)) from None
   return config
+
+
+def stored_settings(workdir: str | os.PathLike | None) -> dict[str, Any]:
+  """The settings an existing run or sweep in ``workdir`` was started with:
+  ``config.json``, or ``grid.json``'s ``"base"``; ``{}`` for a new (or
+  unreadable) one, whose damage the run's own checks report."""
+  if not workdir:
+    return {}
+  for name, key in (("config.json", None), ("grid.json", "base")):
+    try:
+      with open(os.path.join(workdir, name), encoding="utf-8") as f:
+        stored = json.load(f)
+    except (OSError, ValueError):
+      continue
+    stored = stored.get(key) if key and isinstance(stored, dict) else stored
+    return stored if isinstance(stored, dict) else {}
+  return {}
 
 
 def fail(message: str, *, status: int = 2, prefix: str = "error: ") -> None:
