@@ -77,7 +77,8 @@ def load_data(config_name: str, *, data_dir: str | None, max_windows: int | None
   labels = vocab_lib.LabelVocab.from_tags(corpus.tags, scheme=config.label_scheme)
   encoded = windows.encode_corpus(
       corpus, vocab, window_size=config.window_size,
-      feature_inputs=lambda words: features_lib.word_inputs(words, config),
+      feature_inputs=lambda words: features_lib.word_inputs(
+          words, config, lengths=[len(s) for s in corpus.sentences]),
       label_vocab=labels, label_scheme=config.label_scheme)
   n = encoded.labels.shape[0] if max_windows is None else max_windows
   columns = dict(zip(config.features, (cols for _, cols in features_lib.columns(config))))

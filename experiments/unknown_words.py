@@ -108,12 +108,14 @@ def _paired(base: dict[int, dict], other: dict[int, dict]) -> dict[str, dict]:
   for metric in ("dev_f1", "unknown", "known"):
     pairs = [(base[s][metric], other[s][metric]) for s in seeds]
     if pairs and None not in {x for pair in pairs for x in pair}:
-      out[metric] = stats.mean_interval([b - a for a, b in pairs])
+      interval = stats.mean_interval([b - a for a, b in pairs])  # NaN for one seed:
+      out[metric] = {k: None if v != v else v for k, v in interval.items()}  # JSON null
   return out
 
 
 def _paired_line(name: str, base: str, paired: dict) -> str:
-  parts = [f"{label} {100 * d['mean']:+.2f} [{100 * d['low']:+.2f}, {100 * d['high']:+.2f}]"
+  parts = [f"{label} {100 * d['mean']:+.2f}" + (
+               f" [{100 * d['low']:+.2f}, {100 * d['high']:+.2f}]" if d["n"] > 1 else "")
            for metric, label in (("dev_f1", "dev F1"), ("unknown", "unknown-word recall"),
                                  ("known", "known-word recall"))
            if (d := paired.get(metric))]
@@ -132,7 +134,7 @@ def main(argv):
   runs = {}
   for workdir in _WORKDIRS.value:
     vocab = vocab_lib.Vocab.load(Path(workdir) / "vocab.json")
-    known = lambda word, words=frozenset(vocab.words): vocab.normalize(word) in words
+    known = vocab.__contains__  # after the vocabulary's normalisation
     recalls = {seed: _recall(path, known) for seed, path in _seed_files(workdir).items()}
     runs[workdir] = _by_seed(workdir, recalls)
     print(_report(workdir, list(recalls.values()), "seeds"))

@@ -47,3 +47,20 @@ def test_runs_after_the_first_are_compared_paired_by_seed(tmp_path):
   assert paired["dev_f1"]["mean"] == pytest.approx((0.1 + 0.2 + 0.0) / 3)
   assert paired["unknown"]["mean"] == pytest.approx(2 / 3)
   assert paired["known"]["mean"] == 0.0 and paired["known"]["std"] == 0.0
+
+
+def test_one_shared_seed_gives_a_difference_without_an_interval(tmp_path):
+  """With one seed in common there is no interval: JSON null (not NaN, which is
+  no JSON) and a line without brackets."""
+  hit, miss = ["B-LOC", "O", "O", "B-LOC"], ["B-LOC", "O", "O", "O"]
+  base = _run(tmp_path, "a", {0: miss}, {0: 0.5})
+  other = _run(tmp_path, "b", {0: hit}, {0: 0.75})
+  script = [sys.executable, str(REPO / "experiments" / "unknown_words.py"),
+            f"--workdirs={base}", f"--workdirs={other}"]
+  done = subprocess.run([*script, "--json"], cwd=tmp_path, capture_output=True,
+                        text=True, timeout=300)
+  paired = json.loads(done.stdout.splitlines()[-1])
+  assert paired["dev_f1"]["mean"] == 0.25 and paired["dev_f1"]["low"] is None
+  done = subprocess.run(script, cwd=tmp_path, capture_output=True, text=True, timeout=300)
+  assert done.stdout.splitlines()[-1].endswith(
+      "(1 seeds, 95% CI): dev F1 +25.00; unknown-word recall +100.00; known-word recall +0.00")

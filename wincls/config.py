@@ -150,8 +150,6 @@ class Config(ModelSettings):
                        "gazetteer feature only: add it (--features=...,gazetteer)")
     if len(set(self.features)) != len(self.features):
       raise ValueError(f"--features={','.join(self.features)} names a feature twice")
-    for feature in self.features:  # its data side, on this run's flags
-      features_lib.check_inputs(feature, features_lib.get(feature), self)
     for field in dataclasses.fields(self):
       value = getattr(self, field.name)
       if isinstance(value, float) and not math.isfinite(value):
@@ -183,6 +181,9 @@ class Config(ModelSettings):
     losses.get(self.loss, self.output)  # its outputs, and what its kind serves
     if self.output == "score" and not self.target_type:
       raise ValueError("--output=score needs --target_type (the entity type to detect, e.g. LOC)")
+    # Last: a feature's data side may read files or build a cache (the gazetteer's).
+    for feature in self.features:
+      features_lib.check_inputs(feature, features_lib.get(feature), self)
     return self
 
   def _plugins_said(self, registered: bool) -> str:

@@ -99,8 +99,8 @@ class ModelConfig(ModelSettings):
   def __post_init__(self):
     if self.feature_sizes is None:  # the registered features' (features.sizes)
       registered = registry.of_kind("feature")
-      object.__setattr__(self, "feature_sizes",
-                         tuple(registered[name].size for name in self.features))
+      object.__setattr__(self, "feature_sizes",  # ValueError naming the choices
+                         tuple(registered.lookup(name).size for name in self.features))
     if self.features and len(self.features) != len(self.feature_sizes):
       raise ValueError(f"wincls/model/settings.py: ModelConfig.features="
                        f"{self.features} needs one size each; feature_sizes="
