@@ -28,6 +28,7 @@ from wincls.data import tags as tags_lib
 from wincls.data import text as text_lib
 from wincls.data import vocab as vocab_lib
 from wincls.data import windows as windows_lib
+from wincls.model import features as features_lib
 from wincls.model import losses
 from wincls.train import distributed
 from wincls.train import ensemble as ensemble_lib
@@ -309,19 +310,20 @@ def load_tagger(workdir: str | os.PathLike, *, seed_index: int | None = None,
                        f"(the run has {config.num_seeds} seeds)")
     seed_indices = [int(seed_index)]
   extender = None
-  if inputs_lib.feature_files(config):
-    # A word feature's files (the gazetteer's lists): tagging encodes with them,
-    # so other contents would give features the model was not trained on.
+  reads_vectors = config.vectors != "random" and open_vocab
+  if inputs_lib.feature_files(config) or reads_vectors:
+    # What tagging reads besides the checkpoint: the vectors file (rows for
+    # words beyond the vocabulary) and a word feature's files (the gazetteer's
+    # lists). Other contents would tag with what the model was not trained on,
+    # so their fingerprints are checked, after each feature's data side has
+    # made its files (the default lists, built on first use).
+    for name in config.features:
+      features_lib.check_inputs(name, features_lib.get(name), config)
     config_path = Path(workdir) / workdir_lib.CONFIG_FILE
     inputs_lib.check(workdir_lib.read_json(config_path), config, source=config_path,
                      only_vectors=True)
-  if config.vectors != "random" and open_vocab:
+  if reads_vectors:
     from wincls.data import vectors as vectors_lib
-    # Words beyond the vocabulary get rows from the vectors file the run read:
-    # other contents would tag with rows dev was not scored with.
-    config_path = Path(workdir) / workdir_lib.CONFIG_FILE
-    inputs_lib.check(workdir_lib.read_json(config_path), config, source=config_path,
-                     only_vectors=True)
     extender = vectors_lib.Extender(*prepare.load_run_vectors(config))
   tagger = Tagger(model_config, config, label_vocab, vocab=vocab, extender=extender,
                   params=ensemble_lib.select_seeds(best["params"], seed_indices))
