@@ -94,11 +94,13 @@ def test_feature_inputs_sit_side_by_side_and_every_word_gets_a_vector():
                          vectors[1, :, -config.char_filters:])  # told apart by chars
 
 
-def test_hand_gradient_with_chars_equals_autodiff():
+@pytest.mark.parametrize("char_dropout", [0.0, 0.5])
+def test_hand_gradient_with_chars_equals_autodiff(char_dropout):
+  """With ``--char_dropout`` the mask on the character vectors is in both."""
   with jax.enable_x64(True):
     model = config_lib.Config(features=("casing", "chars"), char_max_len=5, char_dim=3,
                               char_filters=4, hidden_size=5, embed_dim=4,
-                              window_size=1).model_config(
+                              char_dropout=char_dropout, window_size=1).model_config(
         vocab_size=9, feature_sizes=features.sizes(("casing", "chars")), num_classes=3)
     params = network.init_params(jax.random.key(0), config=model)
     words = ["Peter", "lives", "in", "Paris", "."]
@@ -108,9 +110,35 @@ def test_hand_gradient_with_chars_equals_autodiff():
              "feature_ids": jnp.asarray(inputs[np.array([[0, 1, 2], [1, 2, 3],
                                                          [2, 3, 4]])]),
              "labels": jnp.asarray([0, 1, 2])}
-    kwargs = dict(config=model, loss="cross_entropy", key=None, train=False)
+    kwargs = dict(config=model, loss="cross_entropy", key=jax.random.key(1),
+                  train=char_dropout > 0)
     both = jax.jit(lambda p, b: (jax.value_and_grad(objective.loss_fn, has_aux=True)(
         p, b, **kwargs), objective.hand_grad(p, b, **kwargs)))
     ((loss, _), auto), (hand_loss, hand) = both(params, batch)
     np.testing.assert_allclose(hand_loss, loss, rtol=1e-12)
     testing.assert_close("hand_grad", hand, auto, rtol=1e-10)
+
+
+def test_char_dropout_drops_the_character_columns_only():
+  config = config_lib.Config(features=("casing", "chars"), char_dropout=0.5,
+                             dropout=0.0, embed_dim=4, char_max_len=6, hidden_size=3)
+  model = config.model_config(vocab_size=20, num_classes=3)
+  assert network.uses_dropout(model)
+  params = network.init_params(jax.random.key(0), config=model)
+  words = ["Peter", "lives", "in", "Paris", "."] * 40
+  ids = jnp.asarray(features.word_inputs(words, config))[:, None, :].repeat(5, 1)
+  window_ids = jnp.full(ids.shape[:2], 7)
+  _, train = network.forward(params, window_ids, ids, config=model,
+                             dropout_key=jax.random.key(2))
+  _, evaluation = network.forward(params, window_ids, ids, config=model)
+  char_cols = slice(4 + config.feature_dim, None)
+  np.testing.assert_array_equal(train["vectors"][..., :char_cols.start],
+                                evaluation["vectors"][..., :char_cols.start])
+  kept = train["vectors"][..., char_cols] != 0
+  assert 0.45 < float(kept.mean()) < 0.55
+  np.testing.assert_allclose(train["vectors"][..., char_cols][kept],
+                             2 * evaluation["vectors"][..., char_cols][kept], rtol=1e-6)
+  with pytest.raises(ValueError, match="--char_dropout=0.5 is read by the chars"):
+    config_lib.Config(char_dropout=0.5).validate()
+  with pytest.raises(ValueError, match="--char_dropout=1.0 must be in"):
+    config_lib.Config(features=("chars",), char_dropout=1.0).validate()

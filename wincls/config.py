@@ -148,6 +148,9 @@ class Config(ModelSettings):
     if self.gazetteers and "gazetteer" not in self.features:
       raise ValueError(f"--gazetteers={','.join(self.gazetteers)} is read by the "
                        "gazetteer feature only: add it (--features=...,gazetteer)")
+    if self.char_dropout and "chars" not in self.features:
+      raise ValueError(f"--char_dropout={self.char_dropout} is read by the chars "
+                       "feature only: add it (--features=...,chars)")
     if len(set(self.features)) != len(self.features):
       raise ValueError(f"--features={','.join(self.features)} names a feature twice")
     for field in dataclasses.fields(self):
@@ -169,8 +172,9 @@ class Config(ModelSettings):
       raise ValueError(f"--train_fraction={self.train_fraction} must be in (0, 1]")
     if not 0.0 <= self.word_dropout < 1.0:
       raise ValueError(f"--word_dropout={self.word_dropout} must be in [0, 1)")
-    if not 0.0 <= self.dropout < 1.0:
-      raise ValueError(f"--dropout={self.dropout} must be in [0, 1)")
+    for name in ("dropout", "char_dropout"):
+      if not 0.0 <= getattr(self, name) < 1.0:
+        raise ValueError(f"--{name}={getattr(self, name)} must be in [0, 1)")
     if self.learning_rate <= 0:
       raise ValueError(f"--learning_rate={self.learning_rate} must be > 0")
     if self.margin <= 0:

@@ -19,6 +19,12 @@ feature's parameters, ``params["embed"]["features"][k]``)::
     jacobian(p, inputs [width], config) -> ∂f/∂p, leaves [dim] + leaf shape
     help
 
+and, optionally, the dropout rate a run gives the feature's vector (each
+position's, in training, before the window; ``network.forward`` applies it and
+its VJP, so autodiff, hand gradients and sparse updates all see it)::
+
+    dropout(config) -> float    in [0, 1); None (the default): none of its own
+
 and, for a feature whose data side reads more than one word at a time, three
 optional fields (the ``gazetteer`` feature, ``wincls/model/gazetteer.py``, uses
 all three)::
@@ -74,6 +80,7 @@ class FeatureSpec:
   per_sentence: bool = False
   files: Callable[[Any], dict[str, Any]] | None = None
   coverage: Callable[[Any, Any], tuple[dict[str, Any], str]] | None = None
+  dropout: Callable[[Any], float] | None = None
 
 
 class InputError(ValueError):
@@ -136,6 +143,7 @@ CHARS = FeatureSpec(
     width=lambda config: config.char_max_len, size=chars.NUM_CHARS,
     dim=lambda config: config.char_filters, init=chars.init, forward=chars.forward,
     vjp=chars.vjp, jacobian=chars.jacobian,
+    dropout=lambda config: config.char_dropout,
     help="character CNN of the word as written: --char_dim vectors, a --char_width "
          "convolution with --char_filters filters, max over the first "
          "--char_max_len characters (CharWNN; Ma & Hovy 2016)")
@@ -217,6 +225,21 @@ def columns(config) -> list[tuple[FeatureSpec, slice]]:
     out.append((spec, slice(start, start + spec.width(config))))
     start += spec.width(config)
   return out
+
+
+def dropout_rates(config) -> np.ndarray | None:
+  """float ``[d]``: each column of a position's vector's dropout rate (0 for the
+  word vector, ``spec.dropout(config)`` for a feature's columns); None when all
+  are 0. ValueError naming the feature unless each rate is in [0, 1)."""
+  rates = [np.zeros(config.embed_dim)]
+  for name in config.feature_names:
+    spec = get(name)
+    rate = 0.0 if spec.dropout is None else float(spec.dropout(config))
+    if not 0.0 <= rate < 1.0:
+      raise ValueError(f"feature {name!r}: dropout rate {rate} must be in [0, 1)")
+    rates.append(np.full(spec.dim(config), rate))
+  rates = np.concatenate(rates)
+  return rates if rates.any() else None
 
 
 def word_dim(config) -> int:

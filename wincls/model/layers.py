@@ -26,6 +26,7 @@ from typing import Callable
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from wincls.model import registry
 
@@ -201,7 +202,7 @@ def log_softmax_jacobian(z: Array) -> Array:
 # Dropout.
 
 
-def dropout(key: Array, x: Array, rate: float) -> Array:
+def dropout(key: Array, x: Array, rate) -> Array:
   """Inverted dropout: zeroes each entry with probability ``rate``, scales by 1/(1-rate).
 
   The kept entries are ``jax.random.bernoulli(key, 1 - rate, x.shape)``, so
@@ -210,11 +211,19 @@ def dropout(key: Array, x: Array, rate: float) -> Array:
   Args:
     key: a ``jax.random.key``.
     x: any shape.
-    rate: a Python float in ``[0, 1)``; 0 returns ``x`` unchanged.
+    rate: a Python float in ``[0, 1)``; 0 returns ``x`` unchanged. Or a numpy
+      ``[x.shape[-1]]`` of such rates, one per column (``features.dropout_rates``).
 
   Returns:
     An array like ``x``.
   """
+  if np.ndim(rate):
+    rate = np.asarray(rate, np.float64)
+    if not ((rate >= 0.0) & (rate < 1.0)).all():
+      raise ValueError(f"wincls/model/layers.py dropout: rates {rate} must be in [0, 1)")
+    keep_rate = jnp.asarray(1.0 - rate, x.dtype)
+    keep = jax.random.bernoulli(key, keep_rate, x.shape)
+    return jnp.where(keep, x / keep_rate, jnp.zeros_like(x))
   rate = float(rate)
   if not 0.0 <= rate < 1.0:
     raise ValueError(f"wincls/model/layers.py dropout: rate={rate} must be in [0, 1)")
@@ -224,7 +233,7 @@ def dropout(key: Array, x: Array, rate: float) -> Array:
   return jnp.where(keep, x / (1.0 - rate), jnp.zeros_like(x))
 
 
-def dropout_vjp(key: Array, g: Array, rate: float) -> Array:
+def dropout_vjp(key: Array, g: Array, rate) -> Array:
   """VJP of ``dropout(key, ·, rate)``: ``g`` where kept, scaled by ``1/(1-rate)``.
 
   Dropout is linear in ``x`` for a fixed key, so its VJP is the map itself.

@@ -21,9 +21,11 @@ vectors are copied verbatim. Weight matrices and ``u``: Glorot uniform
 ``U(-a, a)``, ``a = sqrt(6 / (fan_in + fan_out))``. Biases: zeros. CRF
 parameters: zeros. A window with parameters is initialised by its spec.
 
-Dropout (only with a ``dropout_key`` and ``config.dropout > 0``) applies to the
-window vector x and each hidden layer's output; layer i's mask is drawn with
-``dropout_layer_key(dropout_key, i)``, so the backward pass redraws it.
+Dropout (only with a ``dropout_key``) applies to the window vector x and each
+hidden layer's output at ``config.dropout``, and to the position vectors e at
+each feature's own rate (``FeatureSpec.dropout``: ``--char_dropout``); layer i's
+mask is drawn with ``dropout_layer_key(dropout_key, i)``, so the backward pass
+redraws it.
 Frozen word vectors are the optimizer's business (``trainable_mask``).
 """
 
@@ -48,7 +50,7 @@ Params = dict[str, Any]
 EMBED_INIT_STDDEV = features.EMBED_INIT_STDDEV
 PAD_ID = vocab_lib.PAD
 HIDDEN = ("hidden", "hidden2")
-DROPOUT_WINDOW, DROPOUT_HIDDEN, DROPOUT_HIDDEN2 = 0, 1, 2
+DROPOUT_WINDOW, DROPOUT_HIDDEN, DROPOUT_HIDDEN2, DROPOUT_FEATURES = 0, 1, 2, 3
 # fold_in indices of init_params' key, fixed so that adding a part to the model
 # does not change how the other parts are initialised.
 _KEY_WORDS, _KEY_HIDDEN, _KEY_HIDDEN2, _KEY_OUTPUT, _KEY_FEATURES, _KEY_WINDOW = range(6)
@@ -76,6 +78,12 @@ def check_config(config: config_lib.ModelConfig) -> None:
   if not 0.0 <= config.dropout < 1.0:
     raise ValueError(f"wincls/model/network.py: ModelConfig.dropout={config.dropout} "
                      "must be in [0, 1)")
+  features.dropout_rates(config)  # ValueError naming a feature with a bad rate
+
+
+def uses_dropout(config: config_lib.ModelConfig) -> bool:
+  """Whether training draws any dropout mask (the window's, a feature's)."""
+  return config.dropout > 0.0 or features.dropout_rates(config) is not None
 
 
 def hidden_sizes(config: config_lib.ModelConfig) -> tuple[int, ...]:
@@ -235,11 +243,16 @@ def forward(params: Params, window_ids: Array, feature_ids: Array | None, *,
                      f"{tuple(window_ids.shape)}, expected [..., window_len="
                      f"{config.window_len}] (window_size={config.window_size})")
   vectors = windows.embed(params["embed"], window_ids, feature_ids, config)
+  rates = features.dropout_rates(config)
+  vectors_key = None
+  if dropout_key is not None and rates is not None:
+    vectors_key = dropout_layer_key(dropout_key, DROPOUT_FEATURES)
+    vectors = layers.dropout(vectors_key, vectors, rates)
   mask = real_positions(window_ids)
   x = windows.get(config.window).forward(params.get("window"), vectors, mask)
   scores, cache = head(params, x, config=config, dropout_key=dropout_key)
   cache.update(window_ids=window_ids, feature_ids=feature_ids, vectors=vectors,
-               mask=mask)
+               mask=mask, vectors_key=vectors_key)
   return scores, cache
 
 
@@ -285,13 +298,16 @@ def backward(params: Params, cache: dict, delta: Array, *,
 
   ``head_backward``, then the window spec's VJP (``∂J/∂x → ∂J/∂e`` and the
   window's own parameters), then a scatter-add onto the table rows
-  (``windows.embed_vjp``).
+  (``windows.embed_vjp``), through the features' dropout mask if it was drawn.
   """
   grads, d_x = head_backward(params, cache, delta, config=config)
   d_window, d_vectors = windows.get(config.window).vjp(
       params.get("window"), cache["vectors"], cache["mask"], d_x)
   if d_window is not None:
     grads["window"] = d_window
+  if cache.get("vectors_key") is not None:
+    d_vectors = layers.dropout_vjp(cache["vectors_key"], d_vectors,
+                                   features.dropout_rates(config))
   grads["embed"] = windows.embed_vjp(params["embed"], cache["window_ids"],
                                      cache["feature_ids"], d_vectors, config)
   return grads

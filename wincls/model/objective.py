@@ -17,7 +17,7 @@ Randomness, all from ``key``: dropout of the batch's windows uses
 ``fold_in(key, DROPOUT_STREAM)`` as ``network.forward``'s ``dropout_key``; the
 corruptions (a ``corrupted`` loss) ``fold_in(key, CORRUPT_STREAM)``; dropout of
 the corrupted windows ``fold_in(key, CORRUPTED_DROPOUT_STREAM)``. Dropout is on
-only when ``train=True`` and ``config.dropout > 0``. Corrupted windows keep the
+only when ``train=True`` and a rate is above 0 (``network.uses_dropout``). Corrupted windows keep the
 original window's feature ids (only the centre word id changes). A batch may
 carry the corrupted centre words already (``with_corruptions`` draws the same
 ids from the same key): then they are used, so a sparse step can gather their
@@ -65,7 +65,7 @@ def _require(batch: Mapping[str, Any], names: tuple[str, ...], loss: str) -> Non
 
 
 def _dropout_key(key, stream: int, train: bool, config: config_lib.ModelConfig):
-  if not train or config.dropout <= 0.0:
+  if not train or not network.uses_dropout(config):
     return None
   if key is None:
     raise ValueError("wincls/model/objective.py: dropout needs a key (got key=None)")

@@ -73,6 +73,9 @@ class ModelSettings:
   char_width: int = setting(3, "chars: characters per convolution window.")
   char_max_len: int = setting(16, "chars: the first this many characters of a word "
                               "are read.")
+  char_dropout: float = setting(0.0, "chars: dropout rate on each position's character "
+                                "vector before the window (training only; --dropout "
+                                "still applies to the window vector).")
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
