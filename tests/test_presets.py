@@ -38,9 +38,11 @@ def test_pretrained_vectors_take_the_preset_for_flags_not_given():
 
 
 def test_random_init_preset_is_the_measured_command():
-  # docs/results.md measured it as --loss=crf --features=casing,chars,gazetteer.
+  # docs/results.md measured it as --loss=crf --features=casing,chars,gazetteer
+  # --schedule=cosine.
   features = ("casing", "chars", "gazetteer")
-  measured = config_lib.Config(dataset="wnut16", loss="crf", features=features)
+  measured = config_lib.Config(dataset="wnut16", loss="crf", features=features,
+                               schedule="cosine")
   assert _config(["--preset=random_init"]) == measured
   given = _config(["--preset=random_init", "--loss=cross_entropy", "--char_filters=8"])
   assert (given.loss, given.char_filters, given.features) == (

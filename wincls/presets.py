@@ -18,9 +18,10 @@ every figure of the defaults in README and docs measures.
 
 ``RANDOM_INIT`` (``--preset=random_init``): the best measured configuration
 with random word vectors, ``DEFAULTS`` with the sentence-level CRF, the
-character CNN and the gazetteer feature (docs/results.md "Character
-features", "Gazetteer" and "Choosing the presets": each wins on dev F1 and on
-the recall of entities with unseen words)::
+character CNN, the gazetteer feature and the learning rate decayed on a
+cosine (docs/results.md "Character features", "Gazetteer" and "Choosing the
+presets": each wins on dev F1 and on the recall of entities with unseen
+words)::
 
   python experiments/train.py --dataset=conll2003 --num_seeds=5 --preset=random_init \
       --workdir=W
@@ -73,6 +74,7 @@ RANDOM_INIT: dict[str, object] = {
     "char_width": 3,
     "char_max_len": 16,
     "loss": "crf",
+    "schedule": "cosine",
 }
 """Best measured configuration with random word vectors (``--preset=random_init``).
 
