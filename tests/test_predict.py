@@ -201,6 +201,13 @@ def test_output_never_overwrites_the_input_or_the_runs_files(runs, files, tmp_pa
   with pytest.raises(ValueError, match="is the run's --vectors_path"):
     train.predict_file(runs["pretrained"][0], files["dev"], files["vectors"])
   assert files["vectors"].read_bytes() == vectors
+  sweep = tmp_path / "sweep"
+  (sweep / "runs").mkdir(parents=True)
+  (sweep / "grid.json").write_text("{}")
+  for output in (sweep / "results.jsonl", sweep / "runs" / "tags.txt"):
+    with pytest.raises(ValueError, match="inside the sweep workdir"):
+      train.predict_file(workdir, files["dev"], output)
+  assert sorted(p.name for p in sweep.rglob("*")) == ["grid.json", "runs"]
 
 
 def test_output_to_a_device_writes_through_it(runs, files, tmp_path, monkeypatch):

@@ -54,7 +54,9 @@ def _check_output(output_path: str | os.PathLike, input_path: str | os.PathLike,
                   workdir: str | os.PathLike) -> Path:
   """``output_path``, refused (ValueError naming ``--output``) when writing it
   would destroy an input: the ``--input`` file, anything inside the run's
-  workdir (its config, vocabularies, checkpoints), or a directory."""
+  workdir (its config, vocabularies, checkpoints) or inside a sweep's workdir
+  above any run (its ``grid.json``, ``results.jsonl``, other runs), or a
+  directory."""
   if not str(output_path):
     raise ValueError("--output is empty; expected the path of the file to write")
   output_path = Path(output_path)
@@ -72,6 +74,12 @@ def _check_output(output_path: str | os.PathLike, input_path: str | os.PathLike,
     raise ValueError(f"--output={output_path} is inside the run's workdir {workdir}, "
                      "which holds the run's own files (config.json, vocab.json, "
                      "checkpoints/...): write predictions outside it")
+  sweep = next((p for p in real.parents
+                if (p / workdir_lib.SWEEP_GRID_FILE).is_file()), None)
+  if sweep is not None:
+    raise ValueError(f"--output={output_path} is inside the sweep workdir {sweep} "
+                     f"({workdir_lib.SWEEP_GRID_FILE}, results.jsonl, runs/...): "
+                     "write predictions outside it")
   return output_path
 
 
