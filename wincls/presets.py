@@ -28,7 +28,7 @@ words)::
 
 ``PRETRAINED`` (``--preset=pretrained``, or ``--vectors`` alone): the best
 configuration with pre-trained vectors (glove-6b-100d, fine-tuned,
-sentence-level CRF, the character CNN); its docstring below, and
+sentence-level CRF, the character CNN, cosine decay); its docstring below, and
 docs/vectors.md for the search. ``--vectors`` itself is not in it: a run names its
 vectors, and the preset fills in the flags it does not give, ``embed_dim`` as
 the vectors' own dimension (``chosen``: it must match them).
@@ -105,20 +105,22 @@ PRETRAINED: dict[str, object] = {
     "word_dropout": 0.1,
     "freeze_vectors": False,
     "epochs": 20,
+    "schedule": "cosine",
 }
 """Best configuration with pre-trained vectors (glove-6b-100d, fine-tuned).
 
 Its dev F1 on CoNLL-2003 testa is in docs/results.md ("Headlines"); the
 search that chose it, run by run, in docs/vectors.md ("The best pre-trained
 configuration"); the character CNN joined it because it recalls more of the
-entities with unseen words at an equal dev F1 (docs/results.md "Choosing the
+entities with unseen words at an equal dev F1, and the cosine decay of the
+learning rate because it wins on dev F1 (docs/results.md "Choosing the
 presets")::
 
   python experiments/train.py --dataset=conll2003 --vectors=glove-6b-100d \
       --num_seeds=5 --workdir=W
 
 It differs from ``DEFAULTS`` in ``embed_dim`` (the vectors' 100), ``loss``,
-``features`` (the character CNN) and ``epochs``. In the search, dropout 0.5,
+``features`` (the character CNN), ``epochs`` and ``schedule``. In the search, dropout 0.5,
 cross-entropy, frozen vectors, word dropout 0.2 or 0 and a window of 7 (m=3)
 did no better.
 """
