@@ -2,6 +2,8 @@
 ``wincls.testing.check_feature``, the character CNN's values against NumPy, its
 tie convention, and the features' place in the data and the network."""
 
+import dataclasses
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -119,26 +121,36 @@ def test_hand_gradient_with_chars_equals_autodiff(char_dropout):
     testing.assert_close("hand_grad", hand, auto, rtol=1e-10)
 
 
-def test_char_dropout_drops_the_character_columns_only():
-  config = config_lib.Config(features=("casing", "chars"), char_dropout=0.5,
-                             dropout=0.0, embed_dim=4, char_max_len=6, hidden_size=3,
-                             char_filters=64)
-  model = config.model_config(vocab_size=20, num_classes=3)
-  assert network.uses_dropout(model)
-  params = network.init_params(jax.random.key(0), config=model)
-  words = ["Peter", "lives", "in", "Paris", "."] * 2
-  ids = jnp.asarray(features.word_inputs(words, config))[:, None, :].repeat(5, 1)
-  window_ids = jnp.full(ids.shape[:2], 7)
-  _, train = network.forward(params, window_ids, ids, config=model,
-                             dropout_key=jax.random.key(2))
-  evaluation = {"vectors": windows.embed(params["embed"], window_ids, ids, model)}
-  char_cols = slice(4 + config.feature_dim, None)
-  np.testing.assert_array_equal(train["vectors"][..., :char_cols.start],
-                                evaluation["vectors"][..., :char_cols.start])
-  kept = train["vectors"][..., char_cols] != 0
+def test_a_features_dropout_rate_drops_its_columns_only():
+  """``FeatureSpec.dropout`` (``--char_dropout`` for chars) masks that feature's
+  columns of the position vectors in training, scaled by 1/(1-rate), and no other."""
+  spec = dataclasses.replace(features.get("casing"), dropout=lambda config: 0.5)
+  features.register("casing_dropped", spec)
+  try:
+    model = config_lib.Config(features=("casing", "casing_dropped"), dropout=0.0,
+                              embed_dim=4, feature_dim=64).model_config(
+        vocab_size=20, num_classes=3)
+    assert network.uses_dropout(model)
+    params = network.init_params(jax.random.key(0), config=model)
+    window_ids = jnp.full((10, 5), 7)
+    ids = jnp.asarray(np.random.default_rng(0).integers(1, 8, (10, 5, 2)), jnp.int32)
+    _, train = network.forward(params, window_ids, ids, config=model,
+                               dropout_key=jax.random.key(2))
+    evaluation = windows.embed(params["embed"], window_ids, ids, model)
+  finally:
+    features.FEATURES.unregister("casing_dropped")
+  dropped = slice(4 + 64, None)
+  np.testing.assert_array_equal(train["vectors"][..., :dropped.start],
+                                evaluation[..., :dropped.start])
+  kept = train["vectors"][..., dropped] != 0
   assert 0.45 < float(kept.mean()) < 0.55
-  np.testing.assert_allclose(train["vectors"][..., char_cols][kept],
-                             2 * evaluation["vectors"][..., char_cols][kept], rtol=1e-6)
+  np.testing.assert_allclose(train["vectors"][..., dropped][kept],
+                             2 * evaluation[..., dropped][kept], rtol=1e-6)
+  chars = config_lib.Config(features=("casing", "chars"), char_dropout=0.25)
+  rates = features.dropout_rates(chars.model_config(vocab_size=20, num_classes=3))
+  assert list(rates) == [0.0] * (chars.embed_dim + chars.feature_dim) + [0.25] * 32
+  assert features.dropout_rates(config_lib.Config().model_config(
+      vocab_size=20, num_classes=3)) is None
   with pytest.raises(ValueError, match="--char_dropout=0.5 is read by the chars"):
     config_lib.Config(char_dropout=0.5).validate()
   with pytest.raises(ValueError, match="--char_dropout=1.0 must be in"):
