@@ -20,8 +20,7 @@ every figure of the defaults in README and docs measures.
 with random word vectors, ``DEFAULTS`` with the sentence-level CRF, the
 character CNN, the gazetteer feature and the learning rate decayed on a
 cosine (docs/results.md "Character features", "Gazetteer" and "Choosing the
-presets": each wins on dev F1 and on the recall of entities with unseen
-words)::
+presets": each wins on dev F1, paired by seed)::
 
   python experiments/train.py --dataset=conll2003 --num_seeds=5 --preset=random_init \
       --workdir=W

@@ -17,8 +17,9 @@ Randomness, all from ``key``: dropout of the batch's windows uses
 ``fold_in(key, DROPOUT_STREAM)`` as ``network.forward``'s ``dropout_key``; the
 corruptions (a ``corrupted`` loss) ``fold_in(key, CORRUPT_STREAM)``; dropout of
 the corrupted windows ``fold_in(key, CORRUPTED_DROPOUT_STREAM)``. Dropout is on
-only when ``train=True`` and a rate is above 0 (``network.uses_dropout``). Corrupted windows keep the
-original window's feature ids (only the centre word id changes). A batch may
+only when ``train=True`` and a rate is above 0 (``network.uses_dropout``).
+Corrupted windows keep the original window's feature ids (only the centre word
+id changes). A batch may
 carry the corrupted centre words already (``with_corruptions`` draws the same
 ids from the same key): then they are used, so a sparse step can gather their
 rows first.
