@@ -297,3 +297,40 @@ def test_a_saved_config_checked_leaves_the_current_directory_off_sys_path(
     assert str(tmp_path) not in sys.path and os.getcwd() not in sys.path
   finally:
     sys.modules.pop("own_plugin", None)
+
+
+def _register_as(module, registry, name, spec):
+  exec("registry.register(name, spec)",  # pylint: disable=exec-used
+       {"__name__": module, "registry": registry, "name": name, "spec": spec})
+
+
+def test_config_json_records_the_module_behind_each_plugin_part(tmp_path):
+  """A run's config.json names the module that registered each part from outside
+  wincls; read back where another module registers that name (the same shapes,
+  other code), it is refused, naming both."""
+  from wincls.train import workdir as workdir_lib  # pylint: disable=g-import-not-at-top
+  config = config_lib.Config(**PLUGIN)
+  module = "wincls_plugin_example"
+  assert plugins.part_modules(config.parts()) == {
+      "window:maxpool": module, "loss:squared_hinge": module, "activation:softplus": module}
+  workdir_lib.check_workdir_config(tmp_path, config)
+  path = tmp_path / "config.json"
+  saved = json.loads(path.read_text())
+  assert saved["parts"]["window:maxpool"] == module
+  assert config_lib.Config.from_dict(saved, source=path) == config
+  spec = windows.WINDOWS["maxpool"]
+  windows.WINDOWS.unregister("maxpool")
+  try:
+    _register_as("another_lab", windows.WINDOWS, "maxpool", spec)
+    message = (f"{path}: the run's window 'maxpool' came from module {module}; here "
+               "module another_lab registers that name")
+    with pytest.raises(plugins.PluginError, match=message):
+      config_lib.Config.from_dict(saved, source=path)
+    with pytest.raises(plugins.PluginError, match=message):
+      workdir_lib.check_workdir_config(tmp_path, config)
+  finally:
+    windows.WINDOWS.unregister("maxpool")
+    _register_as(module, windows.WINDOWS, "maxpool", spec)
+  saved["parts"] = {"window:maxpool": module, "window:gated": "no_such_lab_module"}
+  with pytest.raises(plugins.PluginError, match="no_such_lab_module"):
+    config_lib.Config.from_dict(saved, source=path)

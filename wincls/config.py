@@ -40,7 +40,7 @@ PLUGINS_HELP = ("Modules to import first, comma list: they register windows, los
                 "activations or features of their own (docs/extending.md)")
 # Keys of a saved config that are records of the run, not flags: "inputs", the
 # size and sha256 of each file the run read (wincls/train/inputs.py).
-SAVED_RECORDS = ("inputs",)
+SAVED_RECORDS = ("inputs", plugins_lib.PARTS_KEY)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -199,6 +199,11 @@ class Config(ModelSettings):
               "or a wincls.plugins entry point of an installed package)")
     return f" (none of the plugins {', '.join(self.plugins)} registers it)"
 
+  def parts(self) -> list[tuple[str, str]]:
+    """``(kind, name)`` of the registered parts the run uses (``plugins.part_modules``)."""
+    return ([("window", self.window), ("activation", self.activation),
+             ("loss", self.loss)] + [("feature", name) for name in self.features])
+
   def to_json(self) -> str:
     return json.dumps(dataclasses.asdict(self), indent=2, sort_keys=True)
 
@@ -221,12 +226,15 @@ class Config(ModelSettings):
     if unknown:
       raise ValueError(f"{source or 'a saved config'}: unknown config fields {unknown}; "
                        f"expected some of {sorted(names)}")
+    parts = d.get(plugins_lib.PARTS_KEY)
     d = {k: v for k, v in d.items() if k in names}
     for name in ("features", "plugins", "gazetteers"):
       if name in d:
         d[name] = tuple(d[name]) if isinstance(d[name], list) else d[name]
-    # A run trained with a plugin is read back (resumed, tagged) with it.
+    # A run trained with a plugin is read back (resumed, tagged) with it, and
+    # with the same module behind each of its parts.
     plugins_lib.load_saved(d.get("plugins", ()), source)
+    plugins_lib.check_parts(parts, source or "a saved config")
     return cls(**d)
 
 

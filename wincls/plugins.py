@@ -32,6 +32,13 @@ distributions declare (``[project.entry-points."wincls.plugins"]`` in their
 looked up on the same own path as ``load_saved``'s names: a ``.dist-info`` in
 the current directory or a workdir declares nothing. ``$WINCLS_DISABLE_PLUGIN_AUTOLOAD``
 (any non-empty value) turns it off.
+
+Whichever way a part came in, a new run's ``config.json`` records the module
+that registered each of its parts from outside the package, under ``"parts"``
+(``part_modules``: ``{"window:gated": "labparts"}``). Reading the file back
+(``check_parts``) imports a recorded module that is not loaded, by
+``load_saved``'s rule, and refuses a name that another module registers now:
+the run would otherwise load with the same shapes and other code.
 """
 
 from __future__ import annotations
@@ -44,9 +51,12 @@ import os
 from pathlib import Path
 import re
 import sys
-from typing import Iterable
+from typing import Any, Iterable
+
+from wincls.model import registry
 
 ENTRY_POINT_GROUP = "wincls.plugins"
+PARTS_KEY = "parts"  # config.json's record of the modules of the run's parts
 DISABLE_AUTOLOAD = "WINCLS_DISABLE_PLUGIN_AUTOLOAD"
 
 # load_entry_points' outcome in this process: None (not tried), True (all
@@ -111,6 +121,54 @@ def load_saved(modules: Iterable[str], source: str | os.PathLike | None) -> None
       raise PluginError(f"{source}: plugin {name!r} is not a module name")
     if name not in sys.modules:
       _import_saved(name, source, saved_dir)
+
+
+def part_modules(parts: Iterable[tuple[str, str]]) -> dict[str, str]:
+  """``{"kind:name": module}`` of the ``(kind, name)`` parts registered from outside
+  the package (``Registry.module_of``); a part a script's ``__main__`` registered
+  cannot be named, and is left out."""
+  out = {}
+  for kind, name in parts:
+    parts_of_kind = registry.of_kind(kind)
+    if name in parts_of_kind:
+      module = parts_of_kind.module_of(name)
+      if module.split(".")[0] not in ("wincls", "__main__"):
+        out[f"{kind}:{name}"] = module
+  return out
+
+
+def check_parts(recorded: Any, source: str | os.PathLike) -> None:
+  """Each part a saved file records (``part_modules``) is registered by its module.
+
+  A recorded module not loaded yet is imported as ``load_saved`` imports one.
+
+  Raises:
+    PluginError: one line naming the file, the part and the modules.
+  """
+  if recorded is None:
+    return  # written before parts were recorded, or none from outside
+  if not isinstance(recorded, dict) or not all(
+      isinstance(k, str) and ":" in k and isinstance(v, str) for k, v in recorded.items()):
+    raise PluginError(f"{source}: \"{PARTS_KEY}\" must map \"kind:name\" to a module "
+                      f"name, not {recorded!r}")
+  for key, module in sorted(recorded.items()):
+    kind, _, name = key.partition(":")
+    try:
+      parts_of_kind = registry.of_kind(kind)
+    except KeyError:
+      raise PluginError(f"{source}: \"{PARTS_KEY}\" names an unknown kind of part "
+                        f"{kind!r}") from None
+    if name not in parts_of_kind:
+      load_saved([module], source)
+    if name not in parts_of_kind:
+      raise PluginError(f"{source}: the run's {kind} {name!r} came from module "
+                        f"{module}, which does not register it here")
+    now = parts_of_kind.module_of(name)
+    if now != module:
+      raise PluginError(f"{source}: the run's {kind} {name!r} came from module "
+                        f"{module}; here module {now} registers that name, so the "
+                        "run would load with other code: make the run's module "
+                        "the one that registers it")
 
 
 def installed_entry_points() -> list[tuple[importlib.metadata.EntryPoint,

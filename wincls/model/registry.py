@@ -15,6 +15,7 @@ live registry when it runs, never a copy made at import.
 
 from __future__ import annotations
 
+import sys
 from typing import Callable, Generic, Iterator, Mapping, TypeVar
 
 Spec = TypeVar("Spec")
@@ -33,6 +34,7 @@ class Registry(Mapping[str, Spec], Generic[Spec]):
     self.kind = kind
     _BY_KIND[kind] = self
     self._entries: dict[str, Spec] = {}
+    self._modules: dict[str, str] = {}  # name -> the module that registered it
     self._check = None  # the package's own entries are checked by the tests
     for name, spec in (entries or {}).items():
       self.register(name, spec)
@@ -58,12 +60,21 @@ class Registry(Mapping[str, Spec], Generic[Spec]):
       raise ValueError(f"{self.kind} {name!r} is already registered (by "
                        f"{_origin(held)}); choose another name for the one from "
                        f"{_origin(spec)}")
+    if held is None:  # the caller's module (``module_of``)
+      self._modules[name] = sys._getframe(1).f_globals.get("__name__", "?")  # pylint: disable=protected-access
     self._entries[name] = spec
     return spec
 
   def unregister(self, name: str) -> None:
     """Removes ``name`` (tests that register a part for their own duration)."""
     del self._entries[name]
+    self._modules.pop(name, None)
+
+  def module_of(self, name: str) -> str:
+    """The module whose code registered ``name`` (``__name__`` of the caller of
+    ``register``: the package's own for its parts), recorded by a run
+    (``plugins.part_modules``)."""
+    return self._modules[name]
 
   # ``registry[name] = spec`` is ``register`` (so ``monkeypatch.setitem`` works).
   __setitem__ = register

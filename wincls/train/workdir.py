@@ -38,6 +38,7 @@ from typing import Any
 from absl import logging
 
 from wincls import config as config_lib
+from wincls import plugins
 from wincls.data import vocab as vocab_lib
 from wincls.train.checkpoints import BEST  # noqa: F401 (re-exported)
 from wincls.train.checkpoints import CHECKPOINT_DIR
@@ -126,6 +127,9 @@ def check_workdir_config(workdir: str | os.PathLike, config: config_lib.Config, 
   if not path.exists():
     if write:
       records = {} if inputs is None else {inputs_lib.INPUTS_KEY: inputs}
+      parts = plugins.part_modules(config.parts())
+      if parts:  # the module behind each part of a plugin's (plugins.check_parts)
+        records[plugins.PARTS_KEY] = parts
       write_json(path, wanted | records)
     return False
   stored = read_json(path, remedy="the run's settings are lost: rerun in a new "
@@ -144,6 +148,7 @@ def check_workdir_config(workdir: str | os.PathLike, config: config_lib.Config, 
         f"{path}: the workdir holds a run with another config ({'; '.join(diffs)}); "
         "use a new --workdir, or delete this one to start over")
   inputs_lib.check(stored, config, source=path)
+  plugins.check_parts(stored.get(plugins.PARTS_KEY), path)
   return True
 
 
