@@ -14,6 +14,12 @@ pipeline, give ``--xla_backend_optimization_level`` yourself::
 
   XLA_FLAGS=--xla_backend_optimization_level=3 python -m pytest -q
 
+Test files run one per worker (``--dist loadfile``); the files marked
+``heavy`` (18 s or more: subprocesses, module fixtures that train) start
+first, so that no long file starts last and keeps one worker busy while the
+other idles (the suite: 251 s against 266-289 s in collection order, on the
+2-core CPU).
+
 The wincls.plugins entry points of the distributions installed on the machine
 are not loaded (``WINCLS_DISABLE_PLUGIN_AUTOLOAD``): a researcher's own plugin
 package must not change the suite's registries. The entry-point tests set up
@@ -30,3 +36,13 @@ FAST_COMPILE_FLAGS = ("--xla_backend_optimization_level=0",
 _flags = os.environ.get("XLA_FLAGS", "")
 if "xla_backend_optimization_level" not in _flags:
   os.environ["XLA_FLAGS"] = " ".join([_flags, *FAST_COMPILE_FLAGS]).strip()
+
+
+def pytest_configure(config):
+  config.addinivalue_line(
+      "markers", "heavy: a test file of 18 s or more; the suite starts these first")
+
+
+def pytest_collection_modifyitems(items):
+  """The ``heavy`` files first, each file's tests in their order (a stable sort)."""
+  items.sort(key=lambda item: item.get_closest_marker("heavy") is None)

@@ -32,6 +32,8 @@ from wincls.model import network
 from wincls.model import objective
 from wincls.model import windows
 
+pytestmark = pytest.mark.heavy  # started first (tests/conftest.py)
+
 RTOL = 1e-10
 VOCAB = 9
 FEATURE_SIZES = (3,)

@@ -34,6 +34,8 @@ from benchmarks.gradcheck_lib import cases
 from benchmarks.gradcheck_lib import components
 from benchmarks.gradcheck_lib import measure
 from benchmarks.gradcheck_lib import report
+
+pytestmark = pytest.mark.heavy  # started first (tests/conftest.py)
 # pylint: enable=g-import-not-at-top,wrong-import-position
 
 # Every piece of the window network with a hand Jacobian, and the whole network

@@ -23,6 +23,8 @@ import pytest
 
 from wincls.train import workdir as checkpoint
 
+pytestmark = pytest.mark.heavy  # started first (tests/conftest.py)
+
 REPO = Path(__file__).resolve().parents[1]
 
 DRIVER = r'''

@@ -31,6 +31,8 @@ import pytest
 from wincls import cli
 from wincls import interrupts
 
+pytestmark = pytest.mark.heavy  # started first (tests/conftest.py)
+
 REPO = Path(__file__).resolve().parents[1]
 # ~0.1-0.3 s per epoch on one CPU core: the run is still training when polled.
 TINY = ["--dataset=wnut16", "--train_fraction=0.5", "--hidden_size=64", "--embed_dim=16",

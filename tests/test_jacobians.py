@@ -29,6 +29,8 @@ from wincls.model import losses
 from wincls.model import network
 from wincls.model import windows
 
+pytestmark = pytest.mark.heavy  # started first (tests/conftest.py)
+
 RTOL = 1e-10
 
 

@@ -24,6 +24,8 @@ if str(REPO) not in sys.path:
 from benchmarks import peers  # pylint: disable=g-import-not-at-top
 from benchmarks.peers import numpy_hand  # pylint: disable=g-import-not-at-top
 
+pytestmark = pytest.mark.heavy  # started first (tests/conftest.py)
+
 PLUGIN = "wincls_plugin_example"
 
 

@@ -29,6 +29,8 @@ from wincls.model import layers
 from wincls.model import losses
 from wincls.model import windows
 
+pytestmark = pytest.mark.heavy  # started first (tests/conftest.py)
+
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLES = REPO / "docs" / "examples"
 PARTS = ((windows.WINDOWS, "maxpool"), (losses.LOSSES, "squared_hinge"),

@@ -15,6 +15,8 @@ from wincls.model import jacobians
 from wincls.model import network
 from wincls.model import windows
 
+pytestmark = pytest.mark.heavy  # started first (tests/conftest.py)
+
 _REPO = Path(__file__).resolve().parents[1]
 
 

@@ -26,6 +26,8 @@ from wincls import train
 from wincls.data import conll
 from wincls.data import datasets
 
+pytestmark = pytest.mark.heavy  # started first (tests/conftest.py)
+
 REPO = Path(__file__).resolve().parents[1]
 TINY = ["--train_fraction=0.05", "--hidden_size=8", "--embed_dim=8", "--epochs=2",
         "--learning_rate=0.01", "--batch_size=64"]

@@ -27,6 +27,8 @@ from wincls.sweep import vectors_study
 from wincls.data import datasets
 from wincls.data import vocab as vocab_lib
 
+pytestmark = pytest.mark.heavy  # started first (tests/conftest.py)
+
 REPO = Path(__file__).resolve().parents[1]
 FRACTIONS = (0.05, 0.1)
 SETTINGS = ("random", "frozen", "fine_tuned")
