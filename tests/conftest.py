@@ -17,7 +17,7 @@ pipeline, give ``--xla_backend_optimization_level`` yourself::
 Test files run one per worker (``--dist loadfile``); the files marked
 ``heavy`` (18 s or more: subprocesses, module fixtures that train) start
 first, so that no long file starts last and keeps one worker busy while the
-other idles (the suite: 251 s against 266-289 s in collection order, on the
+other idles (the suite: 235-241 s against 266-289 s in collection order, on the
 2-core CPU).
 
 The wincls.plugins entry points of the distributions installed on the machine
