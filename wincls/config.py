@@ -39,7 +39,8 @@ EMBEDDING_UPDATES = ("dense", "sparse")
 PLUGINS_HELP = ("Modules to import first, comma list: they register windows, losses, "
                 "activations or features of their own (docs/extending.md)")
 # Keys of a saved config that are records of the run, not flags: "inputs", the
-# size and sha256 of each file the run read (wincls/train/inputs.py).
+# size and sha256 of each file the run read (wincls/train/inputs.py), and
+# "parts", the module behind each part from outside wincls (wincls/plugins.py).
 SAVED_RECORDS = ("inputs", plugins_lib.PARTS_KEY)
 
 
